@@ -1,0 +1,1 @@
+"""Shared runtime of Marelle's services: one copy of each piece, used by all."""

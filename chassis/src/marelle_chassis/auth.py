@@ -1,0 +1,138 @@
+"""Access tokens: identity signs them (RS256), every service verifies them itself via JWKS."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+
+from marelle_chassis.errors import Forbidden, Unauthorized
+
+ISSUER = "marelle-identity"
+AUDIENCE = "marelle"
+ALGORITHM = "RS256"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    kind: str  # "parent" or "staff"
+    family_id: uuid.UUID | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == "staff"
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    family = claims.get("family_id")
+    return Principal(
+        subject=str(claims["sub"]),
+        kind=str(claims.get("kind", "")),
+        family_id=uuid.UUID(family) if family else None,
+        roles=frozenset(claims.get("roles", [])),
+    )
+
+
+class TokenVerifier:
+    """Verifies RS256 tokens against identity's JWKS, fetched lazily and cached.
+
+    An unknown `kid` triggers one refetch (key rotation), at most every `min_refresh` seconds.
+    """
+
+    def __init__(self, jwks_url: str | None = None, *, jwks: dict[str, Any] | None = None,
+                 min_refresh: float = 30.0) -> None:
+        self.jwks_url = jwks_url
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
+        self._min_refresh = min_refresh
+        self._lock = asyncio.Lock()
+        if jwks:
+            self._load(jwks)
+
+    def _load(self, jwks: dict[str, Any]) -> None:
+        self._keys = {k["kid"]: jwt.PyJWK.from_dict(k).key for k in jwks.get("keys", [])}
+
+    async def _refresh(self) -> None:
+        if not self.jwks_url:
+            return
+        async with self._lock:
+            if time.monotonic() - self._fetched_at < self._min_refresh and self._keys:
+                return
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                response = await client.get(self.jwks_url)
+                response.raise_for_status()
+                self._load(response.json())
+            self._fetched_at = time.monotonic()
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("Jeton d'accès illisible.") from None
+        kid = header.get("kid")
+        if kid not in self._keys:
+            try:
+                await self._refresh()
+            except httpx.HTTPError:
+                raise Unauthorized("Le service d'identité est injoignable ; réessayez.") from None
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("Jeton d'accès signé par une clé inconnue.")
+        try:
+            claims = jwt.decode(token, key, algorithms=[ALGORITHM], audience=AUDIENCE,
+                                issuer=ISSUER, options={"require": ["exp", "sub", "iat"]})
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("Votre session a expiré ; reconnectez-vous.") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("Jeton d'accès invalide.") from None
+        return principal_from_claims(claims)
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Authentification requise : jeton d'accès manquant.")
+    return token.strip()
+
+
+def principal_dependency(verifier_of: Callable[[Request], TokenVerifier]) -> Callable[..., Any]:
+    async def current_principal(request: Request) -> Principal:
+        return await verifier_of(request).verify(bearer_token(request))
+
+    return current_principal
+
+
+def require_staff(current: Callable[..., Any], roles: Iterable[str] = ()) -> Callable[..., Any]:
+    wanted = frozenset(roles)
+
+    async def staff(principal: Principal = Depends(current)) -> Principal:
+        if not principal.is_staff:
+            raise Forbidden("Cette action est réservée au personnel de la structure.")
+        if wanted and not (principal.roles & wanted):
+            raise Forbidden("Votre rôle ne permet pas cette action.")
+        return principal
+
+    return staff
+
+
+def require_parent(current: Callable[..., Any]) -> Callable[..., Any]:
+    async def parent(principal: Principal = Depends(current)) -> Principal:
+        if principal.kind != "parent" or principal.family_id is None:
+            raise Forbidden("Cette page est réservée aux familles.")
+        return principal
+
+    return parent
+
+
+def verifier_from_app(request: Request) -> TokenVerifier:
+    return request.app.state.token_verifier

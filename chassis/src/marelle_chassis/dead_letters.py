@@ -1,0 +1,154 @@
+"""Staff tooling for parked messages: list a DLQ, replay one record to its original topic.
+
+A replayed record goes back to every consumer group of the original topic; the groups that had
+already applied it skip it (inbox), so replaying is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
+from marelle_chassis.domain_errors import NotFound
+
+REPLAY_HEADER = "x-replayed-from"
+
+
+class DeadLetter(BaseModel):
+    dlq_topic: str
+    partition: int
+    offset: int
+    parked_at: datetime
+    original_topic: str | None
+    original_partition: int | None
+    original_offset: int | None
+    consumer_group: str | None
+    error: str | None
+    attempts: int | None
+    event_id: str | None
+    event_type: str | None
+
+
+class DeadLetters(BaseModel):
+    items: list[DeadLetter]
+
+
+def _header(headers: dict[str, bytes], name: str) -> str | None:
+    value = headers.get(name)
+    return value.decode("utf-8", "replace") if value is not None else None
+
+
+def _as_int(value: str | None) -> int | None:
+    return int(value) if value and value.lstrip("-").isdigit() else None
+
+
+def _envelope_fields(value: bytes) -> dict[str, Any]:
+    """event_id and event_type from the body when the headers lack them (poison may be anything)."""
+    try:
+        body = json.loads(value)
+        return {"event_id": str(body["event_id"]), "event_type": str(body["event_type"])}
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
+def to_dead_letter(record: Any) -> DeadLetter:
+    headers = dict(record.headers or [])
+    from_body = _envelope_fields(record.value)
+    return DeadLetter(
+        dlq_topic=record.topic, partition=record.partition, offset=record.offset,
+        parked_at=datetime.fromtimestamp(record.timestamp / 1000, UTC),
+        original_topic=_header(headers, "x-original-topic"),
+        original_partition=_as_int(_header(headers, "x-original-partition")),
+        original_offset=_as_int(_header(headers, "x-original-offset")),
+        consumer_group=_header(headers, "x-consumer-group"),
+        error=_header(headers, "x-error"), attempts=_as_int(_header(headers, "x-attempts")),
+        event_id=_header(headers, "event_id") or from_body.get("event_id"),
+        event_type=_header(headers, "event_type") or from_body.get("event_type"),
+    )
+
+
+async def _partitions(bootstrap: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dlq-reader")
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for t in described if t.get("error_code", 0) == 0
+                  for p in t.get("partitions", []))
+
+
+async def read_all(bootstrap: str, topic: str, limit: int = 500) -> list[Any]:
+    """Every record of `topic`, without joining a consumer group (nothing is committed)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                client_id=f"dlq-reader-{uuid.uuid4().hex[:6]}")
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic)]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[Any] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for items in batch.values():
+                records += items
+            if len(records) >= limit:
+                break
+        return sorted(records, key=lambda r: r.timestamp)[:limit]
+    finally:
+        await consumer.stop()
+
+
+async def replay(bootstrap: str, topic: str, partition: int, offset: int) -> DeadLetter:
+    records = [r for r in await read_all(bootstrap, topic, limit=100_000)
+               if r.partition == partition and r.offset == offset]
+    if not records:
+        raise NotFound("Ce message en échec n'existe pas (ou plus).")
+    record = records[0]
+    parked = to_dead_letter(record)
+    if not parked.original_topic:
+        raise NotFound("Ce message n'indique pas son sujet d'origine ; il ne peut être rejoué.")
+    headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("x-")]
+    headers.append((REPLAY_HEADER, f"{topic}/{partition}/{offset}".encode()))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(parked.original_topic, record.value, key=record.key,
+                                     headers=headers)
+    finally:
+        await producer.stop()
+    return parked
+
+
+def dead_letter_router(bootstrap: str, dlq_topics: list[str], consumer_groups: list[str]) -> APIRouter:
+    """`/staff/dead-letters`: what this service's consumers parked, and a replay action."""
+    router = APIRouter(prefix="/staff/dead-letters", tags=["dead letters"])
+    admin = require_staff(principal_dependency(verifier_from_app), ["administrator"])
+
+    @router.get("", response_model=DeadLetters)
+    async def list_dead_letters(_: Principal = Depends(admin)) -> DeadLetters:
+        items: list[DeadLetter] = []
+        for topic in dlq_topics:
+            items += [d for d in map(to_dead_letter, await read_all(bootstrap, topic))
+                      if d.consumer_group in consumer_groups]
+        return DeadLetters(items=sorted(items, key=lambda d: d.parked_at, reverse=True))
+
+    @router.post("/{topic}/{partition}/{offset}/replay", response_model=DeadLetter)
+    async def replay_dead_letter(topic: str, partition: int, offset: int, request: Request,
+                                 _: Principal = Depends(admin)) -> DeadLetter:
+        if topic not in dlq_topics:
+            raise NotFound("Cette file de messages en échec n'appartient pas à ce service.")
+        return await replay(bootstrap, topic, partition, offset)
+
+    return router

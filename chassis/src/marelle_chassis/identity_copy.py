@@ -1,0 +1,113 @@
+"""Each consuming service's own copy of the household's children, fed by identity's events.
+
+Services never read identity's database (event-carried state transfer); this is the one
+implementation of that copy, shared by enrolment, booking and billing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from sqlalchemy import Column, Date, DateTime, Integer, MetaData, String, Table, Uuid, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
+from marelle_chassis.domain_errors import NotFound
+from marelle_chassis.messaging import PayloadHandler
+from marelle_chassis.uow import UnitOfWork
+from marelle_contracts import Envelope
+from marelle_contracts.identity import ChildAdded, ChildFacts, ChildUpdated, FamilyCreated
+
+CHILD_COPY = "child_copy"
+
+
+def add_child_copy_table(metadata: MetaData) -> Table:
+    return Table(
+        CHILD_COPY,
+        metadata,
+        Column("child_id", Uuid, primary_key=True),
+        Column("family_id", Uuid, nullable=False, index=True),
+        Column("first_name", String(100), nullable=False),
+        Column("last_name", String(100), nullable=False),
+        Column("birth_date", Date, nullable=False),
+        Column("sex", String(1), nullable=True),
+        # How many identity events were applied to this row: with an idempotent consumer it
+        # equals the number of distinct events about the child, which tests check after crashes.
+        Column("revision", Integer, nullable=False),
+        Column("source_event_id", Uuid, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+async def _upsert(session: AsyncSession, table: Table, family_id: uuid.UUID, child: ChildFacts,
+                  envelope: Envelope) -> None:
+    values: dict[str, Any] = {
+        "family_id": family_id, "first_name": child.first_name, "last_name": child.last_name,
+        "birth_date": child.birth_date, "sex": child.sex.value if child.sex else None,
+        "source_event_id": envelope.event_id, "updated_at": datetime.now(UTC),
+    }
+    result = await session.execute(
+        update(table).where(table.c.child_id == child.child_id)
+        .values(revision=table.c.revision + 1, **values))
+    if result.rowcount == 0:
+        await session.execute(table.insert().values(child_id=child.child_id, revision=1, **values))
+
+
+def child_copy_handlers(table: Table) -> dict[str, PayloadHandler]:
+    async def family_created(p: FamilyCreated, e: Envelope, uow: UnitOfWork) -> None:
+        for child in p.children:
+            await _upsert(uow.session, table, p.family_id, child, e)
+
+    async def child_changed(p: ChildAdded | ChildUpdated, e: Envelope, uow: UnitOfWork) -> None:
+        await _upsert(uow.session, table, p.family_id, p.child, e)
+
+    return {
+        "identity.family_created": family_created,
+        "identity.child_added": child_changed,
+        "identity.child_updated": child_changed,
+    }
+
+
+class ChildCopy(BaseModel):
+    child_id: uuid.UUID
+    family_id: uuid.UUID
+    first_name: str
+    last_name: str
+    birth_date: date
+    sex: str | None
+    revision: int
+
+
+class ChildCopies(BaseModel):
+    items: list[ChildCopy]
+
+
+def child_copy_router(table: Table, sessions: Any) -> APIRouter:
+    """Staff read access to the copy (used by the back-office and the end-to-end tests)."""
+    router = APIRouter(prefix="/staff/children", tags=["children (copy)"])
+    staff = require_staff(principal_dependency(verifier_from_app))
+
+    @router.get("", response_model=ChildCopies)
+    async def list_children(family_id: uuid.UUID | None = None,
+                            _: Principal = Depends(staff)) -> ChildCopies:
+        stmt = select(table).order_by(table.c.last_name, table.c.first_name)
+        if family_id:
+            stmt = stmt.where(table.c.family_id == family_id)
+        async with sessions() as session:
+            rows = (await session.execute(stmt)).mappings().all()
+        return ChildCopies(items=[ChildCopy.model_validate(dict(r)) for r in rows])
+
+    @router.get("/{child_id}", response_model=ChildCopy)
+    async def get_child(child_id: uuid.UUID, _: Principal = Depends(staff)) -> ChildCopy:
+        async with sessions() as session:
+            row = (await session.execute(select(table).where(table.c.child_id == child_id))
+                   ).mappings().first()
+        if row is None:
+            raise NotFound("Cet enfant est inconnu de ce service.")
+        return ChildCopy.model_validate(dict(row))
+
+    return router

@@ -1,0 +1,56 @@
+"""The outbox and inbox tables, added to each service's own metadata (and migrations)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+
+OUTBOX = "outbox_message"
+INBOX = "inbox_message"
+
+
+def add_messaging_tables(metadata: MetaData) -> None:
+    outbox = Table(
+        OUTBOX,
+        metadata,
+        # BIGINT on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+               autoincrement=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("event_type", String(200), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("envelope", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("last_error", Text, nullable=True),
+    )
+    # The relay only ever scans unsent rows in id order.
+    Index("ix_outbox_message_unsent", outbox.c.id,
+          postgresql_where=outbox.c.sent_at.is_(None), sqlite_where=outbox.c.sent_at.is_(None))
+    Table(
+        INBOX,
+        metadata,
+        Column("consumer", String(200), primary_key=True),
+        Column("event_id", Uuid, primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return metadata.tables[OUTBOX]
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return metadata.tables[INBOX]

@@ -1,0 +1,105 @@
+"""A service's runtime pieces, built once in its `main.py` (the composition root)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy import MetaData
+
+from marelle_chassis import db
+from marelle_chassis.auth import TokenVerifier
+from marelle_chassis.errors import install_problem_handlers
+from marelle_chassis.health import health_router
+from marelle_chassis.http import CorrelationIdMiddleware
+from marelle_chassis.messaging import create_broker, ensure_topics, publish_raw
+from marelle_chassis.messaging_tables import outbox_table
+from marelle_chassis.outbox import OutboxRelay
+from marelle_chassis.settings import ServiceSettings
+from marelle_chassis.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, metadata: MetaData, migrations_dir: Path) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.metadata = metadata
+        self.migrations_dir = migrations_dir
+        self.engine = db.create_engine(settings.database_url)
+        self.sessions = db.session_factory(self.engine)
+        self.broker: KafkaBroker | None = (
+            create_broker(settings.kafka_bootstrap_servers, client_id=self.name)
+            if settings.kafka_enabled else None
+        )
+        self.relay: OutboxRelay | None = (
+            OutboxRelay(self.engine, outbox_table(metadata), partial(publish_raw, self.broker),
+                        name=self.name)
+            if self.broker else None
+        )
+        self.token_verifier = TokenVerifier(settings.jwks_url)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.metadata, producer=self.name,
+                          on_commit=self.relay.notify if self.relay else None)
+
+    async def start(self) -> None:
+        if self.broker:
+            await ensure_topics(self.settings.kafka_bootstrap_servers)
+            await self.broker.start()
+        if self.relay:
+            self.relay.start()
+        log.info("%s started", self.name)
+
+    async def stop(self) -> None:
+        # Drain the outbox while the producer is up, then let the consumers finish their
+        # message and commit (broker.stop waits up to graceful_timeout).
+        if self.relay:
+            await self.relay.stop()
+        if self.broker:
+            await self.broker.stop()
+        await self.engine.dispose()
+        log.info("%s stopped", self.name)
+
+    async def check_database(self) -> None:
+        await db.ping(self.engine)
+
+    async def check_broker(self) -> None:
+        if self.broker and not await self.broker.ping(timeout=2.0):
+            raise ConnectionError("Kafka")
+
+
+def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence[APIRouter],
+                       description: str = "",
+                       on_startup: Sequence[Callable[[], object]] = ()) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        for hook in on_startup:
+            result = hook()
+            if hasattr(result, "__await__"):
+                await result  # type: ignore[misc]
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,
+                  license_info={"name": "AGPL-3.0-or-later"})
+    app.state.runtime = runtime
+    app.state.token_verifier = runtime.token_verifier
+    app.add_middleware(CorrelationIdMiddleware)
+    install_problem_handlers(app)
+    checks = {"database": runtime.check_database}
+    if runtime.broker:
+        checks["kafka"] = runtime.check_broker
+    app.include_router(health_router(runtime.name, checks))
+    for router in routers:
+        app.include_router(router)
+    return app

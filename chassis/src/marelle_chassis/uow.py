@@ -1,0 +1,74 @@
+"""Unit of work: the transaction boundary; it also writes the outbox rows of its events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from pydantic import BaseModel
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marelle_chassis import context, inbox
+from marelle_chassis.messaging_tables import inbox_table, outbox_table
+from marelle_chassis.outbox import add_to_outbox
+from marelle_contracts import Envelope, event_spec, new_envelope
+
+
+class UnitOfWork:
+    """`async with uow: ...; await uow.commit()`; leaving without commit rolls back."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], metadata: MetaData, *,
+                 producer: str, on_commit: Callable[[], None] | None = None) -> None:
+        self._sessions = sessions
+        self._metadata = metadata
+        self.producer = producer
+        self._on_commit = on_commit
+        self._events: list[Envelope] = []
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self._events = []
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def publish(self, payload: BaseModel) -> Envelope:
+        """Record an event; it is written to the outbox at commit, in the same transaction."""
+        envelope = new_envelope(
+            payload,
+            producer=self.producer,
+            correlation_id=context.correlation_id.get(),
+            causation_id=context.causation_id.get(),
+        )
+        self._events.append(envelope)
+        return envelope
+
+    async def claim(self, consumer: str, event_id: uuid.UUID) -> bool:
+        """Inbox guard for event handlers (see `marelle_chassis.inbox`)."""
+        return await inbox.claim(self.session, inbox_table(self._metadata), consumer, event_id)
+
+    async def commit(self) -> None:
+        outbox = outbox_table(self._metadata)
+        for envelope in self._events:
+            await add_to_outbox(self.session, outbox, event_spec(envelope.event_type).topic, envelope)
+        await self.session.commit()
+        had_events = bool(self._events)
+        self._events = []
+        if had_events and self._on_commit:
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        self._events = []
+        await self.session.rollback()
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

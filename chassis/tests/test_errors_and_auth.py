@@ -1,0 +1,158 @@
+"""Unit tests of the chassis pieces that need no I/O."""
+
+import time
+import uuid
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import Depends, FastAPI
+from jwt.algorithms import RSAAlgorithm
+from pydantic import BaseModel
+
+from marelle_chassis.auth import (
+    AUDIENCE,
+    ISSUER,
+    Principal,
+    TokenVerifier,
+    principal_dependency,
+    require_parent,
+    require_staff,
+    verifier_from_app,
+)
+from marelle_chassis.db import normalise_url
+from marelle_chassis.errors import NotFound, install_problem_handlers
+from marelle_chassis.settings import ServiceSettings
+
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def jwks(key=KEY, kid="k1"):
+    import json
+    return {"keys": [{**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": kid}]}
+
+
+def token(claims, key=KEY, kid="k1", ttl=60):
+    now = int(time.time())
+    body = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + ttl, **claims}
+    return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid})
+
+
+class Item(BaseModel):
+    name: str
+    count: int
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.token_verifier = TokenVerifier(jwks=jwks())
+    current = principal_dependency(verifier_from_app)
+
+    @app.get("/missing")
+    async def missing():
+        raise NotFound("Cette inscription n'existe pas.")
+
+    @app.post("/items")
+    async def items(item: Item):
+        return item
+
+    @app.get("/boom")
+    async def boom():
+        raise RuntimeError("secret internals")
+
+    @app.get("/staff")
+    async def staff(p: Principal = Depends(require_staff(current, ["administrator"]))):
+        return {"sub": p.subject}
+
+    @app.get("/parent")
+    async def parent(p: Principal = Depends(require_parent(current))):
+        return {"family": str(p.family_id)}
+
+    return app
+
+
+@pytest.fixture
+async def client():
+    transport = httpx.ASGITransport(app=make_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        yield c
+
+
+async def test_domain_error_is_problem_json_in_french(client):
+    r = await client.get("/missing")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"] == "Cette inscription n'existe pas."
+    assert r.json()["status"] == 404
+
+
+async def test_invalid_body_lists_fields_in_french(client):
+    r = await client.post("/items", json={"name": "x", "count": "beaucoup"})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["erreurs"] == [{"champ": "count", "message": "Un nombre entier est attendu."}]
+    assert "count" in body["detail"]
+    r = await client.post("/items", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "JSON" in r.json()["detail"]
+
+
+async def test_unexpected_error_hides_internals(client):
+    r = await client.get("/boom")
+    assert r.status_code == 500
+    assert "secret" not in r.text
+    assert r.json()["detail"].startswith("Une erreur inattendue")
+
+
+async def test_unknown_route_is_french_problem(client):
+    r = await client.get("/nope")
+    assert r.status_code == 404 and r.json()["detail"] == "La ressource demandée n'existe pas."
+
+
+async def test_staff_endpoint_needs_a_staff_token_with_the_role(client):
+    assert (await client.get("/staff")).status_code == 401
+    parent = token({"sub": "p1", "kind": "parent", "family_id": str(uuid.uuid4())})
+    r = await client.get("/staff", headers={"Authorization": f"Bearer {parent}"})
+    assert r.status_code == 403
+    manager = token({"sub": "s1", "kind": "staff", "roles": ["manager"]})
+    assert (await client.get("/staff", headers={"Authorization": f"Bearer {manager}"})).status_code == 403
+    admin = token({"sub": "s2", "kind": "staff", "roles": ["administrator"]})
+    r = await client.get("/staff", headers={"Authorization": f"Bearer {admin}"})
+    assert r.status_code == 200 and r.json() == {"sub": "s2"}
+
+
+async def test_forged_expired_and_garbage_tokens_are_refused(client):
+    forged = token({"sub": "s", "kind": "staff", "roles": ["administrator"]}, key=OTHER_KEY)
+    expired = token({"sub": "s", "kind": "staff", "roles": ["administrator"]}, ttl=-10)
+    for bad in (forged, expired, "garbage"):
+        r = await client.get("/staff", headers={"Authorization": f"Bearer {bad}"})
+        assert r.status_code == 401, bad
+    r = await client.get("/staff", headers={"Authorization": f"Bearer {expired}"})
+    assert "expiré" in r.json()["detail"]
+
+
+async def test_parent_token_is_scoped_to_its_family(client):
+    family = uuid.uuid4()
+    parent = token({"sub": "p1", "kind": "parent", "family_id": str(family)})
+    r = await client.get("/parent", headers={"Authorization": f"Bearer {parent}"})
+    assert r.json() == {"family": str(family)}
+    staff = token({"sub": "s", "kind": "staff", "roles": ["administrator"]})
+    assert (await client.get("/parent", headers={"Authorization": f"Bearer {staff}"})).status_code == 403
+
+
+def test_unprefixed_kafka_setting_wins_and_sqlite_is_the_default(monkeypatch, tmp_path):
+    class DemoSettings(ServiceSettings):
+        service_name = "demo"
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "broker:1234")
+    monkeypatch.setenv("MARELLE_VAR_DIR", str(tmp_path))
+    settings = DemoSettings()
+    assert settings.kafka_bootstrap_servers == "broker:1234"
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path}/demo.sqlite3"
+
+
+def test_plain_database_urls_get_async_drivers():
+    assert normalise_url("postgresql://u:p@h:5/db") == "postgresql+asyncpg://u:p@h:5/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"

@@ -1,0 +1,1 @@
+"""Billing: tariffs, family financial profiles, charge lines, invoices, credit notes, payments, balances."""

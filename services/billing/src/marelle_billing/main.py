@@ -1,0 +1,32 @@
+"""Billing's composition root: the one place where its pieces are wired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from marelle_chassis.dead_letters import dead_letter_router
+from marelle_chassis.identity_copy import child_copy_router
+from marelle_chassis.messaging import subscribe
+from marelle_chassis.runtime import ServiceRuntime, create_service_app
+from marelle_contracts import Topics, dlq_topic
+from marelle_billing import handlers
+from marelle_billing.config import BillingSettings
+from marelle_billing.db import child_copy, metadata
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: BillingSettings | None = None) -> FastAPI:
+    settings = settings or BillingSettings()
+    runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
+    routers = [child_copy_router(child_copy, runtime.sessions)]
+    if runtime.broker:
+        subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
+                  handle=handlers.identity_events(runtime))
+        routers.append(dead_letter_router(settings.kafka_bootstrap_servers,
+                                          [dlq_topic(Topics.IDENTITY)], [handlers.CONSUMER]))
+    return create_service_app(
+        runtime, title="Marelle — billing", routers=routers,
+        description="Billing; consumes marelle.identity.v1")

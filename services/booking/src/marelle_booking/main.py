@@ -1,0 +1,32 @@
+"""Booking's composition root: the one place where its pieces are wired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from marelle_chassis.dead_letters import dead_letter_router
+from marelle_chassis.identity_copy import child_copy_router
+from marelle_chassis.messaging import subscribe
+from marelle_chassis.runtime import ServiceRuntime, create_service_app
+from marelle_contracts import Topics, dlq_topic
+from marelle_booking import handlers
+from marelle_booking.config import BookingSettings
+from marelle_booking.db import child_copy, metadata
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: BookingSettings | None = None) -> FastAPI:
+    settings = settings or BookingSettings()
+    runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
+    routers = [child_copy_router(child_copy, runtime.sessions)]
+    if runtime.broker:
+        subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
+                  handle=handlers.identity_events(runtime))
+        routers.append(dead_letter_router(settings.kafka_bootstrap_servers,
+                                          [dlq_topic(Topics.IDENTITY)], [handlers.CONSUMER]))
+    return create_service_app(
+        runtime, title="Marelle — booking", routers=routers,
+        description="Booking; consumes marelle.identity.v1")

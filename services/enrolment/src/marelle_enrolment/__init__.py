@@ -1,0 +1,1 @@
+"""Enrolment: the catalogue, registration requests and their statuses, waiting lists, attestation requests."""

@@ -1,0 +1,12 @@
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from marelle_chassis.settings import ServiceSettings
+
+
+class EnrolmentSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ENROLMENT_", extra="ignore", populate_by_name=True)
+    service_name: ClassVar[str] = "enrolment"
+
+    port: int = 8102

@@ -1,0 +1,9 @@
+"""Enrolment's tables (its own database; no other service reads it)."""
+
+from marelle_chassis.db import new_metadata
+from marelle_chassis.identity_copy import add_child_copy_table
+
+metadata = new_metadata()
+
+# Enrolment's own copy of the children, fed by identity's events.
+child_copy = add_child_copy_table(metadata)

@@ -1,0 +1,32 @@
+"""Enrolment's composition root: the one place where its pieces are wired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from marelle_chassis.dead_letters import dead_letter_router
+from marelle_chassis.identity_copy import child_copy_router
+from marelle_chassis.messaging import subscribe
+from marelle_chassis.runtime import ServiceRuntime, create_service_app
+from marelle_contracts import Topics, dlq_topic
+from marelle_enrolment import handlers
+from marelle_enrolment.config import EnrolmentSettings
+from marelle_enrolment.db import child_copy, metadata
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
+    settings = settings or EnrolmentSettings()
+    runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
+    routers = [child_copy_router(child_copy, runtime.sessions)]
+    if runtime.broker:
+        subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
+                  handle=handlers.identity_events(runtime))
+        routers.append(dead_letter_router(settings.kafka_bootstrap_servers,
+                                          [dlq_topic(Topics.IDENTITY)], [handlers.CONSUMER]))
+    return create_service_app(
+        runtime, title="Marelle — enrolment", routers=routers,
+        description="Enrolment; consumes marelle.identity.v1")

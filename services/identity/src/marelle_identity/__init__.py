@@ -1,0 +1,1 @@
+"""Identity: accounts, staff, households (families), persons and signing keys."""
