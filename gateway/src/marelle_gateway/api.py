@@ -1,0 +1,89 @@
+"""Parent JSON API (`/api/v1`): thin handlers that forward to the owning service."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
+
+from marelle_chassis.errors import problem
+
+from marelle_gateway.clients import Upstreams
+
+router = APIRouter(prefix="/api/v1", tags=["parents"])
+
+
+# Only the shape is checked here (and documented); the rules (lengths, dates in the past,
+# e-mail format...) belong to identity, whose French problem+json is passed through as is.
+class SignupChild(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    first_name: str
+    last_name: str
+    birth_date: date
+    sex: Literal["F", "M"] | None = None
+
+
+class SignupRequest(BaseModel):
+    """A provisional family: the guardian's name, an optional e-mail and a first child."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    email: str | None = None
+    child: SignupChild
+
+
+class SignupCreated(BaseModel):
+    family_id: str
+    child_id: str
+
+
+class ServiceHealth(BaseModel):
+    status: Literal["ok", "indisponible"]
+    detail: str | None = None
+
+
+class AggregatedHealth(BaseModel):
+    status: Literal["ok", "degrade"]
+    services: dict[str, ServiceHealth]
+
+
+def _upstreams(request: Request) -> Upstreams:
+    return request.app.state.upstreams
+
+
+@router.get("/health", response_model=AggregatedHealth,
+            summary="État des services dont dépend le portail")
+async def health(request: Request) -> AggregatedHealth:
+    # Always 200: this describes the others; the gateway's own probe is /health/ready.
+    statuses = await _upstreams(request).statuses()
+    services = {s.name: ServiceHealth(status="ok" if s.up else "indisponible", detail=s.problem)
+                for s in statuses}
+    return AggregatedHealth(status="ok" if all(s.up for s in statuses) else "degrade",
+                            services=services)
+
+
+_PASSED_HEADERS = ("location", "retry-after")
+
+
+@router.post("/signup", status_code=201, response_model=SignupCreated,
+             summary="Créer une famille provisoire (première inscription)",
+             responses={422: {"description": "Données invalides (problem+json)"},
+                        503: {"description": "Service des comptes indisponible (problem+json)"}})
+async def signup(body: SignupRequest, request: Request) -> Response:
+    upstream = await _upstreams(request).create_provisional_family(
+        body.model_dump(mode="json", exclude_unset=True))
+    media_type = upstream.headers.get("content-type", "").split(";")[0].strip()
+    if media_type not in ("application/json", "application/problem+json"):
+        # Never relay an unexpected body (an HTML error page, a stack trace) to parents.
+        return problem(502, "Réponse inattendue",
+                       "Le service des comptes a répondu de façon inattendue. Réessayez plus tard.",
+                       code="reponse-inattendue", instance=request.url.path)
+    headers = {name: upstream.headers[name] for name in _PASSED_HEADERS if name in upstream.headers}
+    return Response(upstream.content, status_code=upstream.status_code, media_type=media_type,
+                    headers=headers)
+

@@ -1,0 +1,121 @@
+"""Calls to the upstream services, over one shared `httpx.AsyncClient`.
+
+The gateway holds no domain state: each method asks the service that owns the data and turns
+transport failures into values (or `UpstreamUnavailable`) the pages and the API can show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from marelle_chassis.errors import DomainError
+from marelle_chassis.http import outgoing_headers
+
+log = logging.getLogger(__name__)
+
+# Services whose request history appears on the parent dashboard.
+HISTORY_SERVICES = ("identity", "enrolment", "booking", "billing")
+
+
+class UpstreamUnavailable(DomainError):
+    status, code, title = 503, "service-indisponible", "Service momentanément indisponible"
+
+
+class UpstreamRequest(BaseModel):
+    """One request a family sent, as every service reports it (`GET /families/{id}/requests`)."""
+
+    kind: str
+    label: str
+    status: Literal["en_attente", "acceptee", "refusee"]
+    created_at: datetime
+    decided_at: datetime | None = None
+    reason: str | None = None
+
+
+class _RequestList(BaseModel):
+    items: list[UpstreamRequest]
+
+
+@dataclass
+class RequestHistory:
+    items: list[UpstreamRequest] = field(default_factory=list)
+    # Services that could not answer: the dashboard says so, politely, per service.
+    unavailable: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    url: str
+    up: bool
+    problem: str | None = None
+
+
+def _aware(value: datetime) -> datetime:
+    # Services may send naive UTC; mixing naive and aware datetimes would break the sort.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Upstreams:
+    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str]) -> None:
+        self.client = client
+        self.urls = {name: url.rstrip("/") for name, url in urls.items()}
+
+    async def _get(self, service: str, path: str) -> httpx.Response:
+        return await self.client.get(self.urls[service] + path, headers=outgoing_headers())
+
+    async def check_live(self, service: str) -> None:
+        """Raise unless the service's `/health/live` answers 200 (a readiness check)."""
+        response = await self._get(service, "/health/live")
+        response.raise_for_status()
+
+    async def status(self, service: str) -> ServiceStatus:
+        try:
+            await self.check_live(service)
+        except httpx.HTTPStatusError as exc:
+            return ServiceStatus(service, self.urls[service], False, f"HTTP {exc.response.status_code}")
+        except httpx.HTTPError as exc:
+            return ServiceStatus(service, self.urls[service], False, type(exc).__name__)
+        return ServiceStatus(service, self.urls[service], True)
+
+    async def statuses(self) -> list[ServiceStatus]:
+        return list(await asyncio.gather(*(self.status(name) for name in self.urls)))
+
+    async def _family_requests(self, service: str, family_id: str) -> list[UpstreamRequest]:
+        response = await self._get(service, f"/families/{family_id}/requests")
+        response.raise_for_status()
+        return _RequestList.model_validate_json(response.content).items
+
+    async def family_requests(self, family_id: str) -> RequestHistory:
+        """Every service's requests for the family, most recent first, fetched concurrently."""
+        services = [name for name in HISTORY_SERVICES if name in self.urls]
+        results = await asyncio.gather(
+            *(self._family_requests(name, family_id) for name in services), return_exceptions=True)
+        history = RequestHistory()
+        for service, result in zip(services, results, strict=True):
+            if isinstance(result, (httpx.HTTPError, ValidationError)):
+                log.warning("request history of %s unavailable: %s", service, type(result).__name__)
+                history.unavailable.append(service)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                history.items.extend(result)
+        history.items.sort(key=lambda item: _aware(item.created_at), reverse=True)
+        return history
+
+    async def create_provisional_family(self, payload: dict[str, Any]) -> httpx.Response:
+        try:
+            return await self.client.post(self.urls["identity"] + "/provisional/families",
+                                          json=payload, headers=outgoing_headers())
+        except httpx.HTTPError as exc:
+            log.warning("identity unreachable for signup: %s", type(exc).__name__)
+            raise UpstreamUnavailable(
+                "Le service des comptes est momentanément indisponible. "
+                "Réessayez dans quelques minutes.") from exc

@@ -1,0 +1,32 @@
+"""Gateway settings (`GATEWAY_*`): where the upstream services answer."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from marelle_chassis.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+    service_name: ClassVar[str] = "gateway"
+
+    port: int = 8080
+    # The gateway holds no domain state: no database, no broker.
+    kafka_enabled: bool = False
+    enrolment_url: str = "http://127.0.0.1:8102"
+    booking_url: str = "http://127.0.0.1:8103"
+    billing_url: str = "http://127.0.0.1:8104"
+    upstream_timeout: float = 5.0
+    default_language: str = "fr"
+
+    def upstream_urls(self) -> dict[str, str]:
+        """Upstream base URLs by service name, in menu order."""
+        return {
+            "identity": self.identity_url,
+            "enrolment": self.enrolment_url,
+            "booking": self.booking_url,
+            "billing": self.billing_url,
+        }

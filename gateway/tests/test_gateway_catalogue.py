@@ -1,0 +1,83 @@
+"""Catalogues are complete, every template key exists, and the palette keeps its contrast."""
+
+from __future__ import annotations
+
+import re
+
+from marelle_gateway.i18n import LOCALES_DIR, _accept_language, available_languages, catalogue
+from marelle_gateway.rendering import STATIC_DIR, TEMPLATES_DIR
+
+
+def test_french_and_english_catalogues_have_the_same_keys():
+    assert available_languages() == ("en", "fr")
+    assert set(catalogue("fr")) == set(catalogue("en"))
+    assert all(value.strip() for lang in ("fr", "en") for value in catalogue(lang).values())
+
+
+def test_every_literal_key_used_in_templates_exists():
+    used = set()
+    for template in TEMPLATES_DIR.glob("*.html"):
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*[,)]""",
+                               template.read_text()))
+    assert used, "templates use the catalogue"
+    assert used <= set(catalogue("fr")), used - set(catalogue("fr"))
+
+
+def test_keys_built_at_render_time_exist():
+    from marelle_gateway.clients import HISTORY_SERVICES
+    from marelle_gateway.pages import SHELLS
+    from marelle_gateway.rendering import MENU
+
+    keys = {key for _, key, _ in MENU}
+    keys |= {f"{prefix}{s}" for s in ("en_attente", "acceptee", "refusee")
+             for prefix in ("status.", "status.icon.")}
+    keys |= {f"{prefix}{s}" for s in HISTORY_SERVICES
+             for prefix in ("service.", "dashboard.unavailable.")}
+    keys |= {f"error.{kind}.{part}" for kind in ("400", "404", "500", "other")
+             for part in ("title", "message")}
+    for page, (_, actions) in SHELLS.items():
+        keys |= {f"page.{page}.{part}" for part in ("title", "intro", "list_title")}
+        keys |= {f"page.{page}.action.{i}" for i in range(1, actions + 1)}
+        keys.add(f"menu.{page}")
+    keys |= {f"lang.switch.{lang}" for lang in available_languages()}
+    assert keys <= set(catalogue("fr")), keys - set(catalogue("fr"))
+
+
+def test_no_french_text_hard_coded_in_templates():
+    for template in TEMPLATES_DIR.glob("*.html"):
+        text = re.sub(r"{[{%#].*?[}%#]}", "", template.read_text(), flags=re.S)
+        text = re.sub(r"<[^>]+>", " ", text)
+        words = [w for w in re.findall(r"[A-Za-zÀ-ÿ]{3,}", text)]
+        assert not words, f"{template.name}: {words}"
+
+
+def test_accept_language_ordering():
+    assert _accept_language("en;q=0.5, fr-FR, de;q=0") == ["fr", "en"]
+    assert LOCALES_DIR.is_dir()
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_palette_text_contrast_is_at_least_4_5():
+    css = (STATIC_DIR / "portal.css").read_text()
+    var = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6})", css))
+    pairs = [("ink", "paper"), ("ink", "page"), ("ink-soft", "paper"), ("ink-soft", "page"),
+             ("link", "paper"), ("link", "page"), ("brand-dark", "page"), ("brand-dark", "brand-tint"),
+             ("ok-ink", "ok-bg"), ("wait-ink", "wait-bg"), ("ko-ink", "ko-bg"),
+             ("ink", "info-bg"), ("ink", "warn-bg"), ("ink", "error-bg"), ("ink", "focus")]
+    for fg, bg in pairs:
+        assert contrast(var[fg], var[bg]) >= 4.5, (fg, bg, contrast(var[fg], var[bg]))
+    for bg in ("brand", "brand-dark"):
+        assert contrast("#ffffff", var[bg]) >= 4.5, bg
+    assert contrast("#ffffff", var["link"]) >= 4.5
+    # Form borders are UI components: 3:1 is the bar.
+    assert contrast(var["border"], var["paper"]) >= 3

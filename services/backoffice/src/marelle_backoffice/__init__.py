@@ -1,0 +1,1 @@
+"""Marelle back-office: the staff web UI, calling the services' staff endpoints (no domain state)."""

@@ -1,0 +1,9 @@
+"""`python -m marelle_backoffice serve`."""
+
+from marelle_chassis.cli import main_guard, run_cli
+
+from marelle_backoffice.config import BackofficeSettings
+
+if __name__ == "__main__":
+    main_guard(run_cli(settings_factory=BackofficeSettings,
+                       app_path="marelle_backoffice.main:create_app", migrations_dir=None))

@@ -1,0 +1,34 @@
+"""The staff UI's message catalogue (French). Same interface as the portal's, one language."""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+LANGUAGE = "fr"
+
+
+@cache
+def catalogue(lang: str = LANGUAGE) -> dict[str, str]:
+    return json.loads((LOCALES_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+
+
+class Translator:
+    def __init__(self, lang: str = LANGUAGE) -> None:
+        self.lang = lang
+        self.messages = catalogue(lang)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.messages
+
+    def __call__(self, key: str, /, **kwargs: object) -> str:
+        message = self.messages.get(key)
+        if message is None:
+            log.warning("missing message %r in catalogue %r", key, self.lang)
+            message = key
+        return message.format(**kwargs) if kwargs else message
