@@ -21,6 +21,9 @@ async def test_migrations_match_the_models_and_can_run_twice(service, database_u
     # Alembic's env runs its own event loop: run it in a thread, as the CLI would.
     await asyncio.to_thread(migrations.upgrade, main.MIGRATIONS, database_url)
     await asyncio.to_thread(migrations.upgrade, main.MIGRATIONS, database_url)  # idempotent
+    # Downgrades work too: down to nothing and up again.
+    await asyncio.to_thread(migrations.downgrade, main.MIGRATIONS, database_url, "base")
+    await asyncio.to_thread(migrations.upgrade, main.MIGRATIONS, database_url)
 
     engine = db.create_engine(database_url)
     try:

@@ -31,6 +31,10 @@ def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> 
     command.upgrade(alembic_config(migrations_dir, database_url), revision)
 
 
+def downgrade(migrations_dir: Path, database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(migrations_dir, database_url), revision)
+
+
 def run_env(target_metadata: MetaData) -> None:
     """Body of every service's `migrations/env.py`."""
     config = context.config

@@ -1,0 +1,67 @@
+"""Alembic operations for the tables the chassis defines, shared by every service's migrations.
+
+Each function is a frozen snapshot of one version of the tables: a later change to them is a new
+function (`..._v2`) used by a new migration, never an edit of these.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+
+def create_messaging_tables_v1() -> None:
+    op.create_table(
+        "inbox_message",
+        sa.Column("consumer", sa.String(length=200), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox_message")),
+    )
+    op.create_table(
+        "outbox_message",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True,
+                  nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=200), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("envelope", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_message")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_message_event_id")),
+    )
+    op.create_index("ix_outbox_message_unsent", "outbox_message", ["id"], unique=False,
+                    postgresql_where=sa.text("sent_at IS NULL"),
+                    sqlite_where=sa.text("sent_at IS NULL"))
+
+
+def drop_messaging_tables_v1() -> None:
+    op.drop_index("ix_outbox_message_unsent", table_name="outbox_message")
+    op.drop_table("outbox_message")
+    op.drop_table("inbox_message")
+
+
+def create_child_copy_table_v1() -> None:
+    op.create_table(
+        "child_copy",
+        sa.Column("child_id", sa.Uuid(), nullable=False),
+        sa.Column("family_id", sa.Uuid(), nullable=False),
+        sa.Column("first_name", sa.String(length=100), nullable=False),
+        sa.Column("last_name", sa.String(length=100), nullable=False),
+        sa.Column("birth_date", sa.Date(), nullable=False),
+        sa.Column("sex", sa.String(length=1), nullable=True),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("source_event_id", sa.Uuid(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("child_id", name=op.f("pk_child_copy")),
+    )
+    op.create_index(op.f("ix_child_copy_family_id"), "child_copy", ["family_id"], unique=False)
+
+
+def drop_child_copy_table_v1() -> None:
+    op.drop_index(op.f("ix_child_copy_family_id"), table_name="child_copy")
+    op.drop_table("child_copy")
