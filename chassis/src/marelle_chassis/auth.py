@@ -26,6 +26,8 @@ class Principal:
     kind: str  # "parent" or "staff"
     family_id: uuid.UUID | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
+    email: str | None = None
+    name: str | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -39,6 +41,8 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         kind=str(claims.get("kind", "")),
         family_id=uuid.UUID(family) if family else None,
         roles=frozenset(claims.get("roles", [])),
+        email=claims.get("email"),
+        name=claims.get("name"),
     )
 
 

@@ -39,3 +39,15 @@ class Unauthorized(DomainError):
 
 class InvalidInput(DomainError):
     status, code, title = 422, "donnees-invalides", "Données invalides"
+
+
+class TooManyAttempts(DomainError):
+    status, code, title = 429, "trop-de-tentatives", "Trop de tentatives"
+
+    def __init__(self, detail: str, retry_after_seconds: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.headers = {"Retry-After": str(retry_after_seconds)}
+
+
+class BadRequest(DomainError):
+    status, code, title = 400, "requete-invalide", "Requête invalide"

@@ -87,8 +87,11 @@ def french_field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, code=exc.code,
-                       instance=request.url.path, **exc.extra)
+        response = problem(exc.status, exc.title, exc.detail, code=exc.code,
+                           instance=request.url.path, **exc.extra)
+        for name, value in getattr(exc, "headers", {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Each consuming service's own copy of the household's children, fed by identity's events.
+"""Each consuming service's own copy of the households (contact details) and their children,
+fed by identity's events.
 
 Services never read identity's database (event-carried state transfer); this is the one
 implementation of that copy, shared by enrolment, booking and billing.
@@ -6,23 +7,33 @@ implementation of that copy, shared by enrolment, booking and billing.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
-from sqlalchemy import Column, Date, DateTime, Integer, MetaData, String, Table, Uuid, select, update
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, Uuid, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
+from marelle_chassis.db import UtcDateTime
 from marelle_chassis.domain_errors import NotFound
 from marelle_chassis.messaging import PayloadHandler
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope
-from marelle_contracts.identity import ChildAdded, ChildFacts, ChildUpdated, FamilyCreated
+from marelle_contracts.identity import (
+    ChildAdded,
+    ChildFacts,
+    ChildUpdated,
+    ContactDetailsChanged,
+    EmailChanged,
+    FamilyCreated,
+)
 
 CHILD_COPY = "child_copy"
+FAMILY_COPY = "family_copy"
 
 
 def add_child_copy_table(metadata: MetaData) -> Table:
@@ -39,8 +50,35 @@ def add_child_copy_table(metadata: MetaData) -> Table:
         # equals the number of distinct events about the child, which tests check after crashes.
         Column("revision", Integer, nullable=False),
         Column("source_event_id", Uuid, nullable=False),
-        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
     )
+
+
+def add_family_copy_table(metadata: MetaData) -> Table:
+    return Table(
+        FAMILY_COPY,
+        metadata,
+        Column("family_id", Uuid, primary_key=True),
+        Column("name", String(100), nullable=False),
+        Column("email", String(254), nullable=True),
+        Column("home_phone", String(20), nullable=True),
+        Column("beneficiary_name", String(100), nullable=True),
+        Column("beneficiary_scheme", String(10), nullable=True),
+        Column("beneficiary_number", String(20), nullable=True),
+        Column("guardian_phones", Text, nullable=False),  # JSON list, as in the event
+        Column("revision", Integer, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+    )
+
+
+async def _upsert_family(session: AsyncSession, table: Table, family_id: uuid.UUID,
+                         values: dict[str, Any]) -> None:
+    values = {**values, "updated_at": datetime.now(UTC)}
+    result = await session.execute(update(table).where(table.c.family_id == family_id)
+                                   .values(revision=table.c.revision + 1, **values))
+    if result.rowcount == 0:
+        await session.execute(table.insert().values(
+            family_id=family_id, revision=1, **{"name": "", "guardian_phones": "[]", **values}))
 
 
 async def _upsert(session: AsyncSession, table: Table, family_id: uuid.UUID, child: ChildFacts,
@@ -57,19 +95,38 @@ async def _upsert(session: AsyncSession, table: Table, family_id: uuid.UUID, chi
         await session.execute(table.insert().values(child_id=child.child_id, revision=1, **values))
 
 
-def child_copy_handlers(table: Table) -> dict[str, PayloadHandler]:
+def child_copy_handlers(table: Table, families: Table | None = None) -> dict[str, PayloadHandler]:
     async def family_created(p: FamilyCreated, e: Envelope, uow: UnitOfWork) -> None:
         for child in p.children:
             await _upsert(uow.session, table, p.family_id, child, e)
+        if families is not None:
+            await _upsert_family(uow.session, families, p.family_id,
+                                 {"name": p.name, "email": p.email})
 
     async def child_changed(p: ChildAdded | ChildUpdated, e: Envelope, uow: UnitOfWork) -> None:
         await _upsert(uow.session, table, p.family_id, p.child, e)
 
-    return {
+    async def contact_changed(p: ContactDetailsChanged, e: Envelope, uow: UnitOfWork) -> None:
+        assert families is not None
+        await _upsert_family(uow.session, families, p.family_id, {
+            "email": p.email, "home_phone": p.home_phone, "beneficiary_name": p.beneficiary_name,
+            "beneficiary_scheme": p.beneficiary_scheme.value if p.beneficiary_scheme else None,
+            "beneficiary_number": p.beneficiary_number,
+            "guardian_phones": json.dumps([g.model_dump(mode="json") for g in p.guardians])})
+
+    async def email_changed(p: EmailChanged, e: Envelope, uow: UnitOfWork) -> None:
+        assert families is not None
+        await _upsert_family(uow.session, families, p.family_id, {"email": p.new_email})
+
+    handlers: dict[str, PayloadHandler] = {
         "identity.family_created": family_created,
         "identity.child_added": child_changed,
         "identity.child_updated": child_changed,
     }
+    if families is not None:
+        handlers["identity.contact_details_changed"] = contact_changed
+        handlers["identity.email_changed"] = email_changed
+    return handlers
 
 
 class ChildCopy(BaseModel):
@@ -109,5 +166,34 @@ def child_copy_router(table: Table, sessions: Any) -> APIRouter:
         if row is None:
             raise NotFound("Cet enfant est inconnu de ce service.")
         return ChildCopy.model_validate(dict(row))
+
+    return router
+
+
+class FamilyCopy(BaseModel):
+    family_id: uuid.UUID
+    name: str
+    email: str | None
+    home_phone: str | None
+    beneficiary_name: str | None
+    beneficiary_scheme: str | None
+    beneficiary_number: str | None
+    guardian_phones: list[dict[str, Any]]
+    revision: int
+
+
+def family_copy_router(table: Table, sessions: Any) -> APIRouter:
+    """Staff read access to this service's copy of a household's contact details."""
+    router = APIRouter(prefix="/staff/families", tags=["families (copy)"])
+    staff = require_staff(principal_dependency(verifier_from_app))
+
+    @router.get("/{family_id}", response_model=FamilyCopy)
+    async def get_family(family_id: uuid.UUID, _: Principal = Depends(staff)) -> FamilyCopy:
+        async with sessions() as session:
+            row = (await session.execute(select(table).where(table.c.family_id == family_id))
+                   ).mappings().first()
+        if row is None:
+            raise NotFound("Ce foyer est inconnu de ce service.")
+        return FamilyCopy.model_validate({**row, "guardian_phones": json.loads(row["guardian_phones"])})
 
     return router

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -14,6 +13,8 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
+
+from marelle_chassis.db import UtcDateTime
 
 OUTBOX = "outbox_message"
 INBOX = "inbox_message"
@@ -31,8 +32,8 @@ def add_messaging_tables(metadata: MetaData) -> None:
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),
         Column("envelope", Text, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("sent_at", UtcDateTime, nullable=True),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text, nullable=True),
     )
@@ -44,7 +45,7 @@ def add_messaging_tables(metadata: MetaData) -> None:
         metadata,
         Column("consumer", String(200), primary_key=True),
         Column("event_id", Uuid, primary_key=True),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime, nullable=False),
     )
 
 

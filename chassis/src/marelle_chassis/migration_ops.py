@@ -65,3 +65,24 @@ def create_child_copy_table_v1() -> None:
 def drop_child_copy_table_v1() -> None:
     op.drop_index(op.f("ix_child_copy_family_id"), table_name="child_copy")
     op.drop_table("child_copy")
+
+
+def create_family_copy_table_v1() -> None:
+    op.create_table(
+        "family_copy",
+        sa.Column("family_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=True),
+        sa.Column("home_phone", sa.String(length=20), nullable=True),
+        sa.Column("beneficiary_name", sa.String(length=100), nullable=True),
+        sa.Column("beneficiary_scheme", sa.String(length=10), nullable=True),
+        sa.Column("beneficiary_number", sa.String(length=20), nullable=True),
+        sa.Column("guardian_phones", sa.Text(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("family_id", name=op.f("pk_family_copy")),
+    )
+
+
+def drop_family_copy_table_v1() -> None:
+    op.drop_table("family_copy")

@@ -77,7 +77,8 @@ class ServiceRuntime:
 
 def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence[APIRouter],
                        description: str = "",
-                       on_startup: Sequence[Callable[[], object]] = ()) -> FastAPI:
+                       on_startup: Sequence[Callable[[], object]] = (),
+                       on_shutdown: Sequence[Callable[[], object]] = ()) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -88,6 +89,10 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence
         try:
             yield
         finally:
+            for hook in on_shutdown:
+                result = hook()
+                if hasattr(result, "__await__"):
+                    await result  # type: ignore[misc]
             await runtime.stop()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,

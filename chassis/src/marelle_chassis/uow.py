@@ -27,11 +27,13 @@ class UnitOfWork:
         self.producer = producer
         self._on_commit = on_commit
         self._events: list[Envelope] = []
+        self._after_commit: list[Callable[[], None]] = []
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
         self._events = []
+        self._after_commit = []
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -65,9 +67,17 @@ class UnitOfWork:
         self._events = []
         if had_events and self._on_commit:
             self._on_commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this unit of work has committed (e.g. wake a sender task)."""
+        self._after_commit.append(callback)
 
     async def rollback(self) -> None:
         self._events = []
+        self._after_commit = []
         await self.session.rollback()
 
 

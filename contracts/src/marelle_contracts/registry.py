@@ -21,22 +21,27 @@ class EventSpec:
     summary: str
 
 
+_IDENTITY = [
+    ("family_created", identity.FamilyCreated, "A household was created (with its first people)."),
+    ("child_added", identity.ChildAdded, "A child was added to a household."),
+    ("child_updated", identity.ChildUpdated, "A child's information changed."),
+    ("guardian_added", identity.GuardianAdded, "A guardian (parent) was added to a household."),
+    ("guardian_updated", identity.GuardianUpdated, "A guardian's information changed."),
+    ("contact_details_changed", identity.ContactDetailsChanged,
+     "The household's contact details changed (whole new state)."),
+    ("contact_change_requested", identity.ContactChangeRequested,
+     "A family asked the structure to change its contact details."),
+    ("contact_change_accepted", identity.ContactChangeAccepted,
+     "Staff accepted a contact-change request (the change follows as contact_details_changed)."),
+    ("contact_change_refused", identity.ContactChangeRefused,
+     "Staff refused a contact-change request, with a reason."),
+    ("email_changed", identity.EmailChanged,
+     "Staff changed a household's email address (also its login identifier)."),
+]
+
 EVENTS: dict[str, EventSpec] = {
-    spec.event_type: spec
-    for spec in [
-        EventSpec(
-            "identity.family_created", 1, Topics.IDENTITY, identity.FamilyCreated,
-            "family_id", "A household was created (with its first children).",
-        ),
-        EventSpec(
-            "identity.child_added", 1, Topics.IDENTITY, identity.ChildAdded,
-            "family_id", "A child was added to a household.",
-        ),
-        EventSpec(
-            "identity.child_updated", 1, Topics.IDENTITY, identity.ChildUpdated,
-            "family_id", "A child's information changed.",
-        ),
-    ]
+    f"identity.{name}": EventSpec(f"identity.{name}", 1, Topics.IDENTITY, model, "family_id", summary)
+    for name, model, summary in _IDENTITY
 }
 
 

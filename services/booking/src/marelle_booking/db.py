@@ -1,9 +1,10 @@
 """Booking's tables (its own database; no other service reads it)."""
 
 from marelle_chassis.db import new_metadata
-from marelle_chassis.identity_copy import add_child_copy_table
+from marelle_chassis.identity_copy import add_child_copy_table, add_family_copy_table
 
 metadata = new_metadata()
 
-# Booking's own copy of the children, fed by identity's events.
+# Booking's own copy of the households and their children, fed by identity's events.
 child_copy = add_child_copy_table(metadata)
+family_copy = add_family_copy_table(metadata)

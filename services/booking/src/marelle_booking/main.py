@@ -7,13 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from marelle_chassis.dead_letters import dead_letter_router
-from marelle_chassis.identity_copy import child_copy_router
+from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
 from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
 from marelle_booking import handlers
 from marelle_booking.config import BookingSettings
-from marelle_booking.db import child_copy, metadata
+from marelle_booking.db import child_copy, family_copy, metadata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,7 +21,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: BookingSettings | None = None) -> FastAPI:
     settings = settings or BookingSettings()
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
-    routers = [child_copy_router(child_copy, runtime.sessions)]
+    routers = [child_copy_router(child_copy, runtime.sessions),
+               family_copy_router(family_copy, runtime.sessions)]
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
                   handle=handlers.identity_events(runtime))

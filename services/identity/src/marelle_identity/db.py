@@ -1,8 +1,20 @@
 """Identity's tables (its own database; no other service reads it)."""
 
-from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, String, Table, Text, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
 
-from marelle_chassis.db import new_metadata
+from marelle_chassis.db import UtcDateTime, new_metadata
 
 metadata = new_metadata()
 
@@ -12,7 +24,14 @@ family = Table(
     Column("name", String(100), nullable=False),
     Column("email", String(254), nullable=True, unique=True),
     Column("needs_review", Boolean, nullable=False, server_default="0"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # Contact details (« Mes coordonnées »); phones in E.164.
+    Column("home_phone", String(20), nullable=True),
+    Column("beneficiary_name", String(100), nullable=True),
+    Column("beneficiary_scheme", String(10), nullable=True),
+    Column("beneficiary_number", String(20), nullable=True),
+    # Lower-case, accent-free "name email children…": staff search works the same on both databases.
+    Column("search_key", Text, nullable=True),
 )
 
 person = Table(
@@ -24,9 +43,64 @@ person = Table(
     Column("last_name", String(100), nullable=False),
     Column("birth_date", Date, nullable=True),
     Column("sex", String(1), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("rank", Integer, nullable=True),  # guardians: 1 or 2 (« Parent 1 », « Parent 2 »)
+    Column("mobile_phone", String(20), nullable=True),
+    Column("work_phone", String(20), nullable=True),
 )
+
+account = Table(
+    "account", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("family_id", Uuid, ForeignKey("family.id"), nullable=False, unique=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=True),  # null until the invitation is accepted
+    Column("status", String(10), nullable=False),  # invited | active
+    Column("activated_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+refresh_token = Table(
+    "refresh_token", metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256: the token itself is never stored
+    Column("account_id", Uuid, ForeignKey("account.id"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+one_time_token = Table(
+    "one_time_token", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("purpose", String(20), nullable=False),  # invitation | reset
+    Column("account_id", Uuid, ForeignKey("account.id"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+)
+
+login_throttle = Table(
+    "login_throttle", metadata,
+    Column("key", String(300), primary_key=True),  # "account:<email>" or "address:<ip>"
+    Column("failures", Integer, nullable=False),
+    Column("window_started_at", UtcDateTime, nullable=False),
+    Column("blocked_until", UtcDateTime, nullable=True),
+)
+
+contact_change_request = Table(
+    "contact_change_request", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("family_id", Uuid, ForeignKey("family.id"), nullable=False, index=True),
+    Column("changes", Text, nullable=False),  # JSON {field: {before, after}}
+    Column("status", String(12), nullable=False),  # en_attente | acceptee | refusee
+    Column("reason", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("decided_by", Uuid, nullable=True),
+)
+Index("ix_contact_change_request_status", contact_change_request.c.status,
+      contact_change_request.c.created_at)
 
 staff_account = Table(
     "staff_account", metadata,
@@ -35,7 +109,32 @@ staff_account = Table(
     Column("display_name", String(100), nullable=False),
     Column("password_hash", String(200), nullable=False),
     Column("roles", String(200), nullable=False),  # space-separated: administrator manager
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+staff_audit = Table(
+    "staff_audit", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("staff_id", Uuid, nullable=False),
+    Column("staff_email", String(254), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("details", Text, nullable=False),  # JSON
+)
+
+email_message = Table(
+    "email_message", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("to_address", String(254), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
 )
 
 signing_key = Table(
@@ -43,5 +142,5 @@ signing_key = Table(
     Column("kid", String(64), primary_key=True),
     Column("private_pem", Text, nullable=False),
     Column("active", Boolean, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from marelle_chassis.domain_errors import InvalidInput
+from marelle_chassis.domain_errors import Conflict, InvalidInput
 
 MAX_NAME = 100
 OLDEST_CHILD_YEARS = 25
@@ -82,4 +82,38 @@ def normalise_email(email: str) -> str:
     local, at, domain = value.rpartition("@")
     if not at or not local or "." not in domain or " " in value or len(value) > 254:
         raise InvalidInput("L'adresse e-mail n'est pas valide.")
-    return f"{local}@{domain.lower()}"
+    # Lower-case whole: in practice mailboxes ignore case, and one household = one address.
+    return f"{local}@{domain}".lower()
+
+
+MAX_GUARDIANS = 2
+
+
+@dataclass
+class Guardian:
+    id: uuid.UUID
+    rank: int
+    first_name: str
+    last_name: str
+    birth_date: date | None = None
+    sex: Sex | None = None
+
+    @classmethod
+    def new(cls, rank: int, first_name: str, last_name: str, birth_date: date | None,
+            sex: Sex | None, today: date) -> Guardian:
+        if birth_date is not None and birth_date > today:
+            raise InvalidInput("La date de naissance ne peut pas être dans le futur.")
+        return cls(id=uuid.uuid4(), rank=rank, first_name=clean_name(first_name, "Le prénom"),
+                   last_name=clean_name(last_name, "Le nom"), birth_date=birth_date, sex=sex)
+
+
+def next_guardian_rank(existing_ranks: list[int]) -> int:
+    if len(existing_ranks) >= MAX_GUARDIANS:
+        raise Conflict("Le foyer compte déjà deux responsables légaux.")
+    return 1 if 1 not in existing_ranks else 2
+
+
+def age_on(birth_date: date | None, today: date) -> int | None:
+    if birth_date is None:
+        return None
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))

@@ -1,0 +1,90 @@
+"""Tokens, passwords, invitations and sign-up."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+
+from marelle_identity.api import schemas as s
+from marelle_identity.api.deps import Caller, UoW, client_address
+from marelle_identity.usecases import accounts, households
+
+router = APIRouter(tags=["auth"])
+
+
+def _tokens(t: accounts.Tokens) -> s.TokensOut:
+    return s.TokensOut(access_token=t.access_token, refresh_token=t.refresh_token,
+                       expires_in=t.expires_in)
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(request: Request) -> dict[str, Any]:
+    return request.app.state.keys.jwks()
+
+
+@router.post("/auth/token", response_model=s.TokensOut)
+async def token(body: s.LoginIn, request: Request, uow: UoW) -> s.TokensOut:
+    st = request.app.state
+    return _tokens(await accounts.login(uow, st.keys, st.settings, body.email, body.password,
+                                        client_address(request)))
+
+
+@router.post("/auth/refresh", response_model=s.TokensOut)
+async def refresh(body: s.RefreshIn, request: Request, uow: UoW) -> s.TokensOut:
+    st = request.app.state
+    return _tokens(await accounts.refresh(uow, st.keys, st.settings, body.refresh_token))
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: s.RefreshIn, uow: UoW) -> Response:
+    await accounts.logout(uow, body.refresh_token)
+    return Response(status_code=204)
+
+
+@router.post("/auth/password-reset", status_code=status.HTTP_202_ACCEPTED)
+async def password_reset(body: s.EmailIn, request: Request, uow: UoW) -> dict[str, str]:
+    await accounts.request_password_reset(uow, request.app.state.settings, body.email)
+    return {}
+
+
+@router.post("/auth/one-time-token")
+async def one_time_token(body: s.OneTimeTokenIn, uow: UoW) -> dict[str, str]:
+    email = await accounts.check_one_time_token(uow, body.token, body.purpose)
+    return {"email": email, "purpose": body.purpose}
+
+
+@router.post("/auth/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+async def password_reset_confirm(body: s.SetPasswordIn, uow: UoW) -> Response:
+    await accounts.set_password_with_token(uow, body.token, "reset", body.password)
+    return Response(status_code=204)
+
+
+@router.post("/auth/invitation/accept", status_code=status.HTTP_204_NO_CONTENT)
+async def invitation_accept(body: s.SetPasswordIn, uow: UoW) -> Response:
+    await accounts.set_password_with_token(uow, body.token, "invitation", body.password)
+    return Response(status_code=204)
+
+
+@router.post("/auth/signup", status_code=status.HTTP_201_CREATED)
+async def signup(body: s.SignupIn, uow: UoW) -> dict[str, uuid.UUID]:
+    g = body.guardian
+    family_id = await accounts.signup(uow, body.family_name, body.email, body.password,
+                                      households.NewGuardian(g.first_name, g.last_name,
+                                                             g.birth_date, g.sex))
+    return {"family_id": family_id}
+
+
+@router.post("/auth/staff/token", response_model=s.TokensOut)
+async def staff_token(body: s.LoginIn, request: Request, uow: UoW) -> s.TokensOut:
+    st = request.app.state
+    return _tokens(await accounts.staff_login(uow, st.keys, st.settings, body.email,
+                                              body.password, client_address(request)))
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(body: s.ChangePasswordIn, caller: Caller, uow: UoW) -> Response:
+    await accounts.change_password(uow, caller.kind, uuid.UUID(caller.subject),
+                                   body.current_password, body.new_password)
+    return Response(status_code=204)

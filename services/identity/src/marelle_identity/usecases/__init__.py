@@ -1,0 +1,1 @@
+"""Identity's use cases: plain async functions taking a unit of work."""

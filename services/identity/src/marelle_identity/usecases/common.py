@@ -1,0 +1,139 @@
+"""What several use cases share: clock, hashing, loading a household, the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import unicodedata
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from argon2 import PasswordHasher
+from sqlalchemy import insert, select, update
+
+from marelle_chassis.auth import Principal
+from marelle_chassis.domain_errors import NotFound
+from marelle_chassis.uow import UnitOfWork
+from marelle_contracts import identity as events
+from marelle_identity.db import family as family_t
+from marelle_identity.db import person as person_t
+from marelle_identity.db import staff_audit
+from marelle_identity.domain.contact import ContactDetails, GuardianPhones, display_phone
+from marelle_identity.domain.model import age_on
+
+PARIS = ZoneInfo("Europe/Paris")
+hasher = PasswordHasher()  # argon2id with the library's current defaults
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def today_in_paris() -> date:
+    return datetime.now(PARIS).date()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    """Tokens are stored hashed: a database leak gives no usable link or session."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def search_text(*parts: str | None) -> str:
+    """Lower-case and without accents, so « Rémond » is found by « remond »."""
+    text = " ".join(p for p in parts if p)
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+                   ).casefold()
+
+
+async def refresh_search_key(uow: UnitOfWork, family_id: uuid.UUID) -> None:
+    row = await family_row(uow, family_id)
+    people = await person_rows(uow, family_id)
+    key = search_text(row.name, row.email, *(f"{p.first_name} {p.last_name}" for p in people))
+    await uow.session.execute(update(family_t).where(family_t.c.id == family_id)
+                              .values(search_key=key))
+
+
+def family_not_found() -> NotFound:
+    return NotFound("Ce foyer est introuvable.")
+
+
+async def family_row(uow: UnitOfWork, family_id: uuid.UUID) -> Any:
+    row = (await uow.session.execute(select(family_t).where(family_t.c.id == family_id))).first()
+    if row is None:
+        raise family_not_found()
+    return row
+
+
+async def person_rows(uow: UnitOfWork, family_id: uuid.UUID) -> list[Any]:
+    rows = (await uow.session.execute(select(person_t).where(person_t.c.family_id == family_id)))
+    return sorted(rows.all(), key=lambda r: (r.role != "guardian", r.rank or 0,
+                                             r.birth_date or date.min, r.first_name))
+
+
+def person_view(row: Any, today: date) -> dict[str, Any]:
+    return {"id": row.id, "role": row.role, "rank": row.rank, "first_name": row.first_name,
+            "last_name": row.last_name, "birth_date": row.birth_date, "sex": row.sex,
+            "age": age_on(row.birth_date, today)}
+
+
+async def family_view(uow: UnitOfWork, family_id: uuid.UUID) -> dict[str, Any]:
+    row = await family_row(uow, family_id)
+    today = today_in_paris()
+    return {"id": row.id, "name": row.name, "email": row.email, "needs_review": row.needs_review,
+            "persons": [person_view(p, today) for p in await person_rows(uow, family_id)]}
+
+
+async def contact_details(uow: UnitOfWork, family_id: uuid.UUID) -> ContactDetails:
+    row = await family_row(uow, family_id)
+    guardians = [p for p in await person_rows(uow, family_id) if p.role == "guardian"]
+    return ContactDetails(
+        email=row.email, home_phone=row.home_phone, beneficiary_name=row.beneficiary_name,
+        beneficiary_scheme=row.beneficiary_scheme, beneficiary_number=row.beneficiary_number,
+        guardians=tuple(GuardianPhones(g.id, g.rank or 1, g.mobile_phone, g.work_phone)
+                        for g in guardians))
+
+
+async def contact_view(uow: UnitOfWork, family_id: uuid.UUID) -> dict[str, Any]:
+    details = await contact_details(uow, family_id)
+    guardians = {p.id: p for p in await person_rows(uow, family_id)}
+    return {
+        "email": details.email,
+        "home_phone": details.home_phone, "home_phone_display": display_phone(details.home_phone),
+        "beneficiary_name": details.beneficiary_name,
+        "beneficiary_scheme": details.beneficiary_scheme,
+        "beneficiary_number": details.beneficiary_number,
+        "guardians": [{
+            "person_id": g.person_id, "rank": g.rank,
+            "first_name": guardians[g.person_id].first_name,
+            "last_name": guardians[g.person_id].last_name,
+            "mobile_phone": g.mobile_phone, "mobile_phone_display": display_phone(g.mobile_phone),
+            "work_phone": g.work_phone, "work_phone_display": display_phone(g.work_phone),
+        } for g in details.guardians],
+    }
+
+
+def contact_event(family_id: uuid.UUID, details: ContactDetails) -> events.ContactDetailsChanged:
+    return events.ContactDetailsChanged(
+        family_id=family_id, email=details.email, home_phone=details.home_phone,
+        beneficiary_name=details.beneficiary_name,
+        beneficiary_scheme=(events.BeneficiaryScheme(details.beneficiary_scheme)
+                            if details.beneficiary_scheme else None),
+        beneficiary_number=details.beneficiary_number,
+        guardians=[events.GuardianPhones(guardian_id=g.person_id, rank=g.rank,
+                                         mobile_phone=g.mobile_phone, work_phone=g.work_phone)
+                   for g in details.guardians])
+
+
+async def audit(uow: UnitOfWork, actor: Principal, action: str, target: str,
+                **details: Any) -> None:
+    """Every staff write leaves a line: who, when, what (in the same transaction)."""
+    await uow.session.execute(insert(staff_audit).values(
+        at=now(), staff_id=uuid.UUID(actor.subject), staff_email=actor.email or "",
+        action=action, target=target, details=json.dumps(details, default=str, ensure_ascii=False)))
