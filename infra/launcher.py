@@ -22,6 +22,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = {"identity": 8101, "enrolment": 8102, "booking": 8103, "billing": 8104}
 APPS = {"backoffice": 8090, "gateway": 8080}
+MAILBOX = {"smtp": 1025, "http": 8025}
 LOGS = ROOT / "var" / "logs"
 
 
@@ -85,6 +86,7 @@ def service_env(kafka: str, dbs: dict[str, str]) -> dict[str, str]:
     env.setdefault("MARELLE_VAR_DIR", str(ROOT / "var"))
     env["KAFKA_BOOTSTRAP_SERVERS"] = kafka
     env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("IDENTITY_PORTAL_URL", f"http://127.0.0.1:{APPS['gateway']}")
     for name in list(DOMAIN) + list(APPS):
         prefix = name.upper() + "_"
         for other, port in DOMAIN.items():
@@ -118,7 +120,9 @@ def wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], timeout: flo
 
 def main() -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
-    taken = [f"{n} ({p})" for n, p in {**DOMAIN, **APPS}.items() if not port_free(p)]
+    use_mailbox = not os.environ.get("IDENTITY_SMTP_HOST")
+    ports = {**DOMAIN, **APPS, **({f"mailbox {k}": p for k, p in MAILBOX.items()} if use_mailbox else {})}
+    taken = [f"{n} ({p})" for n, p in ports.items() if not port_free(p)]
     if taken:
         sys.exit("marelle: ports already in use: " + ", ".join(taken) +
                  ". Is Marelle already running? Stop it (Ctrl-C) first.")
@@ -154,6 +158,13 @@ def main() -> int:
             run_step(f"marelle_{name}", "migrate", env)
         say("loading the demo data (idempotent)")
         run_step("marelle_identity", "seed-demo", env)
+        if use_mailbox:
+            # Development mailbox: identity's emails land here, readable in the browser.
+            processes["mailbox"] = subprocess.Popen(
+                [sys.executable, "infra/mailbox/mailbox.py", "--smtp-port", str(MAILBOX["smtp"]),
+                 "--http-port", str(MAILBOX["http"]), "--dir", str(ROOT / "var" / "mailbox")],
+                env=env, cwd=ROOT, stdout=(LOGS / "mailbox.log").open("ab"),
+                stderr=subprocess.STDOUT, start_new_session=True)
         for name, port in {**DOMAIN, **APPS}.items():
             log = (LOGS / f"marelle_{name}.log").open("ab")
             args = [sys.executable, "-m", f"marelle_{name}", "serve"]
@@ -170,12 +181,14 @@ Marelle is running (logs in {LOGS}).
   Portail des familles   http://127.0.0.1:{APPS['gateway']}/
   API des familles       http://127.0.0.1:{APPS['gateway']}/api/v1/docs
   Back-office            http://127.0.0.1:{APPS['backoffice']}/
+  Emails sent (dev)      {f"http://127.0.0.1:{MAILBOX['http']}/" if use_mailbox else "your SMTP server"}
   Services               {', '.join(f'{n} http://127.0.0.1:{p}/docs' for n, p in DOMAIN.items())}
   Kafka                  {kafka}
 
 Demo logins:
-  staff   admin@marelle.local / marelle-admin
-  family  famille.martin@example.org (invitation and password come with the identity issue)
+  family         famille.martin@example.org / marelle-famille   (portal)
+  administrator  admin@marelle.local / marelle-admin            (back-office)
+  manager        gestionnaire@marelle.local / marelle-gestion   (back-office)
 
 Ctrl-C to stop.
 """, flush=True)

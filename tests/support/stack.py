@@ -3,7 +3,10 @@ on the real broker and PostgreSQL (one database per service), for end-to-end tes
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from tests.support.infra import ROOT, create_pg_database, free_port
 
@@ -68,9 +72,41 @@ class Process:
         self.stop(signal.SIGKILL)
 
 
+class Mailbox:
+    """A real SMTP server (aiosmtpd) in the test process: identity sends the families' emails here."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.messages.append(email.message_from_bytes(envelope.content,  # type: ignore[attr-defined]
+                                                      policy=email.policy.default))
+        return "250 OK"
+
+    def find(self, to: str, subject_part: str, timeout: float = 20.0) -> email.message.EmailMessage:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in reversed(self.messages):
+                if message["To"] == to and subject_part in str(message["Subject"]):
+                    return message
+            time.sleep(0.1)
+        raise AssertionError(f"no email to {to} about {subject_part!r}")
+
+    @staticmethod
+    def text(message: email.message.EmailMessage) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+
+    @classmethod
+    def link(cls, message: email.message.EmailMessage) -> str:
+        return re.search(r"https?://\S+", cls.text(message)).group(0)  # type: ignore[union-attr]
+
+
 @dataclass
 class Stack:
     processes: dict[str, Process] = field(default_factory=dict)
+    mailbox: Mailbox | None = None
 
     def url(self, name: str) -> str:
         return self.processes[name].url
@@ -107,7 +143,10 @@ def stack(kafka_bootstrap: str, pg_base_url: str, tmp_path_factory: pytest.TempP
     base_env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
     base_env.update({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "PYTHONUNBUFFERED": "1",
                      "MARELLE_VAR_DIR": str(tmp_path_factory.mktemp("var"))})
-    stack = Stack()
+    mailbox = Mailbox()
+    mailbox.controller.start()
+    base_env.update({"IDENTITY_SMTP_PORT": str(mailbox.port), "IDENTITY_PORTAL_URL": urls["gateway"]})
+    stack = Stack(mailbox=mailbox)
     for name in DOMAIN_SERVICES + ["gateway", "backoffice"]:
         prefix = name.upper() + "_"
         env = dict(base_env)
@@ -130,6 +169,7 @@ def stack(kafka_bootstrap: str, pg_base_url: str, tmp_path_factory: pytest.TempP
     finally:
         for p in stack.processes.values():
             p.stop()
+        mailbox.controller.stop()
 
 
 @pytest.fixture(scope="session")
