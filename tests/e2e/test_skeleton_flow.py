@@ -88,8 +88,10 @@ async def test_portal_backoffice_and_health_answer(stack):
         assert home.status_code == 200 and "Connexion au portail de la famille" in home.text
         health = await client.get(f"{stack.gateway_url}/api/v1/health")
         assert health.status_code == 200
-        office = await client.get(f"{stack.backoffice_url}/")
+        office = await client.get(f"{stack.backoffice_url}/connexion")
         assert office.status_code == 200 and 'lang="fr"' in office.text
+        private = await client.get(f"{stack.backoffice_url}/")
+        assert private.status_code == 303 and "/connexion" in private.headers["location"]
         for service in ["identity", *CONSUMERS]:
             ready = await client.get(f"{stack.url(service)}/health/ready")
             assert ready.json()["checks"] == {"database": "ok", "kafka": "ok"}

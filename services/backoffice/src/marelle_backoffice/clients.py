@@ -1,13 +1,52 @@
-"""Calls to the services over one shared `httpx.AsyncClient` (staff endpoints come later)."""
+"""Calls to the services over one shared `httpx.AsyncClient`, and what their failures mean here."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from marelle_chassis.http import outgoing_headers
+
+
+class ServiceUnavailable(Exception):
+    """A service did not answer, or answered 5xx: nothing the staff member can fix by retyping."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(service)
+        self.service = service
+
+
+class SessionRejected(Exception):
+    """A service answered 401 to the staff member's token (expired in between, or key rotated)."""
+
+
+class UpstreamProblem(Exception):
+    """A 4xx answer (problem+json): French `detail`; 422 field `errors` (`champ`, `message`)."""
+
+    def __init__(self, status: int, detail: str | None, errors: list[dict[str, str]] | None = None,
+                 retry_after: str | None = None) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+        self.errors = errors or []
+        self.retry_after = retry_after
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> "UpstreamProblem":
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        errors = [e for e in body.get("erreurs") or [] if isinstance(e, dict)]
+        return cls(response.status_code, body.get("detail"),
+                   [{"champ": str(e.get("champ", "")), "message": str(e.get("message", ""))}
+                    for e in errors],
+                   response.headers.get("retry-after"))
 
 
 @dataclass(frozen=True)
@@ -23,6 +62,28 @@ class Services:
         self.client = client
         self.urls = {name: url.rstrip("/") for name, url in urls.items()}
 
+    async def call(self, service: str, method: str, path: str, *, token: str | None = None,
+                   client_ip: str | None = None, json: Any = None,
+                   params: dict[str, Any] | None = None) -> httpx.Response:
+        """One call; returns only 2xx answers, raises the exceptions above otherwise."""
+        headers = outgoing_headers()
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        if client_ip:
+            headers["x-client-ip"] = client_ip
+        try:
+            response = await self.client.request(method, self.urls[service] + path,
+                                                 headers=headers, json=json, params=params)
+        except httpx.HTTPError:
+            raise ServiceUnavailable(service) from None
+        if response.status_code >= 500:
+            raise ServiceUnavailable(service)
+        if response.status_code == 401 and token:
+            raise SessionRejected()
+        if response.status_code >= 400:
+            raise UpstreamProblem.from_response(response)
+        return response
+
     async def check_live(self, service: str) -> None:
         """Raise unless the service's `/health/live` answers 200 (a readiness check)."""
         response = await self.client.get(self.urls[service] + "/health/live",
@@ -33,7 +94,8 @@ class Services:
         try:
             await self.check_live(service)
         except httpx.HTTPStatusError as exc:
-            return ServiceStatus(service, self.urls[service], False, f"HTTP {exc.response.status_code}")
+            return ServiceStatus(service, self.urls[service], False,
+                                 f"HTTP {exc.response.status_code}")
         except httpx.HTTPError as exc:
             return ServiceStatus(service, self.urls[service], False, type(exc).__name__)
         return ServiceStatus(service, self.urls[service], True)

@@ -1,4 +1,4 @@
-"""Back-office settings (`BACKOFFICE_*`): where the services answer."""
+"""Back-office settings (`BACKOFFICE_*`): where the services answer, how cookies are sent."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ class BackofficeSettings(ServiceSettings):
     booking_url: str = "http://127.0.0.1:8103"
     billing_url: str = "http://127.0.0.1:8104"
     upstream_timeout: float = 5.0
+    # True in production (HTTPS); False lets the cookies work on http://127.0.0.1 in development.
+    cookie_secure: bool = False
+    # The origin browsers see (e.g. "https://agents.ville.fr") when a proxy rewrites the scheme or
+    # host; empty means the request's own scheme and Host. POSTs from any other origin are refused.
+    public_origin: str = ""
 
     def upstream_urls(self) -> dict[str, str]:
         return {
@@ -29,3 +34,7 @@ class BackofficeSettings(ServiceSettings):
             "booking": self.booking_url,
             "billing": self.billing_url,
         }
+
+    def dead_letter_services(self) -> tuple[str, ...]:
+        """The services whose consumers park messages (identity consumes nothing)."""
+        return ("enrolment", "booking", "billing")

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from marelle_chassis.health import health_router
@@ -15,9 +15,24 @@ from marelle_chassis.http import CorrelationIdMiddleware
 from marelle_chassis.web import SecurityHeadersMiddleware, install_web_error_handlers
 
 from marelle_backoffice import api, pages
-from marelle_backoffice.clients import Services
+from marelle_backoffice.clients import (
+    ServiceUnavailable,
+    Services,
+    SessionRejected,
+    UpstreamProblem,
+)
 from marelle_backoffice.config import BackofficeSettings
 from marelle_backoffice.rendering import STATIC_DIR, render
+from marelle_backoffice.session import (
+    AdministratorsOnly,
+    CsrfRejected,
+    LoginRequired,
+    NotStaff,
+    StaffTokens,
+    clear_session_cookie,
+    here,
+    login_url,
+)
 
 
 def create_app(settings: BackofficeSettings | None = None,
@@ -30,6 +45,7 @@ def create_app(settings: BackofficeSettings | None = None,
         async with httpx.AsyncClient(transport=transport,
                                      timeout=httpx.Timeout(settings.upstream_timeout)) as client:
             app.state.services = Services(client, settings.upstream_urls())
+            app.state.staff_tokens = StaffTokens(app.state.services)
             yield
 
     app = FastAPI(title="Marelle — API des agents", version="0.1.0", lifespan=lifespan,
@@ -40,6 +56,7 @@ def create_app(settings: BackofficeSettings | None = None,
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(CorrelationIdMiddleware)
     install_web_error_handlers(app, _error_page)
+    _install_session_handlers(app)
 
     def live_check(service: str):
         async def check() -> None:
@@ -54,6 +71,51 @@ def create_app(settings: BackofficeSettings | None = None,
     return app
 
 
-def _error_page(request: Request, status: int) -> Response:
-    kind = str(status) if status in (400, 404, 500) else "other"
-    return render(request, "error.html", page=None, status_code=status, status=status, kind=kind)
+def _error_page(request: Request, status: int, kind: str | None = None,
+                detail: str | None = None) -> Response:
+    kind = kind or (str(status) if status in (400, 403, 404, 500, 503) else "other")
+    return render(request, "error.html", page=None, status_code=status, status=status, kind=kind,
+                  detail=detail)
+
+
+def _install_session_handlers(app: FastAPI) -> None:
+    """What the session, CSRF and upstream failures look like to a staff member."""
+
+    def to_login(request: Request, suite: str, reason: str | None) -> Response:
+        response = RedirectResponse(login_url(suite, reason), status_code=303)
+        clear_session_cookie(request, response)
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        return to_login(request, exc.suite, exc.reason)
+
+    @app.exception_handler(SessionRejected)
+    async def session_rejected(request: Request, exc: SessionRejected) -> Response:
+        # The token passed our check but not the service's: it expired in between.
+        return to_login(request, here(request), "expiree")
+
+    @app.exception_handler(NotStaff)
+    async def not_staff(request: Request, exc: NotStaff) -> Response:
+        response = _error_page(request, 403, "not_staff")
+        clear_session_cookie(request, response)
+        return response
+
+    @app.exception_handler(AdministratorsOnly)
+    async def administrators_only(request: Request, exc: AdministratorsOnly) -> Response:
+        return _error_page(request, 403, "admin_only")
+
+    @app.exception_handler(CsrfRejected)
+    async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
+        return _error_page(request, 403, "csrf")
+
+    @app.exception_handler(ServiceUnavailable)
+    async def unavailable(request: Request, exc: ServiceUnavailable) -> Response:
+        return _error_page(request, 503, "unavailable")
+
+    @app.exception_handler(UpstreamProblem)
+    async def upstream_problem(request: Request, exc: UpstreamProblem) -> Response:
+        # 404 and 403 mean the same here as there; anything else is a call we should not make.
+        if exc.status in (403, 404):
+            return _error_page(request, exc.status, detail=exc.detail)
+        return _error_page(request, 502, "other", detail=exc.detail)

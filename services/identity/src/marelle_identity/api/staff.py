@@ -16,8 +16,9 @@ router = APIRouter(prefix="/staff", tags=["staff"])
 
 
 @router.get("/families")
-async def search_families(_: Staff, uow: UoW, q: str = "") -> dict[str, Any]:
-    return {"items": await staff_cases.search_families(uow, q[:200])}
+async def search_families(_: Staff, uow: UoW, q: str = "",
+                          needs_review: bool | None = None) -> dict[str, Any]:
+    return {"items": await staff_cases.search_families(uow, q[:200], needs_review=needs_review)}
 
 
 @router.get("/families/{family_id}")

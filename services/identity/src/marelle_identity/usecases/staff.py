@@ -46,10 +46,13 @@ from marelle_identity.usecases.households import (
 ROLES = ("administrator", "manager")
 
 
-async def search_families(uow: UnitOfWork, query: str, limit: int = 50) -> list[dict[str, Any]]:
+async def search_families(uow: UnitOfWork, query: str, limit: int = 50,
+                          needs_review: bool | None = None) -> list[dict[str, Any]]:
     words = search_text(query).split()
     async with uow:
         stmt = select(family_t).order_by(family_t.c.name).limit(limit)
+        if needs_review is not None:
+            stmt = stmt.where(family_t.c.needs_review == needs_review)
         for word in words:
             stmt = stmt.where(family_t.c.search_key.contains(word, autoescape=True))
         families = (await uow.session.execute(stmt)).all()
