@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -35,6 +36,15 @@ def downgrade(migrations_dir: Path, database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(migrations_dir, database_url), revision)
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Migrations stay plain SQLAlchemy: our UTC type is a DateTime(timezone=True) column."""
+    from marelle_chassis.db import UtcDateTime
+
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_env(target_metadata: MetaData) -> None:
     """Body of every service's `migrations/env.py`."""
     config = context.config
@@ -42,7 +52,7 @@ def run_env(target_metadata: MetaData) -> None:
     def do_run(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=target_metadata,
                           render_as_batch=connection.dialect.name == "sqlite",
-                          compare_type=True)
+                          compare_type=True, render_item=_render_item)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from marelle_contracts import identity
+from marelle_contracts import enrolment, identity
 from marelle_contracts.topics import Topics
 
 
@@ -43,6 +43,32 @@ EVENTS: dict[str, EventSpec] = {
     f"identity.{name}": EventSpec(f"identity.{name}", 1, Topics.IDENTITY, model, "family_id", summary)
     for name, model, summary in _IDENTITY
 }
+
+
+_ENROLMENT = [
+    ("period_published", enrolment.PeriodPublished, "period_id",
+     "A period (with its groups) was added to the catalogue."),
+    ("period_changed", enrolment.PeriodChanged, "period_id",
+     "A period or one of its groups changed, or was closed (whole new state)."),
+    ("registration_requested", enrolment.RegistrationRequested, "child_id",
+     "A family asked for a registration (pending staff validation)."),
+    ("registration_validated", enrolment.RegistrationValidated, "child_id",
+     "A registration was validated: the child may now be booked on the period."),
+    ("registration_refused", enrolment.RegistrationRefused, "child_id",
+     "A registration was refused by the structure, with a reason."),
+    ("registration_waitlisted", enrolment.RegistrationWaitlisted, "child_id",
+     "The group was full: the request is on its waiting list."),
+    ("registration_promoted", enrolment.RegistrationPromoted, "child_id",
+     "A place freed up: the request left the waiting list."),
+    ("registration_cancelled", enrolment.RegistrationCancelled, "child_id",
+     "A registration was cancelled (by the family or the structure)."),
+    ("attestation_issued", enrolment.AttestationIssued, "child_id",
+     "An attestation of registration was issued (PDF available to the family)."),
+]
+EVENTS.update({
+    f"enrolment.{name}": EventSpec(f"enrolment.{name}", 1, Topics.ENROLMENT, model, key, summary)
+    for name, model, key, summary in _ENROLMENT
+})
 
 
 class UnknownEventType(LookupError):

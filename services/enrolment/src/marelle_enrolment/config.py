@@ -10,3 +10,5 @@ class EnrolmentSettings(ServiceSettings):
     service_name: ClassVar[str] = "enrolment"
 
     port: int = 8102
+    # Printed on attestations.
+    structure_name: str = "Ville de Marelle — Service enfance"

@@ -1,6 +1,21 @@
 """Enrolment's tables (its own database; no other service reads it)."""
 
-from marelle_chassis.db import new_metadata
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+
+from marelle_chassis.db import UtcDateTime, new_metadata
 from marelle_chassis.identity_copy import add_child_copy_table, add_family_copy_table
 
 metadata = new_metadata()
@@ -8,3 +23,91 @@ metadata = new_metadata()
 # Enrolment's own copy of the households and their children, fed by identity's events.
 child_copy = add_child_copy_table(metadata)
 family_copy = add_family_copy_table(metadata)
+
+# The catalogue: équipement › type d'activité › activité › période › groupe.
+facility = Table(
+    "facility", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+activity_type = Table(
+    "activity_type", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("facility_id", Uuid, ForeignKey("facility.id"), nullable=False, index=True),
+    Column("name", String(120), nullable=False),
+)
+
+activity = Table(
+    "activity", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("activity_type_id", Uuid, ForeignKey("activity_type.id"), nullable=False, index=True),
+    Column("name", String(120), nullable=False),
+    # Petite enfance: requests are pre-registrations (« ! » until validated).
+    Column("pre_registration", Boolean, nullable=False, server_default="0"),
+)
+
+period = Table(
+    "period", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("activity_id", Uuid, ForeignKey("activity.id"), nullable=False, index=True),
+    Column("label", String(120), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("opens_at", UtcDateTime, nullable=False),
+    Column("closes_at", UtcDateTime, nullable=False),
+    Column("priority_opens_at", UtcDateTime, nullable=True),
+    Column("memo", Text, nullable=False, server_default=""),
+    Column("validation_mode", String(12), nullable=False),  # structure | automatique
+    Column("promotion_mode", String(12), nullable=False),  # structure | automatique
+    Column("closed", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+activity_group = Table(
+    "activity_group", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("period_id", Uuid, ForeignKey("period.id"), nullable=False, index=True),
+    Column("label", String(120), nullable=False),
+    Column("min_age", Integer, nullable=False),
+    Column("max_age", Integer, nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("closed", Boolean, nullable=False, server_default="0"),
+)
+
+registration = Table(
+    "registration", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("child_id", Uuid, nullable=False, index=True),
+    Column("family_id", Uuid, nullable=False, index=True),
+    Column("period_id", Uuid, ForeignKey("period.id"), nullable=False),
+    Column("group_id", Uuid, ForeignKey("activity_group.id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("typical_week", Text, nullable=False, server_default="[]"),  # JSON [{weekday, units}]
+    Column("memo", Text, nullable=False, server_default=""),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("decided_by", Uuid, nullable=True),
+    Column("reason", Text, nullable=True),
+    # Order on the group's waiting list (staff may reorder); null when not waitlisted.
+    Column("waitlist_rank", Float, nullable=True),
+    Column("promoted_at", UtcDateTime, nullable=True),
+)
+# One active registration per child and period, enforced by the database as well.
+Index("uq_registration_active_child_period", registration.c.child_id, registration.c.period_id,
+      unique=True,
+      postgresql_where=registration.c.status.in_(["en_attente", "validee", "liste_attente"]),
+      sqlite_where=registration.c.status.in_(["en_attente", "validee", "liste_attente"]))
+
+attestation = Table(
+    "attestation", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("registration_id", Uuid, ForeignKey("registration.id"), nullable=False, index=True),
+    Column("family_id", Uuid, nullable=False, index=True),
+    Column("status", String(10), nullable=False),  # demandee | delivree
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("issued_at", UtcDateTime, nullable=True),
+    Column("issued_by", Uuid, nullable=True),
+    Column("pdf", LargeBinary, nullable=True),
+)

@@ -11,7 +11,7 @@ from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
 from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
-from marelle_enrolment import handlers
+from marelle_enrolment import api, handlers
 from marelle_enrolment.config import EnrolmentSettings
 from marelle_enrolment.db import child_copy, family_copy, metadata
 
@@ -21,13 +21,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
     settings = settings or EnrolmentSettings()
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
-    routers = [child_copy_router(child_copy, runtime.sessions),
+    routers = [*api.routers, child_copy_router(child_copy, runtime.sessions),
                family_copy_router(family_copy, runtime.sessions)]
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
                   handle=handlers.identity_events(runtime))
         routers.append(dead_letter_router(settings.kafka_bootstrap_servers,
                                           [dlq_topic(Topics.IDENTITY)], [handlers.CONSUMER]))
-    return create_service_app(
+    app = create_service_app(
         runtime, title="Marelle — enrolment", routers=routers,
-        description="Enrolment; consumes marelle.identity.v1")
+        description="Catalogue, registrations, waiting lists, attestations; consumes "
+                    "marelle.identity.v1, publishes marelle.enrolment.v1. See API.md.")
+    app.state.settings = settings
+    return app

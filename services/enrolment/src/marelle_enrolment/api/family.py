@@ -1,0 +1,77 @@
+"""« Mes inscriptions » for the household's own guardians."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+
+from marelle_enrolment.api import schemas as s
+from marelle_enrolment.api.deps import OwnFamily, UoW, uow_factory
+from marelle_enrolment.usecases import attestations, catalogue, registrations
+
+router = APIRouter(prefix="/families/{family_id}", tags=["registrations (families)"])
+
+
+@router.get("/children/{child_id}/offer")
+async def offer(family_id: OwnFamily, child_id: uuid.UUID, uow: UoW) -> dict[str, Any]:
+    """What the child may ask for now: open periods, groups fitting its age."""
+    return await catalogue.offer_for_child(uow, family_id, child_id)
+
+
+@router.post("/registrations", status_code=status.HTTP_201_CREATED)
+async def request_registrations(family_id: OwnFamily, body: s.RegistrationRequestIn,
+                                request: Request) -> dict[str, Any]:
+    req = registrations.NewRequest(
+        child_id=body.child_id, group_id=body.group_id,
+        typical_week=[d.model_dump() for d in body.typical_week], memo=body.memo,
+        duplicate_for=body.duplicate_for)
+    results = await registrations.request_registrations(uow_factory(request), family_id, req)
+    return {"results": results}
+
+
+@router.get("/registrations")
+async def list_registrations(family_id: OwnFamily, uow: UoW, child_id: uuid.UUID | None = None,
+                             state: str | None = None) -> dict[str, Any]:
+    return {"items": await registrations.family_registrations(uow, family_id, child_id, state)}
+
+
+@router.get("/registrations/{registration_id}")
+async def get_registration(family_id: OwnFamily, registration_id: uuid.UUID, uow: UoW) -> Any:
+    return await registrations.get_registration(uow, family_id, registration_id)
+
+
+@router.post("/registrations/{registration_id}/cancel", status_code=status.HTTP_204_NO_CONTENT)
+async def cancel(family_id: OwnFamily, registration_id: uuid.UUID, uow: UoW) -> Response:
+    await registrations.cancel_by_family(uow, family_id, registration_id)
+    return Response(status_code=204)
+
+
+@router.post("/registrations/{registration_id}/attestation-requests",
+             status_code=status.HTTP_201_CREATED)
+async def request_attestation(family_id: OwnFamily, registration_id: uuid.UUID, uow: UoW) -> Any:
+    return await attestations.request_attestation(uow, family_id, registration_id)
+
+
+@router.get("/attestations")
+async def list_attestations(family_id: OwnFamily, uow: UoW) -> dict[str, Any]:
+    return {"items": await attestations.family_attestations(uow, family_id)}
+
+
+@router.get("/attestations/{attestation_id}/pdf")
+async def download(family_id: OwnFamily, attestation_id: uuid.UUID, uow: UoW) -> Response:
+    pdf = await attestations.attestation_pdf(uow, family_id, attestation_id)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="attestation-{attestation_id}.pdf"'})
+
+
+@router.get("/requests")
+async def dashboard(family_id: OwnFamily, request: Request) -> dict[str, Any]:
+    new = uow_factory(request)
+    regs = await registrations.family_registrations(new(), family_id)
+    labels = {r["id"]: f"{r['child_first_name']}, {r['activity_name']} - {r['period_label']}"
+              for r in regs}
+    items = registrations.dashboard_items(regs) + attestations.dashboard_items(
+        await attestations.family_attestations(new(), family_id), labels)
+    return {"items": sorted(items, key=lambda i: i["created_at"], reverse=True)}

@@ -1,0 +1,140 @@
+"""Enrolment rules: registration windows, age bounds, capacity and waiting lists. Pure Python."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from marelle_chassis.domain_errors import Conflict, InvalidInput
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class Status(StrEnum):
+    PENDING = "en_attente"
+    VALIDATED = "validee"
+    REFUSED = "refusee"
+    CANCELLED = "annulee"
+    WAITLISTED = "liste_attente"
+
+
+ACTIVE = (Status.PENDING, Status.VALIDATED, Status.WAITLISTED)
+# Statuses that hold a place in the group: a pending request keeps its place until staff decide.
+HOLDS_A_PLACE = (Status.PENDING, Status.VALIDATED)
+
+
+class ValidationMode(StrEnum):
+    STAFF = "structure"
+    AUTO = "automatique"
+
+
+def paris(moment: datetime) -> str:
+    return moment.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
+
+
+def french_date(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+@dataclass(frozen=True)
+class Window:
+    opens_at: datetime
+    closes_at: datetime
+    # Returning families (a validated registration on an earlier period of the same activity)
+    # may ask from this moment on.
+    priority_opens_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.closes_at <= self.opens_at:
+            raise InvalidInput("La fermeture des inscriptions doit suivre leur ouverture.")
+        if self.priority_opens_at and self.priority_opens_at >= self.opens_at:
+            raise InvalidInput("L'ouverture prioritaire doit précéder l'ouverture à tous.")
+
+    def is_open(self, now: datetime, returning: bool = False) -> bool:
+        start = self.priority_opens_at if (returning and self.priority_opens_at) else self.opens_at
+        return start <= now < self.closes_at
+
+    def check_open(self, now: datetime, period_label: str, returning: bool = False) -> None:
+        if self.is_open(now, returning):
+            return
+        dates = f"du {paris(self.opens_at)} au {paris(self.closes_at)}"
+        if now >= self.closes_at:
+            raise InvalidInput(f"Les inscriptions pour « {period_label} » sont closes : "
+                               f"elles étaient ouvertes {dates}.")
+        extra = ""
+        if self.priority_opens_at and not returning:
+            extra = (f" (dès le {paris(self.priority_opens_at)} pour les familles déjà inscrites "
+                     "l'an passé)")
+        raise InvalidInput(f"Les inscriptions pour « {period_label} » ne sont pas encore "
+                           f"ouvertes : elles le seront {dates}{extra}.")
+
+
+def check_period_dates(start: date, end: date) -> None:
+    if end < start:
+        raise InvalidInput("La date de fin de la période doit suivre sa date de début.")
+
+
+def age_on(birth_date: date, day: date) -> int:
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+@dataclass(frozen=True)
+class AgeBounds:
+    min_age: int
+    max_age: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_age <= self.max_age <= 25:
+            raise InvalidInput("Les âges du groupe doivent aller de 0 à 25 ans, le minimum "
+                               "avant le maximum.")
+
+    def fits(self, birth_date: date, period_start: date) -> bool:
+        return self.min_age <= age_on(birth_date, period_start) <= self.max_age
+
+    def check(self, first_name: str, birth_date: date, period_start: date, group_label: str) -> None:
+        age = age_on(birth_date, period_start)
+        if not self.min_age <= age <= self.max_age:
+            raise InvalidInput(
+                f"Le groupe « {group_label} » accueille les enfants de {self.min_age} à "
+                f"{self.max_age} ans (âge au début de la période, le "
+                f"{french_date(period_start)}) ; {first_name} aura alors {age} an"
+                f"{'s' if age > 1 else ''}.")
+
+
+def check_capacity(capacity: int) -> None:
+    if capacity < 0 or capacity > 10_000:
+        raise InvalidInput("La capacité du groupe doit être comprise entre 0 et 10 000 places.")
+
+
+def status_for_new_request(capacity: int, places_taken: int, mode: ValidationMode) -> Status:
+    """Within capacity: validated at once or pending staff; beyond: the waiting list."""
+    if places_taken >= capacity:
+        return Status.WAITLISTED
+    return Status.VALIDATED if mode is ValidationMode.AUTO else Status.PENDING
+
+
+def check_no_active_registration(existing_statuses: list[str]) -> None:
+    if any(s in ACTIVE for s in existing_statuses):
+        raise Conflict("Cet enfant a déjà une inscription en cours ou en attente sur cette "
+                       "période.")
+
+
+def check_can_decide(status: str) -> None:
+    if status != Status.PENDING:
+        raise Conflict("Cette demande a déjà été traitée.")
+
+
+def check_can_cancel(status: str) -> None:
+    if status not in ACTIVE:
+        raise Conflict("Cette inscription est déjà annulée ou refusée.")
+
+
+def status_mark(status: str, pre_registration: bool) -> str:
+    """The guide's marks: V validated, ? not yet validated, ! pre-registration not validated."""
+    if status == Status.VALIDATED:
+        return "V"
+    if status == Status.PENDING:
+        return "!" if pre_registration else "?"
+    return ""

@@ -1,0 +1,1 @@
+"""Enrolment's use cases: plain async functions taking a unit of work."""

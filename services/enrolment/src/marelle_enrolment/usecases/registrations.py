@@ -1,0 +1,408 @@
+"""Registration requests: asked by families, decided by staff, waiting lists and promotions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from marelle_chassis.auth import Principal
+from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
+from marelle_chassis.uow import UnitOfWork
+from marelle_contracts import enrolment as events
+from marelle_enrolment.db import activity_group, child_copy, period, registration
+from marelle_enrolment.domain.rules import (
+    HOLDS_A_PLACE,
+    AgeBounds,
+    Status,
+    ValidationMode,
+    Window,
+    check_can_cancel,
+    check_can_decide,
+    check_no_active_registration,
+    status_mark,
+)
+from marelle_enrolment.usecases.catalogue import child_of_family, places_taken
+from marelle_enrolment.usecases.common import group_row, now, period_row, registration_facts
+
+WEEKDAYS = range(1, 8)
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    child_id: uuid.UUID
+    group_id: uuid.UUID
+    typical_week: list[dict[str, Any]] = field(default_factory=list)
+    memo: str = ""
+    duplicate_for: list[uuid.UUID] = field(default_factory=list)
+
+
+def _clean_week(days: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[int, list[str]] = {}
+    for day in days:
+        weekday = int(day.get("weekday", 0))
+        if weekday not in WEEKDAYS:
+            raise InvalidInput("Jour de la semaine type invalide (1 = lundi … 7 = dimanche).")
+        seen[weekday] = sorted({str(u)[:40] for u in day.get("units", [])})
+    return [{"weekday": d, "units": seen[d]} for d in sorted(seen)]
+
+
+async def _returning(uow: UnitOfWork, child_id: uuid.UUID, activity_id: uuid.UUID) -> bool:
+    return await uow.session.scalar(
+        select(registration.c.id).join(period, period.c.id == registration.c.period_id)
+        .where(registration.c.child_id == child_id, period.c.activity_id == activity_id,
+               registration.c.status == Status.VALIDATED.value).limit(1)) is not None
+
+
+async def waitlist_position(uow: UnitOfWork, reg: Any) -> int:
+    return int(await uow.session.scalar(select(func.count()).select_from(registration).where(
+        registration.c.group_id == reg.group_id,
+        registration.c.status == Status.WAITLISTED.value,
+        registration.c.waitlist_rank <= reg.waitlist_rank)) or 0)
+
+
+async def _row(uow: UnitOfWork, registration_id: uuid.UUID) -> Any:
+    row = (await uow.session.execute(select(registration).where(
+        registration.c.id == registration_id))).first()
+    if row is None:
+        raise NotFound("Cette inscription est introuvable.")
+    return row
+
+
+async def _publish(uow: UnitOfWork, model: type, reg_id: uuid.UUID, **extra: Any) -> Any:
+    reg = await _row(uow, reg_id)
+    p = await period_row(uow, reg.period_id)
+    g = await group_row(uow, reg.group_id)
+    uow.publish(model(**registration_facts(reg, p, g.label), **extra))
+    return reg
+
+
+async def request_one(uow: UnitOfWork, family_id: uuid.UUID, child_id: uuid.UUID,
+                      group_id: uuid.UUID, typical_week: list[dict[str, Any]], memo: str) -> uuid.UUID:
+    async with uow:
+        child = await child_of_family(uow, family_id, child_id)
+        group = await group_row(uow, group_id, lock=True)
+        # Arrival is when the request gets its turn on the group: places and waiting-list ranks
+        # then follow the same order.
+        at = now()
+        p = await period_row(uow, group.period_id)
+        if p.closed or group.closed:
+            raise InvalidInput(f"Les inscriptions au groupe « {group.label} » sont fermées.")
+        returning = await _returning(uow, child_id, p.activity_id)
+        Window(p.opens_at, p.closes_at, p.priority_opens_at).check_open(at, p.label, returning)
+        AgeBounds(group.min_age, group.max_age).check(child.first_name, child.birth_date,
+                                                      p.start_date, group.label)
+        existing = (await uow.session.scalars(select(registration.c.status).where(
+            registration.c.child_id == child_id, registration.c.period_id == p.id))).all()
+        check_no_active_registration(list(existing))
+        taken = await places_taken(uow, group_id)
+        status = (Status.WAITLISTED if taken >= group.capacity
+                  else Status.VALIDATED if p.validation_mode == ValidationMode.AUTO
+                  else Status.PENDING)
+        rank = None
+        if status is Status.WAITLISTED:
+            last = await uow.session.scalar(select(func.max(registration.c.waitlist_rank)).where(
+                registration.c.group_id == group_id))
+            rank = (last or 0) + 1
+        reg_id = uuid.uuid4()
+        await uow.session.execute(insert(registration).values(
+            id=reg_id, child_id=child_id, family_id=family_id, period_id=p.id, group_id=group_id,
+            status=status.value, typical_week=json.dumps(_clean_week(typical_week)),
+            memo=memo.strip()[:2000], requested_at=at, waitlist_rank=rank,
+            decided_at=at if status is Status.VALIDATED else None))
+        await _publish(uow, events.RegistrationRequested, reg_id)
+        if status is Status.VALIDATED:
+            await _publish(uow, events.RegistrationValidated, reg_id)
+        elif status is Status.WAITLISTED:
+            reg = await _row(uow, reg_id)
+            await _publish(uow, events.RegistrationWaitlisted, reg_id,
+                           position=await waitlist_position(uow, reg))
+        try:
+            await uow.commit()
+        except IntegrityError:
+            raise Conflict("Cet enfant a déjà une inscription en cours ou en attente sur cette "
+                           "période.") from None
+    return reg_id
+
+
+async def request_registrations(uow_factory: Any, family_id: uuid.UUID, req: NewRequest
+                                ) -> list[dict[str, Any]]:
+    """One request per child (the child, then the brothers and sisters), each on its own."""
+    results = []
+    for child_id in dict.fromkeys([req.child_id, *req.duplicate_for]):
+        try:
+            reg_id = await request_one(uow_factory(), family_id, child_id, req.group_id,
+                                       req.typical_week, req.memo)
+            view = await get_registration(uow_factory(), family_id, reg_id)
+            results.append({"child_id": child_id, "ok": True, "registration": view,
+                            "detail": _outcome(view)})
+        except DomainError as exc:
+            results.append({"child_id": child_id, "ok": False, "registration": None,
+                            "detail": exc.detail})
+    return results
+
+
+def _outcome(view: dict[str, Any]) -> str:
+    name = view["child_first_name"]
+    return {
+        Status.VALIDATED: f"Inscription de {name} validée.",
+        Status.PENDING: f"Demande d'inscription de {name} transmise à la structure.",
+        Status.WAITLISTED: (f"Le groupe est complet : {name} est inscrit(e) sur la liste "
+                            f"d'attente, en position {view['waitlist_position']}."),
+    }.get(view["status"], "")
+
+
+def _view(r: Any, position: int | None) -> dict[str, Any]:
+    return {
+        "id": r.id, "child_id": r.child_id, "child_first_name": r.first_name,
+        "child_last_name": r.last_name, "family_id": r.family_id, "period_id": r.period_id,
+        "group_id": r.group_id, "status": r.status, "mark": status_mark(r.status, r.pre_registration),
+        "pre_registration": r.pre_registration, "facility_name": r.facility_name,
+        "activity_name": r.activity_name, "period_label": r.period_label,
+        "group_label": r.group_label, "start_date": r.start_date, "end_date": r.end_date,
+        "typical_week": json.loads(r.typical_week or "[]"), "memo": r.memo,
+        "requested_at": r.requested_at, "decided_at": r.decided_at, "reason": r.reason,
+        "waitlist_position": position, "capacity": r.capacity,
+    }
+
+
+def _listing() -> Any:
+    from marelle_enrolment.db import activity, activity_type, facility
+
+    return (select(registration, child_copy.c.first_name, child_copy.c.last_name,
+                   facility.c.name.label("facility_name"), activity.c.name.label("activity_name"),
+                   activity.c.pre_registration, period.c.label.label("period_label"),
+                   period.c.start_date, period.c.end_date,
+                   activity_group.c.label.label("group_label"), activity_group.c.capacity,
+                   facility.c.id.label("facility_id"))
+            .join(child_copy, child_copy.c.child_id == registration.c.child_id)
+            .join(period, period.c.id == registration.c.period_id)
+            .join(activity_group, activity_group.c.id == registration.c.group_id)
+            .join(activity, activity.c.id == period.c.activity_id)
+            .join(activity_type, activity_type.c.id == activity.c.activity_type_id)
+            .join(facility, facility.c.id == activity_type.c.facility_id))
+
+
+async def _views(uow: UnitOfWork, stmt: Any) -> list[dict[str, Any]]:
+    rows = (await uow.session.execute(stmt)).all()
+    out = []
+    for r in rows:
+        position = await waitlist_position(uow, r) if r.status == Status.WAITLISTED else None
+        out.append(_view(r, position))
+    return out
+
+
+async def get_registration(uow: UnitOfWork, family_id: uuid.UUID | None,
+                           registration_id: uuid.UUID) -> dict[str, Any]:
+    async with uow:
+        stmt = _listing().where(registration.c.id == registration_id)
+        if family_id is not None:
+            stmt = stmt.where(registration.c.family_id == family_id)
+        views = await _views(uow, stmt)
+    if not views:
+        raise NotFound("Cette inscription est introuvable.")
+    return views[0]
+
+
+async def family_registrations(uow: UnitOfWork, family_id: uuid.UUID,
+                               child_id: uuid.UUID | None = None,
+                               state: str | None = None) -> list[dict[str, Any]]:
+    """`state`: « attente » (pending or waitlisted) or « cours » (validated, not ended)."""
+    stmt = _listing().where(registration.c.family_id == family_id).order_by(
+        period.c.start_date.desc(), child_copy.c.first_name)
+    if child_id:
+        stmt = stmt.where(registration.c.child_id == child_id)
+    if state == "attente":
+        stmt = stmt.where(registration.c.status.in_([Status.PENDING.value, Status.WAITLISTED.value]))
+    elif state == "cours":
+        stmt = stmt.where(registration.c.status == Status.VALIDATED.value,
+                          period.c.end_date >= now().date())
+    async with uow:
+        return await _views(uow, stmt)
+
+
+async def fill_freed_places(uow: UnitOfWork, group_id: uuid.UUID) -> None:
+    """A place freed up: with automatic promotion, the first in line takes it (and more if the
+    capacity grew). Staff-promoted periods wait for staff."""
+    group = await group_row(uow, group_id, lock=True)
+    p = await period_row(uow, group.period_id)
+    if p.promotion_mode != ValidationMode.AUTO:
+        return
+    while await places_taken(uow, group_id) < group.capacity:
+        first = (await uow.session.execute(select(registration).where(
+            registration.c.group_id == group_id, registration.c.status == Status.WAITLISTED.value)
+            .order_by(registration.c.waitlist_rank).limit(1))).first()
+        if first is None:
+            return
+        await _promote(uow, first.id, validated=p.validation_mode == ValidationMode.AUTO)
+
+
+async def _promote(uow: UnitOfWork, reg_id: uuid.UUID, *, validated: bool) -> None:
+    at = now()
+    status = Status.VALIDATED if validated else Status.PENDING
+    await uow.session.execute(update(registration).where(registration.c.id == reg_id).values(
+        status=status.value, waitlist_rank=None, promoted_at=at,
+        decided_at=at if validated else None))
+    await _publish(uow, events.RegistrationPromoted, reg_id)
+    if validated:
+        await _publish(uow, events.RegistrationValidated, reg_id)
+
+
+async def cancel_by_family(uow: UnitOfWork, family_id: uuid.UUID, registration_id: uuid.UUID) -> None:
+    async with uow:
+        reg = await _row(uow, registration_id)
+        if reg.family_id != family_id:
+            raise NotFound("Cette inscription est introuvable.")
+        await _cancel(uow, reg, "famille")
+        await uow.commit()
+
+
+async def _cancel(uow: UnitOfWork, reg: Any, by: str, reason: str | None = None) -> None:
+    check_can_cancel(reg.status)
+    held = reg.status in HOLDS_A_PLACE
+    await uow.session.execute(update(registration).where(registration.c.id == reg.id).values(
+        status=Status.CANCELLED.value, waitlist_rank=None, decided_at=now(), reason=reason))
+    await _publish(uow, events.RegistrationCancelled, reg.id, cancelled_by=by)
+    if held:
+        await fill_freed_places(uow, reg.group_id)
+
+
+async def staff_queue(uow: UnitOfWork, *, status: str = Status.PENDING.value,
+                      facility_id: uuid.UUID | None = None, period_id: uuid.UUID | None = None,
+                      group_id: uuid.UUID | None = None, requested_from: Any = None,
+                      requested_to: Any = None) -> list[dict[str, Any]]:
+    stmt = _listing().where(registration.c.status == status).order_by(registration.c.requested_at)
+    if facility_id:
+        stmt = stmt.where(period.c.activity_id.in_(_activities_of(facility_id)))
+    if period_id:
+        stmt = stmt.where(registration.c.period_id == period_id)
+    if group_id:
+        stmt = stmt.where(registration.c.group_id == group_id)
+    if requested_from:
+        stmt = stmt.where(registration.c.requested_at >= requested_from)
+    if requested_to:
+        stmt = stmt.where(registration.c.requested_at < requested_to)
+    async with uow:
+        views = await _views(uow, stmt)
+        for view in views:
+            view["places_taken"] = await places_taken(uow, view["group_id"])
+    return views
+
+
+def _activities_of(facility_id: uuid.UUID) -> Any:
+    from marelle_enrolment.db import activity, activity_type
+
+    return (select(activity.c.id).join(activity_type, activity_type.c.id == activity.c.activity_type_id)
+            .where(activity_type.c.facility_id == facility_id))
+
+
+async def _decide_one(uow: UnitOfWork, actor: Principal, registration_id: uuid.UUID, validate: bool,
+                      reason: str | None) -> None:
+    reg = await _row(uow, registration_id)
+    check_can_decide(reg.status)
+    reason = (reason or "").strip() or None
+    if not validate and not reason:
+        raise InvalidInput("Indiquez le motif du refus : il est communiqué à la famille.")
+    await group_row(uow, reg.group_id, lock=True)
+    await uow.session.execute(update(registration).where(registration.c.id == registration_id)
+                              .values(status=(Status.VALIDATED if validate else Status.REFUSED).value,
+                                      decided_at=now(), decided_by=uuid.UUID(actor.subject),
+                                      reason=reason))
+    if validate:
+        await _publish(uow, events.RegistrationValidated, registration_id)
+    else:
+        await _publish(uow, events.RegistrationRefused, registration_id, reason=reason)
+        await fill_freed_places(uow, reg.group_id)
+
+
+async def decide(uow_factory: Any, actor: Principal,
+                 decisions: list[tuple[uuid.UUID, bool, str | None]]) -> list[dict[str, Any]]:
+    """Each decision in its own transaction: one failed item does not undo the others."""
+    results = []
+    for registration_id, validate, reason in decisions:
+        try:
+            async with uow_factory() as uow:
+                await _decide_one(uow, actor, registration_id, validate, reason)
+                await uow.commit()
+            results.append({"registration_id": registration_id, "ok": True,
+                            "detail": "Inscription validée." if validate else "Inscription refusée."})
+        except DomainError as exc:
+            results.append({"registration_id": registration_id, "ok": False, "detail": exc.detail})
+    return results
+
+
+async def waiting_list(uow: UnitOfWork, group_id: uuid.UUID) -> dict[str, Any]:
+    async with uow:
+        group = await group_row(uow, group_id)
+        views = await _views(uow, _listing().where(
+            registration.c.group_id == group_id, registration.c.status == Status.WAITLISTED.value)
+            .order_by(registration.c.waitlist_rank))
+        taken = await places_taken(uow, group_id)
+    return {"group_id": group_id, "label": group.label, "capacity": group.capacity,
+            "places_taken": taken, "items": views}
+
+
+async def reorder_waiting_list(uow: UnitOfWork, group_id: uuid.UUID,
+                               ordered_ids: list[uuid.UUID]) -> None:
+    async with uow:
+        await group_row(uow, group_id, lock=True)
+        current = set((await uow.session.scalars(select(registration.c.id).where(
+            registration.c.group_id == group_id,
+            registration.c.status == Status.WAITLISTED.value))).all())
+        if set(ordered_ids) != current or len(ordered_ids) != len(current):
+            raise InvalidInput("La nouvelle liste doit reprendre exactement les demandes en "
+                               "attente de ce groupe.")
+        for rank, reg_id in enumerate(ordered_ids, start=1):
+            await uow.session.execute(update(registration).where(registration.c.id == reg_id)
+                                      .values(waitlist_rank=float(rank)))
+        await uow.commit()
+
+
+async def promote(uow: UnitOfWork, registration_id: uuid.UUID) -> None:
+    async with uow:
+        reg = await _row(uow, registration_id)
+        if reg.status != Status.WAITLISTED:
+            raise Conflict("Cette demande n'est pas sur la liste d'attente.")
+        group = await group_row(uow, reg.group_id, lock=True)
+        if await places_taken(uow, reg.group_id) >= group.capacity:
+            raise Conflict(f"Le groupe « {group.label} » est complet : libérez ou ajoutez une "
+                           "place avant de promouvoir une demande.")
+        await _promote(uow, registration_id, validated=True)
+        await uow.commit()
+
+
+async def remove_from_waiting_list(uow: UnitOfWork, registration_id: uuid.UUID,
+                                   reason: str | None) -> None:
+    async with uow:
+        reg = await _row(uow, registration_id)
+        if reg.status != Status.WAITLISTED:
+            raise Conflict("Cette demande n'est pas sur la liste d'attente.")
+        await _cancel(uow, reg, "structure", reason)
+        await uow.commit()
+
+
+STATUS_FOR_DASHBOARD = {
+    Status.PENDING: "en_attente", Status.WAITLISTED: "en_attente",
+    Status.VALIDATED: "acceptee", Status.REFUSED: "refusee",
+}
+
+
+def dashboard_items(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    items = []
+    for v in views:
+        if v["status"] not in STATUS_FOR_DASHBOARD:
+            continue
+        waiting = (f" — liste d'attente, position {v['waitlist_position']}"
+                   if v["status"] == Status.WAITLISTED else "")
+        items.append({
+            "kind": "inscription",
+            "label": (f"Inscription de {v['child_first_name']} : {v['facility_name']} › "
+                      f"{v['activity_name']} - {v['period_label']} ({v['group_label']}){waiting}"),
+            "status": STATUS_FOR_DASHBOARD[Status(v["status"])], "created_at": v["requested_at"],
+            "decided_at": v["decided_at"], "reason": v["reason"],
+        })
+    return items
