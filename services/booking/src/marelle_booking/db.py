@@ -1,6 +1,8 @@
 """Booking's tables (its own database; no other service reads it)."""
 
-from marelle_chassis.db import new_metadata
+from sqlalchemy import Column, Date, Integer, String, Table, Text, Uuid
+
+from marelle_chassis.db import UtcDateTime, new_metadata
 from marelle_chassis.identity_copy import add_child_copy_table, add_family_copy_table
 
 metadata = new_metadata()
@@ -8,3 +10,24 @@ metadata = new_metadata()
 # Booking's own copy of the households and their children, fed by identity's events.
 child_copy = add_child_copy_table(metadata)
 family_copy = add_family_copy_table(metadata)
+
+# The registrations that allow bookings (« une inscription n'est pas une réservation »), fed by
+# enrolment's events: only validated ones are bookable.
+registration_copy = Table(
+    "registration_copy", metadata,
+    Column("registration_id", Uuid, primary_key=True),
+    Column("child_id", Uuid, nullable=False, index=True),
+    Column("family_id", Uuid, nullable=False, index=True),
+    Column("period_id", Uuid, nullable=False, index=True),
+    Column("group_id", Uuid, nullable=False),
+    Column("facility_name", String(120), nullable=False),
+    Column("activity_name", String(120), nullable=False),
+    Column("period_label", String(120), nullable=False),
+    Column("group_label", String(120), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("status", String(16), nullable=False),  # validee | annulee
+    Column("typical_week", Text, nullable=False),  # JSON
+    Column("revision", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

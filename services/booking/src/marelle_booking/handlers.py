@@ -3,10 +3,17 @@
 from marelle_chassis.identity_copy import child_copy_handlers
 from marelle_chassis.messaging import EventDispatcher
 from marelle_chassis.runtime import ServiceRuntime
+from marelle_booking import registrations
 from marelle_booking.db import child_copy, family_copy
 
-CONSUMER = "booking.identity-events"
+IDENTITY_CONSUMER = "booking.identity-events"
+ENROLMENT_CONSUMER = "booking.enrolment-events"
+CONSUMER = IDENTITY_CONSUMER  # kept for the platform tests
 
 
 def identity_events(runtime: ServiceRuntime) -> EventDispatcher:
-    return EventDispatcher(CONSUMER, runtime.uow, child_copy_handlers(child_copy, family_copy))
+    return EventDispatcher(IDENTITY_CONSUMER, runtime.uow, child_copy_handlers(child_copy, family_copy))
+
+
+def enrolment_events(runtime: ServiceRuntime) -> EventDispatcher:
+    return EventDispatcher(ENROLMENT_CONSUMER, runtime.uow, registrations.handlers())

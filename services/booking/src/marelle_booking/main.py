@@ -11,7 +11,7 @@ from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
 from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
-from marelle_booking import handlers
+from marelle_booking import handlers, registrations
 from marelle_booking.config import BookingSettings
 from marelle_booking.db import child_copy, family_copy, metadata
 
@@ -22,12 +22,17 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
     settings = settings or BookingSettings()
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
     routers = [child_copy_router(child_copy, runtime.sessions),
-               family_copy_router(family_copy, runtime.sessions)]
+               family_copy_router(family_copy, runtime.sessions),
+               registrations.router(runtime.sessions)]
     if runtime.broker:
-        subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
+        subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.IDENTITY_CONSUMER,
                   handle=handlers.identity_events(runtime))
-        routers.append(dead_letter_router(settings.kafka_bootstrap_servers,
-                                          [dlq_topic(Topics.IDENTITY)], [handlers.CONSUMER]))
+        subscribe(runtime.broker, Topics.ENROLMENT, group_id=handlers.ENROLMENT_CONSUMER,
+                  handle=handlers.enrolment_events(runtime))
+        routers.append(dead_letter_router(
+            settings.kafka_bootstrap_servers,
+            [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT)],
+            [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER]))
     return create_service_app(
         runtime, title="Marelle — booking", routers=routers,
-        description="Booking; consumes marelle.identity.v1")
+        description="Booking; consumes marelle.identity.v1 and marelle.enrolment.v1")

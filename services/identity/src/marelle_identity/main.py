@@ -12,7 +12,9 @@ from marelle_chassis.auth import TokenVerifier
 from marelle_chassis.domain_errors import Conflict
 from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_chassis.uow import UnitOfWork
-from marelle_identity import api
+from marelle_chassis.messaging import EventDispatcher, subscribe
+from marelle_contracts import Topics
+from marelle_identity import api, family_notices
 from marelle_identity.config import IdentitySettings
 from marelle_identity.db import metadata
 from marelle_identity.keys import KeyRing
@@ -58,6 +60,11 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         if settings.mail_enabled:
             await mailer.stop()
 
+    if runtime.broker:
+        # The other services' decisions, emailed to the families.
+        subscribe(runtime.broker, Topics.ENROLMENT, group_id=family_notices.CONSUMER,
+                  handle=EventDispatcher(family_notices.CONSUMER, uow_factory,
+                                         family_notices.handlers(settings)))
     app = create_service_app(
         runtime, title="Marelle — identity", routers=api.routers,
         description="Accounts, staff, households, persons, contact details; "

@@ -25,15 +25,16 @@ SUBJECTS = {
 }
 
 
-def compose(template: str, **context: Any) -> tuple[str, str, str]:
-    subject = SUBJECTS[template]
+def compose(template: str, subject: str | None = None, **context: Any) -> tuple[str, str, str]:
+    subject = subject or SUBJECTS[template]
     text = _env.get_template(f"email/{template}.txt").render(subject=subject, **context)
     html = _env.get_template(f"email/{template}.html").render(subject=subject, **context)
     return subject, text, html
 
 
-async def queue_email(uow: UnitOfWork, to: str, template: str, **context: Any) -> None:
-    subject, text, html = compose(template, **context)
+async def queue_email(uow: UnitOfWork, to: str, template: str, subject: str | None = None,
+                      **context: Any) -> None:
+    subject, text, html = compose(template, subject, **context)
     at = now()
     await uow.session.execute(insert(email_message).values(
         to_address=to, subject=subject, text_body=text, html_body=html, created_at=at,

@@ -1,0 +1,85 @@
+"""Booking's copy of the validated registrations: the event handlers and a staff read API."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from sqlalchemy import select, update
+
+from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
+from marelle_chassis.messaging import PayloadHandler
+from marelle_chassis.uow import UnitOfWork
+from marelle_contracts import Envelope
+from marelle_contracts.enrolment import RegistrationCancelled, RegistrationFacts, RegistrationValidated
+from marelle_booking.db import registration_copy as table
+
+
+async def _upsert(uow: UnitOfWork, p: RegistrationFacts, status: str) -> None:
+    values: dict[str, Any] = {
+        "child_id": p.child_id, "family_id": p.family_id, "period_id": p.period_id,
+        "group_id": p.group_id, "facility_name": p.facility_name,
+        "activity_name": p.activity_name, "period_label": p.period_label,
+        "group_label": p.group_label, "start_date": p.start_date, "end_date": p.end_date,
+        "status": status,
+        "typical_week": json.dumps([d.model_dump() for d in p.typical_week]),
+        "updated_at": datetime.now(UTC),
+    }
+    result = await uow.session.execute(update(table).where(
+        table.c.registration_id == p.registration_id).values(revision=table.c.revision + 1, **values))
+    if result.rowcount == 0:
+        await uow.session.execute(table.insert().values(
+            registration_id=p.registration_id, revision=1, **values))
+
+
+def handlers() -> dict[str, PayloadHandler]:
+    async def validated(p: RegistrationValidated, e: Envelope, uow: UnitOfWork) -> None:
+        await _upsert(uow, p, "validee")
+
+    async def cancelled(p: RegistrationCancelled, e: Envelope, uow: UnitOfWork) -> None:
+        known = await uow.session.scalar(select(table.c.registration_id).where(
+            table.c.registration_id == p.registration_id))
+        if known:  # only a validated registration was ever bookable
+            await _upsert(uow, p, "annulee")
+
+    return {"enrolment.registration_validated": validated,
+            "enrolment.registration_cancelled": cancelled}
+
+
+class RegistrationCopy(BaseModel):
+    registration_id: uuid.UUID
+    child_id: uuid.UUID
+    family_id: uuid.UUID
+    period_id: uuid.UUID
+    group_id: uuid.UUID
+    facility_name: str
+    activity_name: str
+    period_label: str
+    group_label: str
+    start_date: date
+    end_date: date
+    status: str
+    typical_week: list[dict[str, Any]]
+    revision: int
+
+
+def router(sessions: Any) -> APIRouter:
+    api = APIRouter(prefix="/staff/registrations", tags=["registrations (copy)"])
+    staff = require_staff(principal_dependency(verifier_from_app))
+
+    @api.get("")
+    async def list_registrations(child_id: uuid.UUID | None = None,
+                                 _: Principal = Depends(staff)) -> dict[str, list[RegistrationCopy]]:
+        stmt = select(table).order_by(table.c.start_date)
+        if child_id:
+            stmt = stmt.where(table.c.child_id == child_id)
+        async with sessions() as session:
+            rows = (await session.execute(stmt)).mappings().all()
+        return {"items": [RegistrationCopy.model_validate(
+            {**r, "typical_week": json.loads(r["typical_week"])}) for r in rows]}
+
+    return api

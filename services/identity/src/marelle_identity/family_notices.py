@@ -1,0 +1,89 @@
+"""The other services' decisions, told to the families by email: identity owns the addresses.
+
+Consumes `marelle.enrolment.v1`; each handler queues one email in the consumer's transaction
+(idempotent through the inbox, so a redelivered event sends nothing twice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from marelle_chassis.messaging import PayloadHandler
+from marelle_chassis.uow import UnitOfWork
+from marelle_contracts import Envelope
+from marelle_contracts import enrolment as ev
+from marelle_identity.config import IdentitySettings
+from marelle_identity.db import family, person
+from marelle_identity.notifications import queue_email
+
+CONSUMER = "identity.enrolment-events"
+
+
+def _dates(p: ev.RegistrationFacts) -> str:
+    return f"du {p.start_date:%d/%m/%Y} au {p.end_date:%d/%m/%Y}"
+
+
+async def _send(uow: UnitOfWork, settings: IdentitySettings, family_id: Any, subject: str,
+                headline: str, lines: list[str], path: str, link_label: str) -> None:
+    email = await uow.session.scalar(select(family.c.email).where(family.c.id == family_id))
+    if not email:
+        return  # a household without an address: nothing to send
+    await queue_email(uow, email, "decision", subject=subject, headline=headline, lines=lines,
+                      link=f"{settings.portal_url}{path}", link_label=link_label)
+
+
+async def _child_name(uow: UnitOfWork, child_id: Any) -> str:
+    name = await uow.session.scalar(select(person.c.first_name).where(person.c.id == child_id))
+    return name or "votre enfant"
+
+
+def handlers(settings: IdentitySettings) -> dict[str, PayloadHandler]:
+    def registration(kind: str) -> PayloadHandler:
+        async def handle(p: Any, e: Envelope, uow: UnitOfWork) -> None:
+            child = await _child_name(uow, p.child_id)
+            what = f"{p.facility_name} › {p.activity_name} - {p.period_label} ({p.group_label})"
+            texts = {
+                "validated": (f"Inscription de {child} validée",
+                              f"La structure a validé l'inscription de {child} : {what}, {_dates(p)}.",
+                              ["Vous pouvez maintenant réserver ses journées dans « Mes réservations »."]),
+                "refused": (f"Inscription de {child} refusée",
+                            f"La structure a refusé la demande d'inscription de {child} : {what}.",
+                            [f"Motif : {getattr(p, 'reason', '')}"]),
+                "waitlisted": (f"{child} est sur liste d'attente",
+                               f"Le groupe demandé pour {child} est complet : {what}.",
+                               [f"Sa demande est sur la liste d'attente, en position "
+                                f"{getattr(p, 'position', '?')}. Vous serez prévenu(e) si une "
+                                "place se libère."]),
+                "promoted": (f"Une place s'est libérée pour {child}",
+                             f"Une place s'est libérée : la demande de {child} quitte la liste "
+                             f"d'attente ({what}).",
+                             ["Elle est validée." if p.status == ev.RegistrationStatus.VALIDATED
+                              else "Elle attend maintenant la validation de la structure."]),
+                "cancelled": (f"Inscription de {child} annulée",
+                              f"L'inscription de {child} a été annulée par la structure : {what}.",
+                              []),
+            }
+            subject, headline, lines = texts[kind]
+            if kind == "cancelled" and p.cancelled_by != "structure":
+                return  # the family cancelled it itself
+            await _send(uow, settings, p.family_id, subject, headline, lines, "/mes-inscriptions",
+                        "Voir mes inscriptions")
+        return handle
+
+    async def attestation(p: ev.AttestationIssued, e: Envelope, uow: UnitOfWork) -> None:
+        child = await _child_name(uow, p.child_id)
+        await _send(uow, settings, p.family_id, f"Attestation d'inscription de {child} disponible",
+                    f"L'attestation d'inscription de {child} ({p.period_label}) est disponible.",
+                    ["Vous pouvez la télécharger depuis « Mes inscriptions »."],
+                    "/mes-inscriptions", "Télécharger l'attestation")
+
+    return {
+        "enrolment.registration_validated": registration("validated"),
+        "enrolment.registration_refused": registration("refused"),
+        "enrolment.registration_waitlisted": registration("waitlisted"),
+        "enrolment.registration_promoted": registration("promoted"),
+        "enrolment.registration_cancelled": registration("cancelled"),
+        "enrolment.attestation_issued": attestation,
+    }

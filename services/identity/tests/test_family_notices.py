@@ -1,0 +1,57 @@
+"""Enrolment's decisions reach the family by email, once, in French."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from marelle_chassis.messaging import EventDispatcher
+from marelle_contracts import enrolment as ev
+from marelle_contracts import new_envelope
+from marelle_identity import family_notices
+
+pytestmark = pytest.mark.postgres
+
+
+def facts(family_id: str, child_id: str, status: ev.RegistrationStatus) -> dict:
+    return dict(registration_id=uuid.uuid4(), child_id=child_id, family_id=family_id,
+                period_id=uuid.uuid4(), group_id=uuid.uuid4(),
+                facility_name="CENTRE DE LOISIRS ALSH", activity_name="AUTOMNE",
+                period_label="Automne 2026", group_label="6-8 ans Rémond",
+                start_date=date(2026, 10, 19), end_date=date(2026, 10, 30), status=status)
+
+
+async def test_registration_decisions_are_emailed_once(identity):
+    family_id, parent = await identity.family_with_account("Famille Ndiaye", "ndiaye@example.org",
+                                                           child="Awa")
+    family = (await identity.client.get(f"/families/{family_id}", headers=parent)).json()
+    child_id = next(p["id"] for p in family["persons"] if p["role"] == "child")
+    app = identity.app
+    dispatch = EventDispatcher(family_notices.CONSUMER, app.state.uow_factory,
+                               family_notices.handlers(app.state.settings))
+
+    validated = new_envelope(ev.RegistrationValidated(**facts(family_id, child_id,
+                                                              ev.RegistrationStatus.VALIDATED)),
+                             producer="enrolment")
+    await dispatch(validated)
+    await dispatch(validated)  # redelivered: no second email
+    refused = new_envelope(ev.RegistrationRefused(
+        **facts(family_id, child_id, ev.RegistrationStatus.REFUSED),
+        reason="Le groupe est réservé aux enfants scolarisés dans la commune."), producer="enrolment")
+    await dispatch(refused)
+    by_family = new_envelope(ev.RegistrationCancelled(
+        **facts(family_id, child_id, ev.RegistrationStatus.CANCELLED), cancelled_by="famille"),
+        producer="enrolment")
+    await dispatch(by_family)
+
+    ok = await identity.mail.wait_for("ndiaye@example.org", "Inscription de Awa validée")
+    text = identity.mail.text(ok)
+    assert "CENTRE DE LOISIRS ALSH › AUTOMNE - Automne 2026 (6-8 ans Rémond)" in text
+    assert "du 19/10/2026 au 30/10/2026" in text
+    no = await identity.mail.wait_for("ndiaye@example.org", "refusée")
+    assert "Motif : Le groupe est réservé" in identity.mail.text(no)
+    decisions = [m for m in identity.mail.messages
+                 if m["To"] == "ndiaye@example.org" and "Inscription de Awa" in str(m["Subject"])]
+    assert len(decisions) == 2  # validated once, refused once, nothing for the family's own cancel
