@@ -18,6 +18,17 @@ if [[ ! -x /usr/bin/chromium ]]; then
   fi
 fi
 
+# Attestation PDFs are made with WeasyPrint, which needs Pango from the system.
+if ! ldconfig -p 2>/dev/null | grep -q "libpango-1.0.so"; then
+  if [[ $(id -u) -eq 0 ]]; then
+    say "installing Pango for WeasyPrint (Debian packages)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >&2 \
+      || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >&2; }
+  else
+    say "Pango is missing (WeasyPrint): install libpango-1.0-0 libpangoft2-1.0-0"
+  fi
+fi
+
 free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 cleanup() {
