@@ -14,18 +14,25 @@ def test_french_and_english_catalogues_have_the_same_keys():
     assert all(value.strip() for lang in ("fr", "en") for value in catalogue(lang).values())
 
 
-def test_every_literal_key_used_in_templates_exists():
+def test_every_literal_key_used_in_templates_and_handlers_exists():
     used = set()
     for template in TEMPLATES_DIR.glob("*.html"):
         used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*[,)]""",
                                template.read_text()))
     assert used, "templates use the catalogue"
+    for module in (TEMPLATES_DIR.parent / "pages").glob("*.py"):
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*[,)]""", module.read_text()))
     assert used <= set(catalogue("fr")), used - set(catalogue("fr"))
 
 
 def test_keys_built_at_render_time_exist():
     from marelle_gateway.clients import HISTORY_SERVICES
-    from marelle_gateway.pages import SHELLS
+    from marelle_gateway.main import ERROR_PAGES
+    from marelle_gateway.pages.account import ACCOUNT_MENU, BILLING_PAGES
+    from marelle_gateway.pages.auth import HOME_NOTICES, LINKS
+    from marelle_gateway.pages.contact import PHONE_KINDS, RANKS, SCHEMES
+    from marelle_gateway.pages.family import NOTICES
+    from marelle_gateway.pages.registrations import ACTIONS, STATES
     from marelle_gateway.rendering import MENU
 
     keys = {key for _, key, _ in MENU}
@@ -33,12 +40,21 @@ def test_keys_built_at_render_time_exist():
              for prefix in ("status.", "status.icon.")}
     keys |= {f"{prefix}{s}" for s in HISTORY_SERVICES
              for prefix in ("service.", "dashboard.unavailable.")}
-    keys |= {f"error.{kind}.{part}" for kind in ("400", "404", "500", "other")
+    keys |= {f"error.{kind}.{part}" for kind in (*map(str, ERROR_PAGES), "csrf", "other")
              for part in ("title", "message")}
-    for page, (_, actions) in SHELLS.items():
-        keys |= {f"page.{page}.{part}" for part in ("title", "intro", "list_title")}
-        keys |= {f"page.{page}.action.{i}" for i in range(1, actions + 1)}
-        keys.add(f"menu.{page}")
+    keys |= {f"account.menu.{section}" for section, _ in ACCOUNT_MENU}
+    keys |= {f"account.{section}.intro" for section in BILLING_PAGES}
+    keys |= set(HOME_NOTICES.values()) | set(NOTICES.values())
+    keys |= {f"link.{purpose}.{part}" for purpose in LINKS
+             for part in ("title", "lead", "submit", "invalid_next")}
+    keys |= {f"contact.field.{kind}_{rank}" for kind in PHONE_KINDS for rank in (*RANKS, "any")}
+    keys |= {f"contact.scheme.{scheme}" for scheme in SCHEMES}
+    keys |= {f"registrations.state.{state}" for state in STATES}
+    keys |= {f"page.registrations.action.{i}" for i in range(1, ACTIONS + 1)}
+    keys |= {f"page.{page}.action.{i}" for page, count in (("family", 5), ("account", 4))
+             for i in range(1, count + 1)}
+    keys |= {f"family.add.title.{kind}" for kind in ("enfant", "responsable")}
+    keys |= {f"sex.{sex}" for sex in ("F", "M", "none")}
     keys |= {f"lang.switch.{lang}" for lang in available_languages()}
     assert keys <= set(catalogue("fr")), keys - set(catalogue("fr"))
 

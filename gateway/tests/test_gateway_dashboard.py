@@ -1,4 +1,7 @@
-"""The dashboard merges the services' request histories and copes with a missing service."""
+"""The dashboard merges the services' request histories and copes with a missing service.
+
+The family is the token's, passed on as a bearer token to every service.
+"""
 
 from __future__ import annotations
 
@@ -52,9 +55,10 @@ def rows(html: str) -> list[str]:
             for row in body.split("<tr>")[1:]]
 
 
-async def test_dashboard_merges_services_most_recent_first(portal):
-    async with portal(upstreams) as client:
-        response = await client.get(f"/tableau-de-bord?famille={FAMILY}")
+async def test_dashboard_merges_services_most_recent_first(portal, gw):
+    async with portal(gw.with_jwks(upstreams)) as client:
+        gw.signed_in(client, gw.parent_token(FAMILY))
+        response = await client.get("/tableau-de-bord")
     assert response.status_code == 200
     html = response.text
     for header in ("Demande", "Statut", "Date", "Décision"):
@@ -71,14 +75,15 @@ async def test_dashboard_merges_services_most_recent_first(portal):
     assert "Motif : Dossier incomplet" in lines[2]
 
 
-async def test_dashboard_names_each_unreachable_service(portal):
-    async with portal(upstreams) as client:
-        html = (await client.get(f"/tableau-de-bord?famille={FAMILY}")).text
+async def test_dashboard_names_each_unreachable_service(portal, gw):
+    async with portal(gw.with_jwks(upstreams)) as client:
+        gw.signed_in(client, gw.parent_token(FAMILY))
+        html = (await client.get("/tableau-de-bord")).text
     assert "Historique des demandes liées à la facturation momentanément indisponible." in html
     assert "Historique des inscriptions momentanément indisponible" not in html
 
 
-async def test_dashboard_treats_missing_endpoint_and_bad_payload_as_unavailable(portal):
+async def test_dashboard_treats_missing_endpoint_and_bad_payload_as_unavailable(portal, gw):
     def handler(request: httpx.Request) -> httpx.Response:
         service = service_of(request)
         if service == "enrolment":
@@ -87,19 +92,22 @@ async def test_dashboard_treats_missing_endpoint_and_bad_payload_as_unavailable(
             return httpx.Response(200, json={"items": [{"label": "sans statut"}]})
         return httpx.Response(200, json={"items": []})
 
-    async with portal(handler) as client:
-        response = await client.get(f"/tableau-de-bord?famille={FAMILY}")
+    async with portal(gw.with_jwks(handler)) as client:
+        gw.signed_in(client, gw.parent_token(FAMILY))
+        response = await client.get("/tableau-de-bord")
     assert response.status_code == 200
     assert "Historique des inscriptions momentanément indisponible." in response.text
     assert "Historique des réservations momentanément indisponible." in response.text
     assert "Aucune demande à afficher pour le moment." in response.text
 
 
-async def test_dashboard_asks_the_services_concurrently(portal):
+async def test_dashboard_asks_the_services_concurrently(portal, gw):
     started: list[str] = []
     all_started = asyncio.Event()
 
     async def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/jwks.json":
+            return httpx.Response(200, json=gw.JWKS)
         started.append(service_of(request))
         if len(started) == 4:
             all_started.set()
@@ -118,34 +126,69 @@ async def test_dashboard_asks_the_services_concurrently(portal):
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app),
                                      base_url="http://portail.test") as client:
-            response = await client.get(f"/tableau-de-bord?famille={FAMILY}")
+            gw.signed_in(client, gw.parent_token(FAMILY))
+            response = await client.get("/tableau-de-bord")
     assert response.status_code == 200
     assert sorted(started) == ["billing", "booking", "enrolment", "identity"]
 
 
-async def test_dashboard_without_family_shows_an_empty_state(portal):
-    async with portal() as client:
+async def test_dashboard_shows_an_empty_state(portal, gw):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"items": []})
+
+    async with portal(gw.with_jwks(handler)) as client:
+        gw.signed_in(client, gw.parent_token(FAMILY))
         response = await client.get("/tableau-de-bord")
     assert response.status_code == 200
-    assert "Connectez-vous pour consulter l&#39;historique de vos demandes." in response.text
+    assert "Aucune demande à afficher pour le moment." in response.text
     assert "<table" not in response.text
 
 
-async def test_dashboard_rejects_an_invalid_family_id_politely(portal):
-    async with portal() as client:
-        response = await client.get("/tableau-de-bord?famille=pas-un-uuid")
-    assert response.status_code == 400
-    assert "L&#39;identifiant de famille indiqué n&#39;est pas valide." in response.text
+async def test_dashboard_family_is_the_tokens_and_is_sent_as_bearer(portal, gw):
+    """A `?famille=` of another family is ignored: every service is asked about the token's."""
+    seen: list[httpx.Request] = []
+    token = gw.parent_token(FAMILY)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"items": []})
+
+    async with portal(gw.with_jwks(handler)) as client:
+        gw.signed_in(client, token)
+        response = await client.get(
+            "/tableau-de-bord?famille=5e0c3c1a-7d2b-4f4e-9a51-1c2d3e4f5a6b&family_id=x")
+    assert response.status_code == 200
+    assert sorted(service_of(r) for r in seen) == ["billing", "booking", "enrolment", "identity"]
+    assert {r.url.path for r in seen} == {f"/families/{FAMILY}/requests"}
+    assert {r.headers["authorization"] for r in seen} == {f"Bearer {token}"}
 
 
-async def test_correlation_id_is_passed_to_the_services(portal):
+async def test_identity_coordonnees_requests_appear_with_their_reason(portal, gw):
+    def handler(request: httpx.Request) -> httpx.Response:
+        if service_of(request) == "identity":
+            return httpx.Response(200, json={"items": [item(
+                "Modification de coordonnées", "refusee", "2024-01-15T10:00:00Z",
+                "2024-01-16T08:30:00Z", "Numéro allocataire inconnu", kind="coordonnees")]})
+        return httpx.Response(200, json={"items": []})
+
+    async with portal(gw.with_jwks(handler)) as client:
+        gw.signed_in(client, gw.parent_token(FAMILY))
+        html = (await client.get("/tableau-de-bord")).text
+    [line] = rows(html)
+    assert line.startswith("Modification de coordonnées ✗ Refusée")
+    # Europe/Paris in winter: UTC+1.
+    assert "15 janvier 2024 à 11:00" in line and "16 janvier 2024 à 09:30" in line
+    assert "Motif : Numéro allocataire inconnu" in line
+
+
+async def test_correlation_id_is_passed_to_the_services(portal, gw):
     seen: list[str | None] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.headers.get("x-correlation-id"))
         return httpx.Response(200, json={"items": []})
 
-    async with portal(handler) as client:
-        await client.get(f"/tableau-de-bord?famille={FAMILY}",
-                         headers={"X-Correlation-ID": "cid-123"})
+    async with portal(gw.with_jwks(handler)) as client:
+        gw.signed_in(client, gw.parent_token(FAMILY))
+        await client.get("/tableau-de-bord", headers={"X-Correlation-ID": "cid-123"})
     assert seen == ["cid-123"] * 4

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 
 MENU = ["Accueil", "Mon tableau de bord", "Ma famille", "Mes coordonnées", "Mes inscriptions",
         "Mon compte"]
-PAGES = {"/": "Accueil", "/tableau-de-bord": "Mon tableau de bord", "/ma-famille": "Ma famille",
-         "/mes-coordonnees": "Mes coordonnées", "/mes-inscriptions": "Mes inscriptions",
-         "/mon-compte": "Mon compte"}
+PRIVATE = {"/tableau-de-bord": "Mon tableau de bord", "/ma-famille": "Ma famille",
+           "/mes-coordonnees": "Mes coordonnées", "/mes-inscriptions": "Mes inscriptions",
+           "/mon-compte": "Mon compte"}
+PAGES = {"/": "Accueil", **PRIVATE}
+FAMILY = {"id": "0b7d2a52-3f51-4a8e-9c0e-8f1f5a8f6b11", "name": "Martin",
+          "email": "claire.martin@example.fr", "needs_review": False, "persons": []}
+CONTACT = {"email": "claire.martin@example.fr", "home_phone": None, "beneficiary_name": None,
+           "beneficiary_scheme": None, "beneficiary_number": None, "guardians": [],
+           "pending_request": None}
 
 
 def current_entries(html: str) -> list[str]:
@@ -19,8 +26,11 @@ def current_entries(html: str) -> list[str]:
 
 
 @pytest.mark.parametrize("path,active", list(PAGES.items()))
-async def test_menu_pages_render_in_french_with_the_active_entry(portal, path, active):
-    async with portal() as client:
+async def test_menu_pages_render_in_french_with_the_active_entry(portal, fake, gw, path, active):
+    fake.on("GET", f"/families/{fake.FAMILY_ID}", httpx.Response(200, json=FAMILY))
+    fake.on("GET", f"/families/{fake.FAMILY_ID}/contact", httpx.Response(200, json=CONTACT))
+    async with portal(fake) as client:
+        gw.signed_in(client, fake.parent_token())
         response = await client.get(path)
     html = response.text
     assert response.status_code == 200
@@ -33,6 +43,14 @@ async def test_menu_pages_render_in_french_with_the_active_entry(portal, path, a
     assert positions == sorted(positions), "menu entries in the guide's order"
     assert current_entries(html) == [active]
     assert "<h1" in html
+
+
+@pytest.mark.parametrize("path", list(PRIVATE))
+async def test_private_pages_send_to_the_login_form_without_a_session(portal, path):
+    async with portal() as client:
+        response = await client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/?suite=" + path
 
 
 async def test_home_page_is_the_guide_login_form(portal):
@@ -51,17 +69,12 @@ async def test_home_page_is_the_guide_login_form(portal):
     assert "<script" not in html
 
 
-async def test_login_form_answers_that_login_comes_later(portal):
-    async with portal() as client:
-        response = await client.post("/connexion", data={"identifiant": "a@b.fr", "mot_de_passe": "x"})
-    assert response.status_code == 200
-    assert "La connexion sera disponible prochainement" in response.text
-
-
-async def test_registrations_page_warns_a_registration_is_not_a_booking(portal):
-    async with portal() as client:
+async def test_registrations_page_warns_a_registration_is_not_a_booking(portal, fake, gw):
+    async with portal(fake) as client:
+        gw.signed_in(client, fake.parent_token())
         html = (await client.get("/mes-inscriptions")).text
     assert "une inscription n&#39;est pas une réservation" in html
+    assert "arrivent avec le module d&#39;inscription" in html
 
 
 async def test_unknown_page_is_a_french_html_404(portal):
@@ -103,7 +116,7 @@ async def test_english_catalogue_by_query_then_remembered(portal):
         assert "My dashboard" in first.text
         assert 'lang="fr" hreflang="fr">Français</a>' in first.text
         # The choice is remembered for the menu links, which carry no `?lang=`.
-        second = await client.get("/ma-famille")
+        second = await client.get("/mot-de-passe-oublie")
         assert '<html lang="en">' in second.text
 
 

@@ -15,17 +15,14 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from marelle_chassis.errors import DomainError
 from marelle_chassis.http import outgoing_headers
+
+from marelle_gateway.identity import IdentityClient, UpstreamUnavailable  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 # Services whose request history appears on the parent dashboard.
 HISTORY_SERVICES = ("identity", "enrolment", "booking", "billing")
-
-
-class UpstreamUnavailable(DomainError):
-    status, code, title = 503, "service-indisponible", "Service momentanément indisponible"
 
 
 class UpstreamRequest(BaseModel):
@@ -67,9 +64,13 @@ class Upstreams:
     def __init__(self, client: httpx.AsyncClient, urls: dict[str, str]) -> None:
         self.client = client
         self.urls = {name: url.rstrip("/") for name, url in urls.items()}
+        self.identity = IdentityClient(client, self.urls["identity"])
 
-    async def _get(self, service: str, path: str) -> httpx.Response:
-        return await self.client.get(self.urls[service] + path, headers=outgoing_headers())
+    async def _get(self, service: str, path: str, token: str | None = None) -> httpx.Response:
+        headers = outgoing_headers()
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        return await self.client.get(self.urls[service] + path, headers=headers)
 
     async def check_live(self, service: str) -> None:
         """Raise unless the service's `/health/live` answers 200 (a readiness check)."""
@@ -88,16 +89,21 @@ class Upstreams:
     async def statuses(self) -> list[ServiceStatus]:
         return list(await asyncio.gather(*(self.status(name) for name in self.urls)))
 
-    async def _family_requests(self, service: str, family_id: str) -> list[UpstreamRequest]:
-        response = await self._get(service, f"/families/{family_id}/requests")
+    async def _family_requests(self, service: str, family_id: str,
+                               token: str) -> list[UpstreamRequest]:
+        response = await self._get(service, f"/families/{family_id}/requests", token)
         response.raise_for_status()
         return _RequestList.model_validate_json(response.content).items
 
-    async def family_requests(self, family_id: str) -> RequestHistory:
-        """Every service's requests for the family, most recent first, fetched concurrently."""
+    async def family_requests(self, family_id: str, token: str) -> RequestHistory:
+        """Every service's requests for the family, most recent first, fetched concurrently.
+
+        `family_id` comes from the verified token, which every service checks again.
+        """
         services = [name for name in HISTORY_SERVICES if name in self.urls]
         results = await asyncio.gather(
-            *(self._family_requests(name, family_id) for name in services), return_exceptions=True)
+            *(self._family_requests(name, family_id, token) for name in services),
+            return_exceptions=True)
         history = RequestHistory()
         for service, result in zip(services, results, strict=True):
             if isinstance(result, (httpx.HTTPError, ValidationError)):
@@ -111,11 +117,4 @@ class Upstreams:
         return history
 
     async def create_provisional_family(self, payload: dict[str, Any]) -> httpx.Response:
-        try:
-            return await self.client.post(self.urls["identity"] + "/provisional/families",
-                                          json=payload, headers=outgoing_headers())
-        except httpx.HTTPError as exc:
-            log.warning("identity unreachable for signup: %s", type(exc).__name__)
-            raise UpstreamUnavailable(
-                "Le service des comptes est momentanément indisponible. "
-                "Réessayez dans quelques minutes.") from exc
+        return await self.identity.send("POST", "/provisional/families", json=payload)

@@ -21,6 +21,12 @@ class GatewaySettings(ServiceSettings):
     billing_url: str = "http://127.0.0.1:8104"
     upstream_timeout: float = 5.0
     default_language: str = "fr"
+    # Secure cookies need HTTPS: off by default so the portal works on a local http address;
+    # turn it on in every real deployment.
+    cookie_secure: bool = False
+    # The portal's public origin (e.g. https://famille.ville.fr), for the CSRF Origin check
+    # behind a TLS-terminating proxy. Empty: the request's own Host is the reference.
+    public_url: str = ""
 
     def upstream_urls(self) -> dict[str, str]:
         """Upstream base URLs by service name, in menu order."""

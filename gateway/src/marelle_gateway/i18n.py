@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -50,6 +50,10 @@ class Translator:
             log.warning("missing message %r in catalogue %r", key, self.lang)
             message = catalogue(DEFAULT_LANGUAGE).get(key, key)
         return message.format(**kwargs) if kwargs else message
+
+    def date(self, value: date) -> str:
+        """A calendar date as the guide writes it (JJ/MM/AAAA in French)."""
+        return format_date(value, format=self("format.date.pattern"), locale=self.lang)
 
     def datetime(self, value: datetime) -> str:
         if value.tzinfo is None:

@@ -1,4 +1,7 @@
-"""Parent JSON API (`/api/v1`): thin handlers that forward to the owning service."""
+"""Parent JSON API (`/api/v1`): thin handlers that forward to the owning service.
+
+Bearer tokens only: no cookie is read here, so no CSRF protection is needed.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from marelle_chassis.errors import problem
-
+from marelle_gateway.api import auth, family
+from marelle_gateway.api.proxy import relay
 from marelle_gateway.clients import Upstreams
 
 router = APIRouter(prefix="/api/v1", tags=["parents"])
@@ -67,23 +70,15 @@ async def health(request: Request) -> AggregatedHealth:
                             services=services)
 
 
-_PASSED_HEADERS = ("location", "retry-after")
-
-
 @router.post("/signup", status_code=201, response_model=SignupCreated,
-             summary="Créer une famille provisoire (première inscription)",
+             summary="Créer une famille provisoire (sans compte de connexion)",
              responses={422: {"description": "Données invalides (problem+json)"},
                         503: {"description": "Service des comptes indisponible (problem+json)"}})
 async def signup(body: SignupRequest, request: Request) -> Response:
     upstream = await _upstreams(request).create_provisional_family(
         body.model_dump(mode="json", exclude_unset=True))
-    media_type = upstream.headers.get("content-type", "").split(";")[0].strip()
-    if media_type not in ("application/json", "application/problem+json"):
-        # Never relay an unexpected body (an HTML error page, a stack trace) to parents.
-        return problem(502, "Réponse inattendue",
-                       "Le service des comptes a répondu de façon inattendue. Réessayez plus tard.",
-                       code="reponse-inattendue", instance=request.url.path)
-    headers = {name: upstream.headers[name] for name in _PASSED_HEADERS if name in upstream.headers}
-    return Response(upstream.content, status_code=upstream.status_code, media_type=media_type,
-                    headers=headers)
+    return relay(upstream, request)
 
+
+router.include_router(auth.router)
+router.include_router(family.router)

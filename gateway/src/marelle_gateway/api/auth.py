@@ -1,0 +1,97 @@
+"""`/api/v1/auth/*`: the mobile apps' login, refresh, logout, password reset and sign-up."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
+
+from marelle_gateway.api.proxy import relay
+from marelle_gateway.session import client_ip, identity_of
+
+router = APIRouter(prefix="/auth", tags=["authentification"])
+
+_UNAVAILABLE = {503: {"description": "Service des comptes indisponible (problem+json)"}}
+
+
+class _In(BaseModel):
+    # Unknown fields are dropped, never forwarded.
+    model_config = ConfigDict(extra="ignore")
+
+
+class Credentials(_In):
+    email: str
+    password: str
+
+
+class RefreshIn(_In):
+    refresh_token: str
+
+
+class EmailIn(_In):
+    email: str
+
+
+class GuardianName(_In):
+    first_name: str
+    last_name: str
+
+
+class SignupIn(_In):
+    family_name: str
+    email: str
+    password: str
+    guardian: GuardianName
+
+
+class Tokens(BaseModel):
+    access_token: str
+    refresh_token: str | None = None
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+async def _forward(request: Request, path: str, body: BaseModel) -> Response:
+    upstream = await identity_of(request).send("POST", path, json=body.model_dump(mode="json"),
+                                               client_ip=client_ip(request))
+    return relay(upstream, request)
+
+
+@router.post("/token", response_model=Tokens,
+             summary="Se connecter (jetons d'accès et de rafraîchissement)",
+             responses={401: {"description": "Identifiant ou mot de passe incorrect"},
+                        429: {"description": "Trop de tentatives (en-tête Retry-After)"},
+                        **_UNAVAILABLE})
+async def token(body: Credentials, request: Request) -> Response:
+    return await _forward(request, "/auth/token", body)
+
+
+@router.post("/refresh", response_model=Tokens, summary="Renouveler les jetons (usage unique)",
+             responses={401: {"description":
+                              "Jeton de rafraîchissement inconnu, expiré ou révoqué"},
+                        **_UNAVAILABLE})
+async def refresh(body: RefreshIn, request: Request) -> Response:
+    return await _forward(request, "/auth/refresh", body)
+
+
+@router.post("/logout", status_code=204,
+             summary="Se déconnecter (révoque le jeton de rafraîchissement)",
+             responses=_UNAVAILABLE)
+async def logout(body: RefreshIn, request: Request) -> Response:
+    return await _forward(request, "/auth/logout", body)
+
+
+@router.post("/password-reset", status_code=202,
+             summary="Recevoir un lien de nouveau mot de passe "
+                     "(réponse identique que le compte existe ou non)",
+             responses=_UNAVAILABLE)
+async def password_reset(body: EmailIn, request: Request) -> Response:
+    return await _forward(request, "/auth/password-reset", body)
+
+
+@router.post("/signup", status_code=201, summary="Première inscription : créer son espace famille",
+             responses={409: {"description": "Un compte existe déjà pour cette adresse"},
+                        422: {"description": "Données invalides (problem+json)"},
+                        **_UNAVAILABLE})
+async def signup(body: SignupIn, request: Request) -> Response:
+    return await _forward(request, "/auth/signup", body)

@@ -1,0 +1,44 @@
+"""What the JSON API's thin proxies share: the bearer's session, relaying identity's answer."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import Request
+from fastapi.responses import Response
+
+from marelle_chassis.auth import bearer_token
+from marelle_chassis.errors import Unauthorized, problem
+
+from marelle_gateway.session import Session, session_from_token
+
+_PASSED_HEADERS = ("location", "retry-after")
+_JSON_TYPES = ("application/json", "application/problem+json")
+
+
+class BearerRequired(Unauthorized):
+    """401 with the challenge RFC 6750 asks for."""
+
+    headers = {"WWW-Authenticate": 'Bearer realm="marelle"'}
+
+
+async def api_parent(request: Request) -> Session:
+    """Dependency: the parent of the `Authorization: Bearer` token (never a cookie)."""
+    try:
+        return await session_from_token(request, bearer_token(request))
+    except Unauthorized as exc:
+        raise BearerRequired(exc.detail) from None
+
+
+def relay(upstream: httpx.Response, request: Request) -> Response:
+    """identity's status, body (JSON or problem+json) and useful headers, as they are."""
+    headers = {name: upstream.headers[name] for name in _PASSED_HEADERS if name in upstream.headers}
+    if not upstream.content:
+        return Response(status_code=upstream.status_code, headers=headers)
+    media_type = upstream.headers.get("content-type", "").split(";")[0].strip()
+    if media_type not in _JSON_TYPES:
+        # Never relay an unexpected body (an HTML error page, a stack trace) to parents.
+        return problem(502, "Réponse inattendue",
+                       "Le service des comptes a répondu de façon inattendue. Réessayez plus tard.",
+                       code="reponse-inattendue", instance=request.url.path)
+    return Response(upstream.content, status_code=upstream.status_code, media_type=media_type,
+                    headers=headers)
