@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from marelle_chassis.dashboard import nothing_yet, requests_router
 from marelle_chassis.dead_letters import dead_letter_router
 from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
@@ -22,7 +23,8 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
     settings = settings or BillingSettings()
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
     routers = [child_copy_router(child_copy, runtime.sessions),
-               family_copy_router(family_copy, runtime.sessions)]
+               family_copy_router(family_copy, runtime.sessions),
+               requests_router(nothing_yet)]
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
                   handle=handlers.identity_events(runtime))

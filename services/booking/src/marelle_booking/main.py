@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from marelle_chassis.dashboard import nothing_yet, requests_router
 from marelle_chassis.dead_letters import dead_letter_router
 from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
@@ -23,6 +24,7 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
     routers = [child_copy_router(child_copy, runtime.sessions),
                family_copy_router(family_copy, runtime.sessions),
+               requests_router(nothing_yet),
                registrations.router(runtime.sessions)]
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.IDENTITY_CONSUMER,
