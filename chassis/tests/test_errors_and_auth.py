@@ -156,3 +156,30 @@ def test_unprefixed_kafka_setting_wins_and_sqlite_is_the_default(monkeypatch, tm
 def test_plain_database_urls_get_async_drivers():
     assert normalise_url("postgresql://u:p@h:5/db") == "postgresql+asyncpg://u:p@h:5/db"
     assert normalise_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+async def test_unreachable_identity_is_a_503_not_a_bad_token():
+    def down(request):
+        raise httpx.ConnectError("refused", request=request)
+
+    verifier = TokenVerifier("http://identity.test/.well-known/jwks.json",
+                             transport=httpx.MockTransport(down))
+    from marelle_chassis.domain_errors import ServiceUnavailable
+
+    with pytest.raises(ServiceUnavailable):
+        await verifier.verify(token({"sub": "s", "kind": "staff"}))
+
+
+async def test_jwks_is_fetched_and_a_rotated_key_is_picked_up():
+    calls = []
+
+    def serve(request):
+        calls.append(request.url.path)
+        return httpx.Response(200, json=jwks(OTHER_KEY, kid="k2") if len(calls) > 1 else jwks())
+
+    verifier = TokenVerifier("http://identity.test/.well-known/jwks.json", min_refresh=0,
+                             transport=httpx.MockTransport(serve))
+    assert (await verifier.verify(token({"sub": "a", "kind": "staff"}))).subject == "a"
+    rotated = token({"sub": "b", "kind": "staff"}, key=OTHER_KEY, kid="k2")
+    assert (await verifier.verify(rotated)).subject == "b"
+    assert len(calls) == 2

@@ -13,7 +13,7 @@ import httpx
 import jwt
 from fastapi import Depends, Request
 
-from marelle_chassis.errors import Forbidden, Unauthorized
+from marelle_chassis.domain_errors import Forbidden, ServiceUnavailable, Unauthorized
 
 ISSUER = "marelle-identity"
 AUDIENCE = "marelle"
@@ -53,8 +53,10 @@ class TokenVerifier:
     """
 
     def __init__(self, jwks_url: str | None = None, *, jwks: dict[str, Any] | None = None,
-                 min_refresh: float = 30.0) -> None:
+                 min_refresh: float = 30.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.jwks_url = jwks_url
+        self._transport = transport  # tests replace the network to identity
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
         self._min_refresh = min_refresh
@@ -71,7 +73,7 @@ class TokenVerifier:
         async with self._lock:
             if time.monotonic() - self._fetched_at < self._min_refresh and self._keys:
                 return
-            async with httpx.AsyncClient(timeout=5.0) as client:
+            async with httpx.AsyncClient(timeout=5.0, transport=self._transport) as client:
                 response = await client.get(self.jwks_url)
                 response.raise_for_status()
                 self._load(response.json())
@@ -86,8 +88,10 @@ class TokenVerifier:
         if kid not in self._keys:
             try:
                 await self._refresh()
-            except httpx.HTTPError:
-                raise Unauthorized("Le service d'identité est injoignable ; réessayez.") from None
+            except (httpx.HTTPError, ValueError, KeyError):
+                # Not the caller's fault: say so, rather than "bad token".
+                raise ServiceUnavailable("Le service d'identité est injoignable : réessayez dans "
+                                         "quelques instants.") from None
         key = self._keys.get(kid)
         if key is None:
             raise Unauthorized("Jeton d'accès signé par une clé inconnue.")

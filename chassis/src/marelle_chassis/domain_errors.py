@@ -51,3 +51,7 @@ class TooManyAttempts(DomainError):
 
 class BadRequest(DomainError):
     status, code, title = 400, "requete-invalide", "Requête invalide"
+
+
+class ServiceUnavailable(DomainError):
+    status, code, title = 503, "service-indisponible", "Service momentanément indisponible"

@@ -11,7 +11,7 @@ from marelle_identity.usecases import accounts, common
 pytestmark = pytest.mark.postgres
 
 
-async def test_login_refresh_rotation_and_logout(identity):
+async def test_login_refresh_rotation_and_logout(identity, monkeypatch):
     await identity.family_with_account("Famille Durand", "durand@example.org", "mot-de-passe-1")
     r = await identity.login("durand@example.org", "mot-de-passe-1")
     assert r.status_code == 200
@@ -21,9 +21,15 @@ async def test_login_refresh_rotation_and_logout(identity):
     r = await identity.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert r.status_code == 200
     second = r.json()
-    # Rotation: the used refresh token no longer works.
+    # A second tab refreshing with the same token at the same moment is not logged out...
+    r = await identity.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert r.status_code == 200
+    # ...but once the grace period is over, the rotated token no longer works.
+    later = common.now() + timedelta(minutes=1)
+    monkeypatch.setattr(accounts, "now", lambda: later)
     r = await identity.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert r.status_code == 401
+    monkeypatch.undo()
     await identity.client.post("/auth/logout", json={"refresh_token": second["refresh_token"]})
     r = await identity.client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
     assert r.status_code == 401 and "reconnectez-vous" in r.json()["detail"]

@@ -68,6 +68,8 @@ refresh_token = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
+    # Set when revoked by rotation (not by logout): a grace period lets two tabs refresh at once.
+    Column("rotated_at", UtcDateTime, nullable=True),
 )
 
 one_time_token = Table(

@@ -136,25 +136,35 @@ async def login(uow: UnitOfWork, keys: KeyRing, settings: IdentitySettings, emai
     return Tokens(access, refresh, settings.access_token_ttl_seconds)
 
 
+ROTATION_GRACE = timedelta(seconds=30)
+
+
 async def refresh(uow: UnitOfWork, keys: KeyRing, settings: IdentitySettings, token: str) -> Tokens:
+    """Rotation: each refresh token works once; for a few seconds after its rotation it still
+    works (two tabs refreshing at the same time must not log the family out), never after a
+    logout or a password change."""
     refused = Unauthorized("Votre session a expiré ; reconnectez-vous.")
+    at = now()
     async with uow:
         row = (await uow.session.execute(
-            select(refresh_token.c.token_hash, account, family_t.c.name.label("family_name"))
+            select(refresh_token.c.token_hash, refresh_token.c.revoked_at,
+                   refresh_token.c.rotated_at, account, family_t.c.name.label("family_name"))
             .join(account, account.c.id == refresh_token.c.account_id)
             .join(family_t, family_t.c.id == account.c.family_id)
-            .where(refresh_token.c.token_hash == digest(token),
-                   refresh_token.c.revoked_at.is_(None), refresh_token.c.expires_at > now()))
+            .where(refresh_token.c.token_hash == digest(token), refresh_token.c.expires_at > at))
         ).first()
         if row is None or row.status != "active":
             raise refused
-        # Rotation: each refresh token works once.
-        revoked = await uow.session.execute(
-            update(refresh_token).where(refresh_token.c.token_hash == row.token_hash,
-                                        refresh_token.c.revoked_at.is_(None))
-            .values(revoked_at=now()))
-        if revoked.rowcount != 1:
+        in_grace = row.rotated_at is not None and at - row.rotated_at < ROTATION_GRACE
+        if row.revoked_at is not None and not in_grace:
             raise refused
+        if row.revoked_at is None:
+            revoked = await uow.session.execute(
+                update(refresh_token).where(refresh_token.c.token_hash == row.token_hash,
+                                            refresh_token.c.revoked_at.is_(None))
+                .values(revoked_at=at, rotated_at=at))
+            if revoked.rowcount != 1:
+                raise refused
         new_refresh = await _new_refresh(uow, row.id, settings.refresh_token_ttl_days)
         await uow.commit()
     access = keys.sign(_parent_claims(row, row.family_name), settings.access_token_ttl_seconds)
