@@ -122,3 +122,10 @@ async def test_registration_validated_reaches_booking_and_the_family_is_emailed(
     assert registration["typical_week"] == [{"weekday": 3, "units": []}]
     mail = await asyncio.to_thread(stack.mailbox.find, email, "Inscription de Lina validée")
     assert "Automne 2026" in stack.mailbox.text(mail)
+    # The catalogue reached booking and billing too (their own copies).
+    for service in ("booking", "billing"):
+        period = await eventually(
+            lambda: staff_client.get(f"{stack.url(service)}/staff/periods/{ids['period']}"),
+            lambda r: r.status_code == 200 and r.json()["groups"])
+        assert period.json()["label"] == "Automne 2026", service
+        assert [g["label"] for g in period.json()["groups"]] == ["6-8 ans Rémond"], service

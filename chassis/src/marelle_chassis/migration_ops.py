@@ -86,3 +86,25 @@ def create_family_copy_table_v1() -> None:
 
 def drop_family_copy_table_v1() -> None:
     op.drop_table("family_copy")
+
+
+def create_period_copy_table_v1() -> None:
+    op.create_table(
+        "period_copy",
+        sa.Column("period_id", sa.Uuid(), nullable=False),
+        sa.Column("facility_name", sa.String(length=120), nullable=False),
+        sa.Column("activity_type_name", sa.String(length=120), nullable=False),
+        sa.Column("activity_name", sa.String(length=120), nullable=False),
+        sa.Column("label", sa.String(length=120), nullable=False),
+        sa.Column("start_date", sa.Date(), nullable=False),
+        sa.Column("end_date", sa.Date(), nullable=False),
+        sa.Column("closed", sa.Boolean(), nullable=False),
+        sa.Column("groups", sa.Text(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("period_id", name=op.f("pk_period_copy")),
+    )
+
+
+def drop_period_copy_table_v1() -> None:
+    op.drop_table("period_copy")

@@ -1,12 +1,19 @@
 """Billing's Kafka adapter: which events it consumes and what each one changes."""
 
+from marelle_chassis.catalogue_copy import period_copy_handlers
 from marelle_chassis.identity_copy import child_copy_handlers
 from marelle_chassis.messaging import EventDispatcher
 from marelle_chassis.runtime import ServiceRuntime
-from marelle_billing.db import child_copy, family_copy
+from marelle_billing.db import child_copy, family_copy, period_copy
 
-CONSUMER = "billing.identity-events"
+IDENTITY_CONSUMER = "billing.identity-events"
+ENROLMENT_CONSUMER = "billing.enrolment-events"
+CONSUMER = IDENTITY_CONSUMER  # kept for the platform tests
 
 
 def identity_events(runtime: ServiceRuntime) -> EventDispatcher:
-    return EventDispatcher(CONSUMER, runtime.uow, child_copy_handlers(child_copy, family_copy))
+    return EventDispatcher(IDENTITY_CONSUMER, runtime.uow, child_copy_handlers(child_copy, family_copy))
+
+
+def enrolment_events(runtime: ServiceRuntime) -> EventDispatcher:
+    return EventDispatcher(ENROLMENT_CONSUMER, runtime.uow, period_copy_handlers(period_copy))

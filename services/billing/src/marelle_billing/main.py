@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from marelle_chassis.catalogue_copy import period_copy_router
 from marelle_chassis.dashboard import nothing_yet, requests_router
 from marelle_chassis.dead_letters import dead_letter_router
 from marelle_chassis.identity_copy import child_copy_router, family_copy_router
@@ -14,7 +15,7 @@ from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
 from marelle_billing import handlers
 from marelle_billing.config import BillingSettings
-from marelle_billing.db import child_copy, family_copy, metadata
+from marelle_billing.db import child_copy, family_copy, metadata, period_copy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,12 +25,17 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
     routers = [child_copy_router(child_copy, runtime.sessions),
                family_copy_router(family_copy, runtime.sessions),
-               requests_router(nothing_yet)]
+               requests_router(nothing_yet),
+               period_copy_router(period_copy, runtime.sessions)]
     if runtime.broker:
-        subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
+        subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.IDENTITY_CONSUMER,
                   handle=handlers.identity_events(runtime))
-        routers.append(dead_letter_router(settings.kafka_bootstrap_servers,
-                                          [dlq_topic(Topics.IDENTITY)], [handlers.CONSUMER]))
+        subscribe(runtime.broker, Topics.ENROLMENT, group_id=handlers.ENROLMENT_CONSUMER,
+                  handle=handlers.enrolment_events(runtime))
+        routers.append(dead_letter_router(
+            settings.kafka_bootstrap_servers,
+            [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT)],
+            [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER]))
     return create_service_app(
         runtime, title="Marelle — billing", routers=routers,
-        description="Billing; consumes marelle.identity.v1")
+        description="Billing; consumes marelle.identity.v1 and marelle.enrolment.v1")

@@ -2,6 +2,7 @@
 
 from sqlalchemy import Column, Date, Integer, String, Table, Text, Uuid
 
+from marelle_chassis.catalogue_copy import add_period_copy_table
 from marelle_chassis.db import UtcDateTime, new_metadata
 from marelle_chassis.identity_copy import add_child_copy_table, add_family_copy_table
 
@@ -10,6 +11,8 @@ metadata = new_metadata()
 # Booking's own copy of the households and their children, fed by identity's events.
 child_copy = add_child_copy_table(metadata)
 family_copy = add_family_copy_table(metadata)
+# Enrolment's periods and groups, fed by its catalogue events.
+period_copy = add_period_copy_table(metadata)
 
 # The registrations that allow bookings (« une inscription n'est pas une réservation »), fed by
 # enrolment's events: only validated ones are bookable.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from marelle_chassis.catalogue_copy import period_copy_router
 from marelle_chassis.dashboard import nothing_yet, requests_router
 from marelle_chassis.dead_letters import dead_letter_router
 from marelle_chassis.identity_copy import child_copy_router, family_copy_router
@@ -14,7 +15,7 @@ from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
 from marelle_booking import handlers, registrations
 from marelle_booking.config import BookingSettings
-from marelle_booking.db import child_copy, family_copy, metadata
+from marelle_booking.db import child_copy, family_copy, metadata, period_copy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -25,7 +26,8 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
     routers = [child_copy_router(child_copy, runtime.sessions),
                family_copy_router(family_copy, runtime.sessions),
                requests_router(nothing_yet),
-               registrations.router(runtime.sessions)]
+               registrations.router(runtime.sessions),
+               period_copy_router(period_copy, runtime.sessions)]
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.IDENTITY_CONSUMER,
                   handle=handlers.identity_events(runtime))
