@@ -17,10 +17,13 @@ ENTRIES = ["Tableau de bord", "Familles", "Demandes", "Inscriptions", "Réservat
            "Facturation", "Journal", "Agents", "Messages en échec", "Santé"]
 PAGES = {"/": "Tableau de bord", "/familles": "Familles",
          "/demandes/coordonnees": "Demandes", "/inscriptions": "Inscriptions",
+         "/catalogue": "Inscriptions", "/attestations": "Inscriptions",
          "/reservations": "Réservations", "/facturation": "Facturation", "/journal": "Journal",
          "/agents": "Agents", "/messages-en-echec": "Messages en échec", "/sante": "Santé"}
 TITLES = {"/sante": "Santé des services", "/demandes/coordonnees":
-          "Demandes de modification de coordonnées", "/journal": "Journal des actions"}
+          "Demandes de modification de coordonnées", "/journal": "Journal des actions",
+          "/inscriptions": "Demandes d&#39;inscription", "/catalogue": "Catalogue des activités",
+          "/attestations": "Attestations d&#39;inscription"}
 
 
 def empty_identity(fake):
@@ -30,6 +33,9 @@ def empty_identity(fake):
     fake.on("GET", "identity", "/staff/accounts", {"items": []})
     for service in ("enrolment", "booking", "billing"):
         fake.on("GET", service, "/staff/dead-letters", {"items": []})
+    fake.on("GET", "enrolment", "/staff/catalogue", {"facilities": []})
+    fake.on("GET", "enrolment", "/staff/registrations", {"items": []})
+    fake.on("GET", "enrolment", "/staff/attestation-requests", {"items": []})
     return fake
 
 
@@ -47,7 +53,8 @@ async def test_menu_pages_render_in_french_with_the_active_entry(backoffice, fak
     assert "Espace agents" in html
     positions = [html.index(f">{entry}</a>") for entry in ENTRIES]
     assert positions == sorted(positions)
-    assert re.findall(r'aria-current="page">([^<]+)</a>', html) == [active]
+    site_nav = html.split('<nav class="site-nav"')[1].split("</nav>")[0]
+    assert re.findall(r'aria-current="page">([^<]+)</a>', site_nav) == [active]
     assert f"<h1>{TITLES.get(path, active)}</h1>" in html
 
 
@@ -139,6 +146,29 @@ def test_every_catalogue_key_used_exists():
                                         "not_staff", "admin_only", "csrf")
              for p in ("title", "message")}
     used |= {"agents.flash.agent_cree", "dead_letters.flash.rejoue"}
+    # Enrolment pages.
+    from marelle_backoffice.pages import catalogue as cat
+    from marelle_backoffice.pages import registrations, tree, waiting_lists
+    used |= {f"catalogue.flash.{n}" for n in cat.CATALOGUE_FLASHES}
+    used |= {f"catalogue.window.{s}" for s in tree.WINDOW_STATES}
+    used |= {f"catalogue.{kind}.{k}" for kind in ("facility", "activity_type", "activity")
+             for k in ("title", "name", "name_hint", "submit", "error.name")}
+    used |= {f"mode.{what}.{m}{hint}" for what in ("validation", "promotion") for m in cat.MODES
+             for hint in ("", ".hint")}
+    used |= {f"period.{p}.{k}" for p in ("ouverture", "fermeture", "prioritaire")
+             for k in ("date", "hour")}
+    used |= {f"period.error.{p}.{k}" for p in ("ouverture", "fermeture", "prioritaire")
+             for k in ("date", "hour")}
+    used |= {f"period.{f}" for f in ("date-debut", "date-fin")}
+    used |= {f"period.error.{f}" for f in ("date-debut", "date-fin", "validation", "promotion")}
+    used |= {f"group.error.{f}{s}" for f in ("age-min", "age-max", "capacite")
+             for s in ("", ".format")}
+    used |= {f"registrations.filter.error.{f}"
+             for f in (*registrations.ID_FILTERS, *registrations.DATE_FILTERS)}
+    used |= {f"registrations.done.{d}" for d in registrations.DECISIONS}
+    used |= {f"weekday.{d}" for d in range(1, 8)}
+    used |= {f"waiting.flash.{n}" for n in waiting_lists.WAITING_FLASHES}
+    used |= {"waiting.error.monter", "waiting.error.descendre", "attestations.flash.delivree"}
     assert used <= keys, used - keys
 
 
@@ -189,6 +219,36 @@ async def test_dashboard_counts_pending_requests_and_families_to_review(backoffi
                      html)
     assert re.search(r'Foyers à vérifier</h2>\s*<p class="figure">1</p>', html)
     assert '<a href="/demandes/coordonnees">Traiter les demandes</a>' in html
+
+
+async def test_dashboard_counts_registration_and_attestation_requests(backoffice, fake):
+    from .enrolment_sample import ATTESTATIONS, QUEUE
+    empty_identity(fake)
+    fake.on("GET", "enrolment", "/staff/registrations", QUEUE)
+    fake.on("GET", "enrolment", "/staff/attestation-requests", ATTESTATIONS)
+    async with backoffice(fake) as client:
+        sign_in(client)
+        html = (await client.get("/")).text
+    [registrations] = fake.sent("GET", "enrolment", "/staff/registrations")
+    assert registrations.url.params["status"] == "en_attente"
+    [attestations] = fake.sent("GET", "enrolment", "/staff/attestation-requests")
+    assert attestations.url.params["status"] == "demandee"
+    assert re.search(r'Demandes d&#39;inscription</h2>\s*<p class="figure">2</p>', html)
+    assert re.search(r'Demandes d&#39;attestation d&#39;inscription</h2>\s*'
+                     r'<p class="figure">1</p>', html)
+    assert '<a href="/inscriptions">Traiter les demandes d&#39;inscription</a>' in html
+    assert '<a href="/attestations">Délivrer les attestations</a>' in html
+
+
+async def test_dashboard_without_enrolment_still_shows(backoffice, fake):
+    empty_identity(fake)
+    fake.on("GET", "enrolment", "/staff/registrations", httpx.Response(503))
+    fake.on("GET", "enrolment", "/staff/attestation-requests", httpx.Response(503))
+    async with backoffice(fake) as client:
+        sign_in(client)
+        response = await client.get("/")
+    assert response.status_code == 200
+    assert response.text.count("le service des inscriptions ne répond pas") == 2
 
 
 async def test_dashboard_says_when_a_figure_is_a_lower_bound_or_missing(backoffice, fake):

@@ -209,3 +209,35 @@ async def test_attestation_is_requested_issued_and_downloaded_as_pdf(enrolment):
                                    headers=stranger)
     assert r.status_code == 404
     assert "enrolment.attestation_issued" in await events(enrolment, str(fam.children["Inès"]))
+
+
+async def test_closing_and_reopening_and_field_errors(enrolment):
+    ids = await enrolment.catalogue()
+    fam = await enrolment.family("Clos", {"Eva": born_years_ago(7)})
+    r = await enrolment.client.post(f"/staff/groups/{ids['group']}/close", headers=enrolment.staff)
+    assert r.status_code == 204
+    closed = (await enrolment.request(fam, "Eva", ids["group"])).json()["results"][0]
+    assert closed["ok"] is False and "fermées" in closed["detail"]
+    await enrolment.client.post(f"/staff/groups/{ids['group']}/reopen", headers=enrolment.staff)
+    await enrolment.client.post(f"/staff/periods/{ids['period']}/close", headers=enrolment.staff)
+    assert not (await enrolment.request(fam, "Eva", ids["group"])).json()["results"][0]["ok"]
+    await enrolment.client.post(f"/staff/periods/{ids['period']}/reopen", headers=enrolment.staff)
+    assert (await enrolment.request(fam, "Eva", ids["group"])).json()["results"][0]["ok"]
+    r = await enrolment.client.put(f"/staff/groups/{ids['group']}", headers=enrolment.staff,
+                                   json={"label": "6-8 ans", "min_age": 6, "max_age": 8, "capacity": 0})
+    assert r.status_code == 409 and "ne peut pas descendre" in r.json()["detail"]
+    r = await enrolment.post("/staff/periods", {
+        "activity_id": str(ids["activity"]), "label": "Mauvaise", "start_date": "2026-12-10",
+        "end_date": "2026-12-01", "opens_at": "2026-11-01T08:00:00+01:00",
+        "closes_at": "2026-11-20T18:00:00+01:00"})
+    assert r.status_code == 422 and r.json()["erreurs"][0]["champ"] == "end_date"
+
+
+async def test_removal_from_the_waiting_list_needs_no_body(enrolment):
+    ids = await enrolment.catalogue(capacity=0, validation="automatique")
+    fam = await enrolment.family("Vide", {"Tom": born_years_ago(7)})
+    reg = (await enrolment.request(fam, "Tom", ids["group"])).json()["results"][0]["registration"]
+    assert reg["status"] == "liste_attente"
+    r = await enrolment.client.post(f"/staff/registrations/{reg['id']}/remove-from-waiting-list",
+                                    headers=enrolment.staff)
+    assert r.status_code == 204

@@ -22,6 +22,7 @@ from marelle_chassis.auth import Principal, TokenVerifier
 from marelle_chassis.errors import Unauthorized
 
 from marelle_backoffice.clients import ServiceUnavailable, Services
+from marelle_backoffice.enrolment import Enrolment
 from marelle_backoffice.identity import Identity
 
 SESSION_COOKIE = "marelle_staff"
@@ -195,6 +196,11 @@ async def require_administrator(staff: StaffSession = Depends(require_session)) 
 def identity(request: Request, staff: StaffSession) -> Identity:
     client_ip = request.client.host if request.client else None
     return Identity(request.app.state.services, staff.token, client_ip)
+
+
+def enrolment(request: Request, staff: StaffSession) -> Enrolment:
+    client_ip = request.client.host if request.client else None
+    return Enrolment(request.app.state.services, staff.token, client_ip)
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:

@@ -9,13 +9,24 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
-from marelle_backoffice.pages import admin, auth, families, home, requests
+from marelle_backoffice.pages import (
+    admin,
+    attestations,
+    auth,
+    catalogue,
+    families,
+    home,
+    registrations,
+    requests,
+    waiting_lists,
+)
 from marelle_backoffice.session import check_csrf, require_session
 
 PUBLIC_PATHS = frozenset({"/connexion", "/deconnexion", "/sante"})
 
 _private = APIRouter(dependencies=[Depends(require_session)])
-for _module in (home, families, requests, admin):
+for _module in (home, families, requests, registrations, catalogue, waiting_lists, attestations,
+                admin):
     _private.include_router(_module.router)
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, NamedTuple
 
 from fastapi import HTTPException, Request
@@ -13,6 +13,8 @@ from marelle_backoffice.i18n import Translator
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+# « 08:30 », « 8h30 », « 8h », « 08 h 30 »: the ways an hour gets typed in France.
+_HM = re.compile(r"^(\d{1,2})\s*[:hH]\s*(\d{2})?$|^(\d{1,2})$")
 
 
 def client_ip(request: Request) -> str | None:
@@ -43,6 +45,37 @@ def parse_date(value: str) -> str | None:
         return date.fromisoformat(value).isoformat()
     except ValueError:
         return None
+
+
+def parse_time(value: str) -> time | None:
+    """An hour typed as `HH:MM` (or `8h30`, `8h`); None if invalid."""
+    match = _HM.match(value.strip())
+    if not match:
+        return None
+    hour = int(match.group(1) or match.group(3))
+    minute = int(match.group(2) or 0)
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+def paris_moment(day: str, hour: time) -> datetime | None:
+    """An ISO day and an hour in Paris as an aware date-time; None when that hour does not exist
+    there (the spring-forward gap), rather than silently moving it."""
+    naive = datetime.combine(date.fromisoformat(day), hour)
+    moment = naive.replace(tzinfo=formatting.PARIS)
+    if moment.astimezone(UTC).astimezone(formatting.PARIS).replace(tzinfo=None) != naive:
+        return None
+    return moment
+
+
+def paris_parts(value: str | datetime | None) -> tuple[str, str]:
+    """A date-time as the form shows it: (`JJ/MM/AAAA`, `HH:MM`) in Paris; empty when absent."""
+    moment = formatting.parse_datetime(value)
+    if moment is None:
+        return "", ""
+    local = moment.astimezone(formatting.PARIS)
+    return local.strftime("%d/%m/%Y"), local.strftime("%H:%M")
 
 
 class ChangeRow(NamedTuple):

@@ -10,14 +10,19 @@ from fastapi.responses import HTMLResponse
 
 from marelle_backoffice.clients import ServiceUnavailable, Services, UpstreamProblem
 from marelle_backoffice.rendering import render
-from marelle_backoffice.session import StaffSession, identity, optional_session, require_session
+from marelle_backoffice.session import (
+    StaffSession,
+    enrolment,
+    identity,
+    optional_session,
+    require_session,
+)
 
 router = APIRouter()
 public = APIRouter()
 
 # Sections that are shells for now: page id -> (path, number of planned actions `page.<id>.*`).
-SHELLS = {"registrations": ("/inscriptions", 3), "bookings": ("/reservations", 3),
-          "billing": ("/facturation", 4)}
+SHELLS = {"bookings": ("/reservations", 3), "billing": ("/facturation", 4)}
 
 # `/staff/families` answers 50 families at most (API.md), so the count of those to review is a
 # lower bound when the list is full.
@@ -38,7 +43,7 @@ for _page, (_path, _actions) in SHELLS.items():
 
 
 async def _count(call: Any) -> Any:
-    """A dashboard figure, or None when identity cannot give it (the page still shows)."""
+    """A dashboard figure, or None when its service cannot give it (the page still shows)."""
     try:
         return await call
     except (ServiceUnavailable, UpstreamProblem):
@@ -49,14 +54,18 @@ async def _count(call: Any) -> Any:
 async def dashboard(request: Request,
                     staff: StaffSession = Depends(require_session)) -> HTMLResponse:
     api = identity(request, staff)
-    pending, families = await asyncio.gather(_count(api.pending_requests()),
-                                             _count(api.search_families("", needs_review=True)))
+    enrol = enrolment(request, staff)
+    pending, families, registrations, attestations = await asyncio.gather(
+        _count(api.pending_requests()), _count(api.search_families("", needs_review=True)),
+        _count(enrol.registrations("en_attente")), _count(enrol.attestation_requests("demandee")))
     to_review = None
     if families is not None:
         to_review = {"count": sum(1 for f in families if f.get("needs_review")),
                      "at_least": len(families) >= FAMILY_SEARCH_LIMIT}
     return render(request, "dashboard.html", page="dashboard",
-                  pending=None if pending is None else len(pending), to_review=to_review)
+                  pending=None if pending is None else len(pending), to_review=to_review,
+                  registrations=None if registrations is None else len(registrations),
+                  attestations=None if attestations is None else len(attestations))
 
 
 @public.get("/sante")

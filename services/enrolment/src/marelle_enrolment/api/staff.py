@@ -59,7 +59,25 @@ async def update_period(period_id: uuid.UUID, body: s.PeriodIn, _: Staff, uow: U
 
 @router.post("/periods/{period_id}/close", status_code=status.HTTP_204_NO_CONTENT)
 async def close_period(period_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
-    await catalogue.close_period(uow, period_id)
+    await catalogue.set_period_closed(uow, period_id, True)
+    return Response(status_code=204)
+
+
+@router.post("/periods/{period_id}/reopen", status_code=status.HTTP_204_NO_CONTENT)
+async def reopen_period(period_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
+    await catalogue.set_period_closed(uow, period_id, False)
+    return Response(status_code=204)
+
+
+@router.post("/groups/{group_id}/close", status_code=status.HTTP_204_NO_CONTENT)
+async def close_group(group_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
+    await catalogue.set_group_closed(uow, group_id, True)
+    return Response(status_code=204)
+
+
+@router.post("/groups/{group_id}/reopen", status_code=status.HTTP_204_NO_CONTENT)
+async def reopen_group(group_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
+    await catalogue.set_group_closed(uow, group_id, False)
     return Response(status_code=204)
 
 
@@ -111,8 +129,9 @@ async def promote(registration_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
 
 @router.post("/registrations/{registration_id}/remove-from-waiting-list",
              status_code=status.HTTP_204_NO_CONTENT)
-async def remove(registration_id: uuid.UUID, body: s.ReasonIn, _: Staff, uow: UoW) -> Response:
-    await registrations.remove_from_waiting_list(uow, registration_id, body.reason)
+async def remove(registration_id: uuid.UUID, _: Staff, uow: UoW,
+                 body: s.ReasonIn | None = None) -> Response:
+    await registrations.remove_from_waiting_list(uow, registration_id, body.reason if body else None)
     return Response(status_code=204)
 
 

@@ -12,6 +12,11 @@ from marelle_chassis.domain_errors import Conflict, InvalidInput
 PARIS = ZoneInfo("Europe/Paris")
 
 
+def field_error(field: str, message: str) -> InvalidInput:
+    """An error the form shows by its field."""
+    return InvalidInput(message, erreurs=[{"champ": field, "message": message}])
+
+
 class Status(StrEnum):
     PENDING = "en_attente"
     VALIDATED = "validee"
@@ -48,9 +53,10 @@ class Window:
 
     def __post_init__(self) -> None:
         if self.closes_at <= self.opens_at:
-            raise InvalidInput("La fermeture des inscriptions doit suivre leur ouverture.")
+            raise field_error("closes_at", "La fermeture des inscriptions doit suivre leur ouverture.")
         if self.priority_opens_at and self.priority_opens_at >= self.opens_at:
-            raise InvalidInput("L'ouverture prioritaire doit précéder l'ouverture à tous.")
+            raise field_error("priority_opens_at",
+                              "L'ouverture prioritaire doit précéder l'ouverture à tous.")
 
     def is_open(self, now: datetime, returning: bool = False) -> bool:
         start = self.priority_opens_at if (returning and self.priority_opens_at) else self.opens_at
@@ -73,7 +79,7 @@ class Window:
 
 def check_period_dates(start: date, end: date) -> None:
     if end < start:
-        raise InvalidInput("La date de fin de la période doit suivre sa date de début.")
+        raise field_error("end_date", "La date de fin de la période doit suivre sa date de début.")
 
 
 def age_on(birth_date: date, day: date) -> int:
@@ -87,8 +93,8 @@ class AgeBounds:
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_age <= self.max_age <= 25:
-            raise InvalidInput("Les âges du groupe doivent aller de 0 à 25 ans, le minimum "
-                               "avant le maximum.")
+            raise field_error("max_age", "Les âges du groupe doivent aller de 0 à 25 ans, le "
+                              "minimum avant le maximum.")
 
     def fits(self, birth_date: date, period_start: date) -> bool:
         return self.min_age <= age_on(birth_date, period_start) <= self.max_age
@@ -105,7 +111,8 @@ class AgeBounds:
 
 def check_capacity(capacity: int) -> None:
     if capacity < 0 or capacity > 10_000:
-        raise InvalidInput("La capacité du groupe doit être comprise entre 0 et 10 000 places.")
+        raise field_error("capacity", "La capacité du groupe doit être comprise entre 0 et "
+                          "10 000 places.")
 
 
 def status_for_new_request(capacity: int, places_taken: int, mode: ValidationMode) -> Status:

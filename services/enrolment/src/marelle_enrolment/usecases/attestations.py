@@ -61,14 +61,24 @@ async def family_attestations(uow: UnitOfWork, family_id: uuid.UUID) -> list[dic
 
 
 async def staff_attestations(uow: UnitOfWork, status: str = "demandee") -> list[dict[str, Any]]:
+    from marelle_enrolment.db import activity, activity_group, activity_type, facility, period
+
     async with uow:
         rows = (await uow.session.execute(
-            select(attestation, child_copy.c.first_name, child_copy.c.last_name)
+            select(attestation, child_copy.c.first_name, child_copy.c.last_name,
+                   facility.c.name.label("facility_name"), activity.c.name.label("activity_name"),
+                   period.c.label.label("period_label"), activity_group.c.label.label("group_label"))
             .join(registration, registration.c.id == attestation.c.registration_id)
             .join(child_copy, child_copy.c.child_id == registration.c.child_id)
+            .join(period, period.c.id == registration.c.period_id)
+            .join(activity_group, activity_group.c.id == registration.c.group_id)
+            .join(activity, activity.c.id == period.c.activity_id)
+            .join(activity_type, activity_type.c.id == activity.c.activity_type_id)
+            .join(facility, facility.c.id == activity_type.c.facility_id)
             .where(attestation.c.status == status).order_by(attestation.c.requested_at))).all()
-    return [{**_view(r), "family_id": r.family_id,
-             "child_name": f"{r.first_name} {r.last_name}"} for r in rows]
+    return [{**_view(r), "family_id": r.family_id, "child_name": f"{r.first_name} {r.last_name}",
+             "facility_name": r.facility_name, "activity_name": r.activity_name,
+             "period_label": r.period_label, "group_label": r.group_label} for r in rows]
 
 
 async def issue(uow: UnitOfWork, actor: Principal, structure_name: str,

@@ -133,10 +133,24 @@ async def update_period(uow: UnitOfWork, period_id: uuid.UUID, data: PeriodIn) -
         await uow.commit()
 
 
-async def close_period(uow: UnitOfWork, period_id: uuid.UUID) -> None:
+async def set_period_closed(uow: UnitOfWork, period_id: uuid.UUID, closed: bool) -> None:
+    """Closed: no new request, whatever the window; reopening restores the window's rule."""
     async with uow:
         await _exists(uow, period, period_id, "Cette période")
-        await uow.session.execute(update(period).where(period.c.id == period_id).values(closed=True))
+        await uow.session.execute(update(period).where(period.c.id == period_id)
+                                  .values(closed=closed))
+        await _announce(uow, period_id, first=False)
+        await uow.commit()
+
+
+async def set_group_closed(uow: UnitOfWork, group_id: uuid.UUID, closed: bool) -> None:
+    async with uow:
+        period_id = await uow.session.scalar(select(activity_group.c.period_id).where(
+            activity_group.c.id == group_id))
+        if period_id is None:
+            raise NotFound("Ce groupe est introuvable.")
+        await uow.session.execute(update(activity_group).where(activity_group.c.id == group_id)
+                                  .values(closed=closed))
         await _announce(uow, period_id, first=False)
         await uow.commit()
 
