@@ -24,6 +24,8 @@ from marelle_chassis.auth import AUDIENCE, ISSUER
 from marelle_gateway.config import GatewaySettings
 from marelle_gateway.main import create_app
 
+from gateway.tests.enrolment_fake import FakeEnrolment
+
 Handler = Callable[[httpx.Request], httpx.Response]
 
 PORTS = {8101: "identity", 8102: "enrolment", 8103: "booking", 8104: "billing"}
@@ -64,6 +66,8 @@ class FakeServices:
 
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str, str], httpx.Response | Handler] = {}
+        # A whole service played by one handler (`None`: not found), after the exact routes.
+        self.services: dict[str, Callable[[httpx.Request], httpx.Response | None]] = {}
         self.requests: list[httpx.Request] = []
         self.jwks_up = True
 
@@ -79,6 +83,8 @@ class FakeServices:
             return httpx.Response(200, json=JWKS)
         self.requests.append(request)
         answer = self.routes.get((service, request.method, request.url.path))
+        if answer is None and service in self.services:
+            answer = self.services[service](request)
         if answer is None:
             if request.url.path.endswith("/requests"):
                 return httpx.Response(200, json={"items": []})
@@ -86,6 +92,10 @@ class FakeServices:
                                              "detail": "Ressource introuvable."},
                                   headers={"content-type": "application/problem+json"})
         return answer(request) if callable(answer) else answer
+
+    def serve(self, service: str, handler: Callable[[httpx.Request], httpx.Response | None]
+              ) -> None:
+        self.services[service] = handler
 
     def sent(self, method: str, path: str, service: str = "identity") -> list[httpx.Request]:
         return [r for r in self.requests if r.method == method and r.url.path == path
@@ -127,6 +137,12 @@ def problem(status: int, detail: str, **extra: Any) -> httpx.Response:
 @pytest.fixture
 def fake() -> FakeServices:
     return FakeServices()
+
+
+@pytest.fixture
+def enrolment(fake: FakeServices) -> FakeEnrolment:
+    """The fake enrolment service and identity's Martin family (Claire, Léa, Tom)."""
+    return FakeEnrolment(fake)
 
 
 @pytest.fixture

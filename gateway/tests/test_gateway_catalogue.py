@@ -20,7 +20,7 @@ def test_every_literal_key_used_in_templates_and_handlers_exists():
         used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*[,)]""",
                                template.read_text()))
     assert used, "templates use the catalogue"
-    for module in (TEMPLATES_DIR.parent / "pages").glob("*.py"):
+    for module in (TEMPLATES_DIR.parent / "pages").rglob("*.py"):
         used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.]+)["']\s*[,)]""", module.read_text()))
     assert used <= set(catalogue("fr")), used - set(catalogue("fr"))
 
@@ -32,7 +32,12 @@ def test_keys_built_at_render_time_exist():
     from marelle_gateway.pages.auth import HOME_NOTICES, LINKS
     from marelle_gateway.pages.contact import PHONE_KINDS, RANKS, SCHEMES
     from marelle_gateway.pages.family import NOTICES
-    from marelle_gateway.pages.registrations import ACTIONS, STATES
+    from marelle_gateway.enrolment_models import MARKS, STATUSES
+    from marelle_gateway.pages.registrations import REGISTRATION_MENU, SECTIONS
+    from marelle_gateway.pages.registrations.choice import LEVELS
+    from marelle_gateway.pages.registrations.detail import BOOKING_SECTIONS
+    from marelle_gateway.pages.registrations.detail import NOTICES as REGISTRATION_NOTICES
+    from marelle_gateway.pages.registrations.new import WEEKDAYS
     from marelle_gateway.rendering import MENU
 
     keys = {key for _, key, _ in MENU}
@@ -49,8 +54,20 @@ def test_keys_built_at_render_time_exist():
              for part in ("title", "lead", "submit", "invalid_next")}
     keys |= {f"contact.field.{kind}_{rank}" for kind in PHONE_KINDS for rank in (*RANKS, "any")}
     keys |= {f"contact.scheme.{scheme}" for scheme in SCHEMES}
-    keys |= {f"registrations.state.{state}" for state in STATES}
-    keys |= {f"page.registrations.action.{i}" for i in range(1, ACTIONS + 1)}
+    keys |= {f"registrations.{part}.{section}" for section in SECTIONS
+             for part in ("state", "empty")}
+    keys |= {f"registration.menu.{section}" for section, _ in REGISTRATION_MENU}
+    keys |= {f"registration.{section}.{part}" for section in BOOKING_SECTIONS
+             for part in ("soon", "after_validation")}
+    keys |= {f"registration.status.{prefix}{status}" for status in (*STATUSES, "other")
+             for prefix in ("", "icon.")}
+    keys |= {f"{prefix}.{mark}" for mark in MARKS.values()
+             for prefix in ("registration.mark", "registrations.legend")}
+    keys |= {f"registration.level.{level}" for level in LEVELS}
+    keys |= {f"weekday.{day}" for day in WEEKDAYS}
+    keys |= {f"registration.result.{outcome}" for outcome in ("all_ok", "some_failed",
+                                                                  "all_failed")}
+    keys |= set(REGISTRATION_NOTICES.values())
     keys |= {f"page.{page}.action.{i}" for page, count in (("family", 5), ("account", 4))
              for i in range(1, count + 1)}
     keys |= {f"family.add.title.{kind}" for kind in ("enfant", "responsable")}

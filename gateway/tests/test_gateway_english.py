@@ -6,6 +6,8 @@ import logging
 
 import httpx
 
+from gateway.tests import enrolment_fake as ef
+
 FAMILY_ID = "0b7d2a52-3f51-4a8e-9c0e-8f1f5a8f6b11"
 LEA = "22222222-2222-4222-8222-222222222222"
 CLAIRE = "11111111-1111-4111-8111-111111111111"
@@ -42,6 +44,29 @@ PRIVATE = ["/", "/tableau-de-bord", "/ma-famille", "/ma-famille?confirmation=ajo
            f"/mes-inscriptions/nouvelle?enfant={LEA}", "/mon-compte", "/mon-compte/mot-de-passe",
            "/mon-compte/detail-par-inscription", "/mon-compte/detail-par-facture",
            "/mon-compte/attestation-fiscale"]
+NEW = f"/mes-inscriptions/nouvelle?enfant={LEA}"
+REGISTRATION_PAGES = [  # every state of « Mes inscriptions » that shows other words
+    "/mes-inscriptions/nouvelle", f"{NEW}&equipement={ef.ALSH}",
+    f"{NEW}&equipement={ef.ALSH}&activite={ef.AUTUMN}",
+    f"{NEW}&equipement={ef.ALSH}&activite={ef.AUTUMN}&groupe={ef.GROUP_911}",
+    f"{NEW}&equipement={ef.CANTEEN}",
+    f"/mes-inscriptions/{ef.R_VALID}", f"/mes-inscriptions/{ef.R_VALID}?confirmation=annulation",
+    f"/mes-inscriptions/{ef.R_REFUSED}", f"/mes-inscriptions/{ef.R_WAIT}/liste-attente",
+    f"/mes-inscriptions/{ef.R_VALID}/liste-attente",
+    *(f"/mes-inscriptions/{r}/{section}" for r in (ef.R_VALID, ef.R_PENDING)
+      for section in ("reservations", "navettes", "attestation", "annulation")),
+    f"/mes-inscriptions/{ef.R_VALID}/attestation?confirmation=demande",
+    f"/mes-inscriptions/{ef.R_REFUSED}/annulation",
+]
+CHOSEN = {"enfant": LEA, "equipement": ef.ALSH, "type": ef.HOLIDAYS, "activite": ef.AUTUMN,
+          "periode": ef.AUTUMN_PERIOD, "groupe": ef.GROUP_68}
+REGISTRATION_POSTS = [  # (path, form, status)
+    ("/mes-inscriptions/nouvelle", {**CHOSEN, "semaine_type": "oui"}, 422),
+    ("/mes-inscriptions/nouvelle", {**CHOSEN, "groupe": "x"}, 422),
+    ("/mes-inscriptions/nouvelle", CHOSEN, 200),
+    (f"/mes-inscriptions/{ef.R_REFUSED}/annulation", {}, 409),
+    (f"/mes-inscriptions/{ef.R_PENDING}/attestation", {}, 409),
+]
 POSTS = {  # form posts that re-render a page with errors or notices
     "/connexion": {"identifiant": "", "mot_de_passe": ""},
     "/mot-de-passe-oublie": {"email": "a@b.fr"},
@@ -71,6 +96,7 @@ def missing_keys(caplog) -> list[str]:
 async def test_every_page_in_english_has_every_key(portal, fake, gw, caplog):
     caplog.set_level(logging.WARNING, logger="marelle_gateway.i18n")
     identity(fake, gw, pending=False)
+    enrolment = ef.FakeEnrolment(fake, family=False)
     seen = 0
     async with portal(fake) as client:
         client.headers["Accept-Language"] = "en"
@@ -91,6 +117,21 @@ async def test_every_page_in_english_has_every_key(portal, fake, gw, caplog):
             response = await client.post(path, data=gw.with_csrf(client, data))
             assert response.status_code in (200, 422, 503), (path, response.status_code)
             assert '<html lang="en">' in response.text, path
+        for path in REGISTRATION_PAGES:
+            response = await client.get(path)
+            assert response.status_code == 200, path
+            assert '<html lang="en">' in response.text, path
+        for path, data, status in REGISTRATION_POSTS:
+            response = await client.post(path, data=gw.with_csrf(client, data))
+            assert response.status_code == status, path
+            assert '<html lang="en">' in response.text, path
+        enrolment.request_answer = httpx.Response(201, json={"results": [
+            {"child_id": LEA, "ok": False, "registration": None, "detail": "Groupe fermé."}]})
+        response = await client.post("/mes-inscriptions/nouvelle",
+                                      data=gw.with_csrf(client, CHOSEN))
+        assert "Your request could not be saved" in response.text
+        enrolment.offers[LEA] = {**enrolment.offers[LEA], "facilities": []}
+        assert "No registration is open for Léa" in (await client.get(NEW)).text
         fake.routes.clear()
         identity(fake, gw, pending=True)
         for path in ("/mes-coordonnees", "/mes-coordonnees/modifier"):

@@ -69,12 +69,12 @@ async def test_home_page_is_the_guide_login_form(portal):
     assert "<script" not in html
 
 
-async def test_registrations_page_warns_a_registration_is_not_a_booking(portal, fake, gw):
+async def test_registrations_page_warns_a_registration_is_not_a_booking(portal, fake, enrolment,
+                                                                        gw):
     async with portal(fake) as client:
         gw.signed_in(client, fake.parent_token())
         html = (await client.get("/mes-inscriptions")).text
     assert "une inscription n&#39;est pas une réservation" in html
-    assert "arrivent avec le module d&#39;inscription" in html
 
 
 async def test_unknown_page_is_a_french_html_404(portal):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from marelle_chassis.http import outgoing_headers
 
+from marelle_gateway.enrolment import EnrolmentClient
 from marelle_gateway.identity import IdentityClient, UpstreamUnavailable  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Upstreams:
         self.client = client
         self.urls = {name: url.rstrip("/") for name, url in urls.items()}
         self.identity = IdentityClient(client, self.urls["identity"])
+        self.enrolment = EnrolmentClient(client, self.urls["enrolment"])
 
     async def _get(self, service: str, path: str, token: str | None = None) -> httpx.Response:
         headers = outgoing_headers()

@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
 from starlette.requests import Request
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,10 @@ class Translator:
     def date(self, value: date) -> str:
         """A calendar date as the guide writes it (JJ/MM/AAAA in French)."""
         return format_date(value, format=self("format.date.pattern"), locale=self.lang)
+
+    def number(self, value: int) -> str:
+        """« 2 000 » in French, "2,000" in English."""
+        return format_decimal(value, locale=self.lang)
 
     def datetime(self, value: datetime) -> str:
         if value.tzinfo is None:

@@ -1,101 +1,27 @@
 """Calls to identity (accounts, household, contact details), as `services/identity/API.md` says.
 
-Two levels: `send` returns identity's answer as is (the JSON API relays it), `fetch` turns it into
-a body or an exception the pages can show (`UpstreamProblem` for 4xx, `UpstreamUnavailable`
-for transport errors and 5xx).
+The plumbing (`send`, `fetch`, the problem and outage exceptions) is `upstream.py`'s; the names
+stay importable from here, where the pages have always found them.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
-
-from marelle_chassis.errors import DomainError
-from marelle_chassis.http import outgoing_headers
-
-log = logging.getLogger(__name__)
+from marelle_gateway.upstream import (  # noqa: F401 (re-exported)
+    ServiceClient,
+    UpstreamProblem,
+    UpstreamUnavailable,
+    family_path,
+    problem_of,
+)
 
 IDENTITY_DOWN = ("Le service des comptes est momentanément indisponible. "
                  "Réessayez dans quelques minutes.")
 
 
-class UpstreamUnavailable(DomainError):
-    status, code, title = 503, "service-indisponible", "Service momentanément indisponible"
-
-
-@dataclass
-class UpstreamProblem(Exception):
-    """A 4xx answer: identity's status, French `detail`, field errors and `Retry-After`."""
-
-    status: int
-    detail: str = ""
-    # (identity's field name, its French message), in identity's order.
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    retry_after: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.detail}"
-
-
-def problem_of(response: httpx.Response) -> UpstreamProblem:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    detail = body.get("detail")
-    errors = [(str(e["champ"]), str(e["message"])) for e in body.get("erreurs") or []
-              if isinstance(e, dict) and e.get("champ") and e.get("message")]
-    retry = response.headers.get("retry-after", "").strip()
-    return UpstreamProblem(response.status_code, detail if isinstance(detail, str) else "",
-                           errors, int(retry) if retry.isdigit() else None)
-
-
-def family_path(family_id: str, *parts: str) -> str:
-    return "/".join((f"/families/{family_id}", *parts))
-
-
-class IdentityClient:
-    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
-        self.client = client
-        self.base_url = base_url.rstrip("/")
+class IdentityClient(ServiceClient):
+    name = "identity"
+    down = IDENTITY_DOWN
 
     @property
     def jwks_url(self) -> str:
         return self.base_url + "/.well-known/jwks.json"
-
-    async def send(self, method: str, path: str, *, json: Any = None, token: str | None = None,
-                   client_ip: str | None = None) -> httpx.Response:
-        """Identity's answer, whatever its status; `UpstreamUnavailable` if it cannot be reached."""
-        headers = outgoing_headers()
-        if token:
-            headers["authorization"] = f"Bearer {token}"
-        if client_ip:
-            # Identity throttles logins per end user, not per gateway.
-            headers["x-client-ip"] = client_ip
-        try:
-            return await self.client.request(method, self.base_url + path, json=json,
-                                             headers=headers)
-        except httpx.HTTPError as exc:
-            log.warning("identity unreachable (%s %s): %s", method, path, type(exc).__name__)
-            raise UpstreamUnavailable(IDENTITY_DOWN) from exc
-
-    async def fetch(self, method: str, path: str, *, ok: tuple[int, ...] = (200,),
-                    **kwargs: Any) -> Any:
-        """The JSON body of an expected answer (None when empty); raises otherwise."""
-        response = await self.send(method, path, **kwargs)
-        if response.status_code in ok:
-            if not response.content:
-                return None
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise UpstreamUnavailable(IDENTITY_DOWN) from exc
-        if 400 <= response.status_code < 500:
-            raise problem_of(response)
-        log.warning("identity answered %s to %s %s", response.status_code, method, path)
-        raise UpstreamUnavailable(IDENTITY_DOWN)

@@ -1,4 +1,5 @@
-"""Parent JSON API (`/api/v1`): thin handlers that forward to the owning service.
+"""Parent JSON API (`/api/v1`): thin handlers that forward to the owning service (identity,
+enrolment).
 
 Bearer tokens only: no cookie is read here, so no CSRF protection is needed.
 """
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from marelle_gateway.api import auth, family
+from marelle_gateway.api import auth, family, registrations
 from marelle_gateway.api.proxy import relay
 from marelle_gateway.clients import Upstreams
 
@@ -82,3 +83,4 @@ async def signup(body: SignupRequest, request: Request) -> Response:
 
 router.include_router(auth.router)
 router.include_router(family.router)
+router.include_router(registrations.router)

@@ -1,4 +1,4 @@
-"""What the JSON API's thin proxies share: the bearer's session, relaying identity's answer."""
+"""What the JSON API's thin proxies share: the bearer's session, relaying a service's answer."""
 
 from __future__ import annotations
 
@@ -29,16 +29,22 @@ async def api_parent(request: Request) -> Session:
         raise BearerRequired(exc.detail) from None
 
 
-def relay(upstream: httpx.Response, request: Request) -> Response:
-    """identity's status, body (JSON or problem+json) and useful headers, as they are."""
+# How the parent is told that a service answered something unreadable.
+UNEXPECTED = {
+    "identity": "Le service des comptes a répondu de façon inattendue. Réessayez plus tard.",
+    "enrolment": "Le service des inscriptions a répondu de façon inattendue. Réessayez plus tard.",
+}
+
+
+def relay(upstream: httpx.Response, request: Request, service: str = "identity") -> Response:
+    """The service's status, body (JSON or problem+json) and useful headers, as they are."""
     headers = {name: upstream.headers[name] for name in _PASSED_HEADERS if name in upstream.headers}
     if not upstream.content:
         return Response(status_code=upstream.status_code, headers=headers)
     media_type = upstream.headers.get("content-type", "").split(";")[0].strip()
     if media_type not in _JSON_TYPES:
         # Never relay an unexpected body (an HTML error page, a stack trace) to parents.
-        return problem(502, "Réponse inattendue",
-                       "Le service des comptes a répondu de façon inattendue. Réessayez plus tard.",
+        return problem(502, "Réponse inattendue", UNEXPECTED[service],
                        code="reponse-inattendue", instance=request.url.path)
     return Response(upstream.content, status_code=upstream.status_code, media_type=media_type,
                     headers=headers)

@@ -1,0 +1,16 @@
+"""« Mes inscriptions »: the list, a new request, each registration's sub-menu, attestations."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from marelle_gateway.pages.registrations import attestations, detail, listing, new
+from marelle_gateway.pages.registrations.common import REGISTRATION_MENU
+from marelle_gateway.pages.registrations.listing import SECTIONS, STATES
+
+__all__ = ["REGISTRATION_MENU", "SECTIONS", "STATES", "router"]
+
+router = APIRouter()
+# `nouvelle` and `attestations/…` before `{registration_id}`, which would take them otherwise.
+for _module in (new, attestations, listing, detail):
+    router.include_router(_module.router)

@@ -1,0 +1,108 @@
+"""Calling one upstream service on behalf of a parent: the shared plumbing of every client.
+
+Two levels: `send` returns the service's answer as is (the JSON API relays it), `fetch` turns it
+into a body or an exception the pages can show (`UpstreamProblem` for 4xx, `UpstreamUnavailable`
+for transport errors, 5xx and unreadable bodies).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from marelle_chassis.errors import DomainError
+from marelle_chassis.http import outgoing_headers
+
+log = logging.getLogger(__name__)
+
+
+class UpstreamUnavailable(DomainError):
+    status, code, title = 503, "service-indisponible", "Service momentanément indisponible"
+
+
+@dataclass
+class UpstreamProblem(Exception):
+    """A 4xx answer: the service's status, French `detail`, field errors and `Retry-After`."""
+
+    status: int
+    detail: str = ""
+    # (the service's field name, its French message), in the service's order.
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    retry_after: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.detail}"
+
+
+def problem_of(response: httpx.Response) -> UpstreamProblem:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    detail = body.get("detail")
+    errors = [(str(e["champ"]), str(e["message"])) for e in body.get("erreurs") or []
+              if isinstance(e, dict) and e.get("champ") and e.get("message")]
+    retry = response.headers.get("retry-after", "").strip()
+    return UpstreamProblem(response.status_code, detail if isinstance(detail, str) else "",
+                           errors, int(retry) if retry.isdigit() else None)
+
+
+def family_path(family_id: str, *parts: str) -> str:
+    return "/".join((f"/families/{family_id}", *parts))
+
+
+class ServiceClient:
+    """One service's base URL over the gateway's shared client; `down` is said when it fails."""
+
+    name = "service"
+    down = "Un service du portail est momentanément indisponible. Réessayez dans quelques minutes."
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+
+    def headers(self, token: str | None, client_ip: str | None = None) -> dict[str, str]:
+        headers = outgoing_headers()
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        if client_ip:
+            # Services throttle per end user, not per gateway.
+            headers["x-client-ip"] = client_ip
+        return headers
+
+    async def send(self, method: str, path: str, *, json: Any = None, token: str | None = None,
+                   client_ip: str | None = None, params: dict[str, str] | None = None,
+                   stream: bool = False) -> httpx.Response:
+        """The service's answer, whatever its status; `UpstreamUnavailable` if unreachable.
+
+        With `stream`, the body is not read: the caller must close the response.
+        """
+        request = self.client.build_request(method, self.base_url + path, json=json,
+                                            params=params, headers=self.headers(token, client_ip))
+        try:
+            return await self.client.send(request, stream=stream)
+        except httpx.HTTPError as exc:
+            log.warning("%s unreachable (%s %s): %s", self.name, method, path,
+                        type(exc).__name__)
+            raise UpstreamUnavailable(self.down) from exc
+
+    async def fetch(self, method: str, path: str, *, ok: tuple[int, ...] = (200,),
+                    **kwargs: Any) -> Any:
+        """The JSON body of an expected answer (None when empty); raises otherwise."""
+        response = await self.send(method, path, **kwargs)
+        if response.status_code in ok:
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise UpstreamUnavailable(self.down) from exc
+        if 400 <= response.status_code < 500:
+            raise problem_of(response)
+        log.warning("%s answered %s to %s %s", self.name, response.status_code, method, path)
+        raise UpstreamUnavailable(self.down)
