@@ -158,6 +158,7 @@ def main() -> int:
             run_step(f"marelle_{name}", "migrate", env)
         say("loading the demo data (idempotent)")
         run_step("marelle_identity", "seed-demo", env)
+        run_step("marelle_enrolment", "seed-demo", env)
         if use_mailbox:
             # Development mailbox: identity's emails land here, readable in the browser.
             processes["mailbox"] = subprocess.Popen(
