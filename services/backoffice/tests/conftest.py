@@ -131,3 +131,10 @@ async def csrf_of(client: httpx.AsyncClient, path: str = "/connexion") -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', html)
     assert match, f"no CSRF field on {path}"
     return match.group(1)
+
+
+async def post_form(client: httpx.AsyncClient, path: str, data: dict[str, Any] | None = None,
+                    ) -> httpx.Response:
+    """POST `data` to `path` as its own page's form does: with that page's CSRF token."""
+    csrf = await csrf_of(client, path)
+    return await client.post(path, data={"csrf": csrf, **(data or {})})

@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from .conftest import csrf_of, problem, sign_in
+from .conftest import csrf_of, post_form, problem, sign_in
 from .enrolment_sample import (
     ACTIVITY_ID,
     CATALOGUE,
@@ -85,9 +85,8 @@ async def test_creating_a_facility_posts_its_name_and_returns_to_the_catalogue(b
     fake.on("POST", "enrolment", "/staff/facilities", created)
     async with backoffice(fake) as client:
         sign_in(client)
-        csrf = await csrf_of(client, "/catalogue/equipements/nouveau")
-        response = await client.post("/catalogue/equipements/nouveau",
-                                     data={"csrf": csrf, "nom": "  CENTRE DE LOISIRS ALSH "})
+        response = await post_form(client, "/catalogue/equipements/nouveau",
+                                   {"nom": "  CENTRE DE LOISIRS ALSH "})
     [sent] = fake.sent("POST", "enrolment", "/staff/facilities")
     assert json.loads(sent.content) == {"name": "CENTRE DE LOISIRS ALSH"}
     assert sent.headers["authorization"].startswith("Bearer ")
@@ -101,9 +100,7 @@ async def test_a_duplicate_facility_name_is_shown_by_the_field(backoffice, fake)
             problem(409, "Un équipement porte déjà ce nom."))
     async with backoffice(fake) as client:
         sign_in(client)
-        csrf = await csrf_of(client, "/catalogue/equipements/nouveau")
-        response = await client.post("/catalogue/equipements/nouveau",
-                                     data={"csrf": csrf, "nom": "CENTRE"})
+        response = await post_form(client, "/catalogue/equipements/nouveau", {"nom": "CENTRE"})
     html = response.text
     assert response.status_code == 409
     assert '<a href="#nom">Un équipement porte déjà ce nom.</a>' in html
@@ -114,9 +111,8 @@ async def test_a_duplicate_facility_name_is_shown_by_the_field(backoffice, fake)
 async def test_an_empty_name_is_flagged_without_calling_enrolment(backoffice, fake):
     async with backoffice(with_catalogue(fake)) as client:
         sign_in(client)
-        csrf = await csrf_of(client, f"/catalogue/equipements/{FACILITY_ID}/types/nouveau")
-        response = await client.post(f"/catalogue/equipements/{FACILITY_ID}/types/nouveau",
-                                     data={"csrf": csrf, "nom": " "})
+        response = await post_form(client, f"/catalogue/equipements/{FACILITY_ID}/types/nouveau",
+                                   {"nom": " "})
     assert response.status_code == 422
     assert '<a href="#nom">Saisissez le nom du type d&#39;activité.</a>' in response.text
     assert "CENTRE DE LOISIRS ALSH" in response.text  # the context is shown again
@@ -165,11 +161,9 @@ async def test_creating_a_period_sends_paris_date_times_with_their_offset(backof
     async with backoffice(with_catalogue(fake)) as client:
         sign_in(client)
         page = await client.get(f"/catalogue/activites/{ACTIVITY_ID}/periodes/nouvelle")
-        csrf = await csrf_of(client, f"/catalogue/activites/{ACTIVITY_ID}/periodes/nouvelle")
-        response = await client.post(f"/catalogue/activites/{ACTIVITY_ID}/periodes/nouvelle",
-                                     data={"csrf": csrf, **PERIOD_FORM,
-                                           "prioritaire-date": "25/09/2016",
-                                           "prioritaire-heure": "8:00"})
+        response = await post_form(client, f"/catalogue/activites/{ACTIVITY_ID}/periodes/nouvelle",
+                                   {**PERIOD_FORM, "prioritaire-date": "25/09/2016",
+                                    "prioritaire-heure": "8:00"})
     html = page.text
     assert "<h1>Ajouter une période</h1>" in html
     assert '<label for="memo">Mémo pour les inscriptions</label>' in html
@@ -269,9 +263,7 @@ async def test_editing_a_period_shows_paris_values_and_sends_a_put(backoffice, f
     async with backoffice(with_catalogue(fake)) as client:
         sign_in(client)
         page = await client.get(f"/catalogue/periodes/{PERIOD_ID}/modifier")
-        csrf = await csrf_of(client, f"/catalogue/periodes/{PERIOD_ID}/modifier")
-        response = await client.post(f"/catalogue/periodes/{PERIOD_ID}/modifier",
-                                     data={"csrf": csrf, **PERIOD_FORM})
+        response = await post_form(client, f"/catalogue/periodes/{PERIOD_ID}/modifier", PERIOD_FORM)
     html = page.text
     assert "<h1>Modifier la période « Automne 2016 »</h1>" in html
     for field_id, value in (("date-debut", "20/10/2016"), ("date-fin", "03/11/2016"),
@@ -295,9 +287,7 @@ async def test_closing_a_period_asks_then_posts(backoffice, fake):
         sign_in(client)
         page = await client.get(f"/catalogue/periodes/{PERIOD_ID}/cloture")
         closed = await client.get(f"/catalogue/periodes/{CLOSED_PERIOD_ID}/cloture")
-        csrf = await csrf_of(client, f"/catalogue/periodes/{PERIOD_ID}/cloture")
-        response = await client.post(f"/catalogue/periodes/{PERIOD_ID}/cloture",
-                                     data={"csrf": csrf})
+        response = await post_form(client, f"/catalogue/periodes/{PERIOD_ID}/cloture")
         after = await client.get(response.headers["location"].split("#")[0])
     assert "ne pourront plus demander d&#39;inscription" in page.text
     assert ">Clôturer la période</button>" in page.text

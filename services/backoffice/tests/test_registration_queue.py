@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from .conftest import csrf_of, problem, sign_in
+from .conftest import csrf_of, post_form, problem, sign_in
 from .enrolment_sample import (
     CATALOGUE,
     FACILITY_ID,
@@ -191,8 +191,7 @@ async def test_deciding_nothing_is_an_error_linked_to_the_first_checkbox(backoff
     queue(fake)
     async with backoffice(fake) as client:
         sign_in(client)
-        csrf = await csrf_of(client, "/inscriptions")
-        response = await client.post("/inscriptions", data={"csrf": csrf, "decision": "validate"})
+        response = await post_form(client, "/inscriptions", {"decision": "validate"})
     assert response.status_code == 422
     assert f'<a href="#choix-{REG_LEA}">Sélectionnez au moins une demande.</a>' in response.text
     assert not fake.sent("POST", "enrolment", "/staff/registrations/decisions")

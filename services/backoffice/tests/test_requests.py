@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from .conftest import csrf_of, problem, sign_in
+from .conftest import csrf_of, post_form, problem, sign_in
 from .sample import FAMILY_ID, PENDING, REQUEST_1, REQUEST_2
 
 
@@ -119,9 +119,7 @@ async def test_deciding_nothing_is_an_error_linked_to_the_first_checkbox(backoff
     queue(fake)
     async with backoffice(fake) as client:
         sign_in(client)
-        csrf = await csrf_of(client, "/demandes/coordonnees")
-        response = await client.post("/demandes/coordonnees",
-                                     data={"csrf": csrf, "decision": "accept"})
+        response = await post_form(client, "/demandes/coordonnees", {"decision": "accept"})
     assert response.status_code == 422
     assert f'<a href="#choix-{REQUEST_1}">Sélectionnez au moins une demande.</a>' in response.text
     assert not fake.sent("POST", "identity", "/staff/contact-change-requests/decisions")

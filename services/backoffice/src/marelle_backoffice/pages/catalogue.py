@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from marelle_backoffice.clients import UpstreamProblem
+from marelle_backoffice.enrolment import Enrolment
 from marelle_backoffice.forms import FormErrors, text
 from marelle_backoffice.i18n import Translator
 from marelle_backoffice.pages.common import (
@@ -186,6 +187,50 @@ async def create_activity(request: Request, activity_type_id: str,
                       status_code=status)
 
 
+# --- période, groupe: one form each, to create or to change the node ---------------------------
+
+Reader = Callable[[Mapping[str, Any], Translator], tuple[dict[str, str], dict[str, Any], FormErrors]]
+
+
+class _NodeForm(NamedTuple):
+    """What the period and group forms differ by."""
+    template: str
+    read: Reader  # the form -> what was typed (shown again), enrolment's body, the errors
+    fields: Mapping[str, str]  # enrolment's 422 field names -> our input ids
+    context: Mapping[str, Any]  # more for the template
+
+
+def _form_page(request: Request, form: _NodeForm, place: Place, *, editing: bool,
+               values: dict[str, str], errors: FormErrors | None = None,
+               status_code: int = 200) -> HTMLResponse:
+    return render(request, form.template, page="registrations", section="catalogue",
+                  place=place, editing=editing, action=request.url.path, values=values,
+                  **form.context, errors=errors or FormErrors(), status_code=status_code)
+
+
+async def _submit(request: Request, staff: StaffSession, form: _NodeForm, *, editing: bool,
+                  save: Callable[[Enrolment, dict[str, Any]], Awaitable[Any]],
+                  saved: Callable[[Any], Response], place: Callable[[CatalogueIndex], Place],
+                  conflict_field: str | None = None) -> Response:
+    """Check the form, send it, and redirect once saved; else the form again with its errors.
+
+    `save(api, body)` sends it, `saved(answer)` is the redirect, `place(index)` the node shown
+    above the form (looked up only when the form comes back)."""
+    t = Translator()
+    values, body, errors = form.read(await request.form(), t)
+    status = 422
+    if not errors:
+        try:
+            answer = await save(enrolment(request, staff), body)
+        except UpstreamProblem as problem:
+            status = _upstream(errors, problem, form.fields, t("catalogue.error.refused"),
+                               conflict_field)
+        else:
+            return saved(answer)
+    return _form_page(request, form, place(await _index(request, staff)), editing=editing,
+                      values=values, errors=errors, status_code=status)
+
+
 # --- période ------------------------------------------------------------------------------------
 
 def _period_values(period: dict[str, Any] | None) -> dict[str, str]:
@@ -277,68 +322,48 @@ def _read_period(form: Mapping[str, Any], t: Translator
     return values, body, errors
 
 
+PERIOD = _NodeForm("period_form.html", _read_period, PERIOD_FIELDS, {"modes": MODES})
+
+
 def _iso(moment: datetime | None) -> str | None:
     """With the Paris offset (`2016-10-20T08:00:00+02:00`): the instant the agent meant."""
     return moment.isoformat() if moment else None
-
-
-def _period_page(request: Request, place: Place, *, editing: bool, values: dict[str, str],
-                 errors: FormErrors | None = None, status_code: int = 200) -> HTMLResponse:
-    return render(request, "period_form.html", page="registrations", section="catalogue",
-                  place=place, editing=editing, action=request.url.path, values=values,
-                  modes=MODES, errors=errors or FormErrors(), status_code=status_code)
 
 
 @router.get("/catalogue/activites/{activity_id}/periodes/nouvelle")
 async def new_period(request: Request, activity_id: str,
                      staff: StaffSession = Depends(require_session)) -> HTMLResponse:
     place = _node((await _index(request, staff)).activity, activity_id)
-    return _period_page(request, place, editing=False, values=_period_values(None))
+    return _form_page(request, PERIOD, place, editing=False, values=_period_values(None))
 
 
 @router.post("/catalogue/activites/{activity_id}/periodes/nouvelle")
 async def create_period(request: Request, activity_id: str,
                         staff: StaffSession = Depends(require_session)) -> Response:
-    t = Translator()
     activity_id = checked_id(activity_id)
-    values, body, errors = _read_period(await request.form(), t)
-    status = 422
-    if not errors:
-        try:
-            new_id = await enrolment(request, staff).create_period(activity_id, body)
-        except UpstreamProblem as problem:
-            status = _upstream(errors, problem, PERIOD_FIELDS, t("catalogue.error.refused"))
-        else:
-            return _created("periode_creee", f"periode-{new_id}")
-    place = _node((await _index(request, staff)).activity, activity_id)
-    return _period_page(request, place, editing=False, values=values, errors=errors,
-                        status_code=status)
+    return await _submit(
+        request, staff, PERIOD, editing=False,
+        save=lambda api, body: api.create_period(activity_id, body),
+        saved=lambda new_id: _created("periode_creee", f"periode-{new_id}"),
+        place=lambda index: _node(index.activity, activity_id))
 
 
 @router.get("/catalogue/periodes/{period_id}/modifier")
 async def edit_period(request: Request, period_id: str,
                       staff: StaffSession = Depends(require_session)) -> HTMLResponse:
     place = _node((await _index(request, staff)).period, period_id)
-    return _period_page(request, place, editing=True, values=_period_values(place.period))
+    return _form_page(request, PERIOD, place, editing=True, values=_period_values(place.period))
 
 
 @router.post("/catalogue/periodes/{period_id}/modifier")
 async def update_period(request: Request, period_id: str,
                         staff: StaffSession = Depends(require_session)) -> Response:
-    t = Translator()
     period_id = checked_id(period_id)
-    values, body, errors = _read_period(await request.form(), t)
-    status = 422
-    if not errors:
-        try:
-            await enrolment(request, staff).update_period(period_id, body)
-        except UpstreamProblem as problem:
-            status = _upstream(errors, problem, PERIOD_FIELDS, t("catalogue.error.refused"))
-        else:
-            return _created("periode_modifiee", f"periode-{period_id}")
-    place = _node((await _index(request, staff)).period, period_id)
-    return _period_page(request, place, editing=True, values=values, errors=errors,
-                        status_code=status)
+    return await _submit(
+        request, staff, PERIOD, editing=True,
+        save=lambda api, body: api.update_period(period_id, body),
+        saved=lambda _: _created("periode_modifiee", f"periode-{period_id}"),
+        place=lambda index: _node(index.period, period_id))
 
 
 @router.get("/catalogue/periodes/{period_id}/cloture")
@@ -397,62 +422,41 @@ def _read_group(form: Mapping[str, Any], t: Translator
     return values, body, errors
 
 
-def _group_page(request: Request, place: Place, *, editing: bool, values: dict[str, str],
-                errors: FormErrors | None = None, status_code: int = 200) -> HTMLResponse:
-    return render(request, "group_form.html", page="registrations", section="catalogue",
-                  place=place, editing=editing, action=request.url.path, values=values,
-                  errors=errors or FormErrors(), status_code=status_code)
+GROUP = _NodeForm("group_form.html", _read_group, GROUP_FIELDS, {})
 
 
 @router.get("/catalogue/periodes/{period_id}/groupes/nouveau")
 async def new_group(request: Request, period_id: str,
                     staff: StaffSession = Depends(require_session)) -> HTMLResponse:
     place = _node((await _index(request, staff)).period, period_id)
-    return _group_page(request, place, editing=False, values=_group_values(None))
+    return _form_page(request, GROUP, place, editing=False, values=_group_values(None))
 
 
 @router.post("/catalogue/periodes/{period_id}/groupes/nouveau")
 async def create_group(request: Request, period_id: str,
                        staff: StaffSession = Depends(require_session)) -> Response:
-    t = Translator()
     period_id = checked_id(period_id)
-    values, body, errors = _read_group(await request.form(), t)
-    status = 422
-    if not errors:
-        try:
-            new_id = await enrolment(request, staff).create_group(period_id, body)
-        except UpstreamProblem as problem:
-            status = _upstream(errors, problem, GROUP_FIELDS, t("catalogue.error.refused"))
-        else:
-            return _created("groupe_cree", f"groupe-{new_id}")
-    place = _node((await _index(request, staff)).period, period_id)
-    return _group_page(request, place, editing=False, values=values, errors=errors,
-                       status_code=status)
+    return await _submit(
+        request, staff, GROUP, editing=False,
+        save=lambda api, body: api.create_group(period_id, body),
+        saved=lambda new_id: _created("groupe_cree", f"groupe-{new_id}"),
+        place=lambda index: _node(index.period, period_id))
 
 
 @router.get("/catalogue/groupes/{group_id}/modifier")
 async def edit_group(request: Request, group_id: str,
                      staff: StaffSession = Depends(require_session)) -> HTMLResponse:
     place = _node((await _index(request, staff)).group, group_id)
-    return _group_page(request, place, editing=True, values=_group_values(place.group))
+    return _form_page(request, GROUP, place, editing=True, values=_group_values(place.group))
 
 
 @router.post("/catalogue/groupes/{group_id}/modifier")
 async def update_group(request: Request, group_id: str,
                        staff: StaffSession = Depends(require_session)) -> Response:
-    t = Translator()
     group_id = checked_id(group_id)
-    values, body, errors = _read_group(await request.form(), t)
-    status = 422
-    if not errors:
-        try:
-            await enrolment(request, staff).update_group(group_id, body)
-        except UpstreamProblem as problem:
-            # 409: the capacity would fall below the places taken.
-            status = _upstream(errors, problem, GROUP_FIELDS, t("catalogue.error.refused"),
-                               "capacite")
-        else:
-            return _created("groupe_modifie", f"groupe-{group_id}")
-    place = _node((await _index(request, staff)).group, group_id)
-    return _group_page(request, place, editing=True, values=values, errors=errors,
-                       status_code=status)
+    return await _submit(
+        request, staff, GROUP, editing=True,
+        save=lambda api, body: api.update_group(group_id, body),
+        saved=lambda _: _created("groupe_modifie", f"groupe-{group_id}"),
+        place=lambda index: _node(index.group, group_id),
+        conflict_field="capacite")  # 409: the capacity would fall below the places taken.

@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from marelle_backoffice import formatting
-from marelle_backoffice.clients import UpstreamProblem
 from marelle_backoffice.enrolment import Enrolment
-from marelle_backoffice.forms import FormErrors, text
+from marelle_backoffice.forms import FormErrors
 from marelle_backoffice.i18n import Translator
+from marelle_backoffice.pages.batch import BatchQueue, decide_selection, read_selection
 from marelle_backoffice.pages.common import parse_date
 from marelle_backoffice.pages.tree import CatalogueIndex
 from marelle_backoffice.rendering import render
@@ -29,7 +29,6 @@ DECISIONS = ("validate", "refuse")
 ID_FILTERS = {"equipement": "facility_id", "periode": "period_id", "groupe": "group_id"}
 DATE_FILTERS = ("du", "au")
 _UUID = re.compile(r"^[0-9a-fA-F-]{32,36}$")
-_ITEM_FIELD = re.compile(r"^decisions\.(\d+)\.")
 
 
 class Filters(NamedTuple):
@@ -133,70 +132,23 @@ async def decide(request: Request, staff: StaffSession = Depends(require_session
     index, before = await _load(api, filters, errors, t)
     if before is None:  # the filters of the URL were tampered with: decide nothing
         return _queue_page(request, index, filters, None, errors=errors, status_code=422)
-    form = await request.form()
-    # A row's own button sends `une=validate:<id>`; the batch buttons `decision` + `selection`.
-    single = text(form, "une")
-    if single:
-        decision, _, registration_id = single.partition(":")
-        ids = [registration_id]
-    else:
-        decision = text(form, "decision")
-        ids = [v for v in form.getlist("selection") if isinstance(v, str)]
-    ids = list(dict.fromkeys(i for i in ids if _UUID.match(i)))
-    reasons = {i: text(form, f"motif-{i}") for i in ids}
+    selection = read_selection(await request.form())
     known = {str(r["id"]): r for r in before}
-    if decision not in DECISIONS or not ids:
-        if before:
-            errors.add(f"choix-{before[0]['id']}", t("registrations.error.none_selected"))
-        else:
-            errors.general.append(t("registrations.error.none_selected"))
-        return _queue_page(request, index, filters, before, errors=errors, status_code=422)
 
-    decisions = []
-    for registration_id in ids:
-        item: dict[str, Any] = {"registration_id": registration_id, "decision": decision}
-        if decision == "refuse" and reasons[registration_id]:
-            item["reason"] = reasons[registration_id]
-        decisions.append(item)
-    failed: dict[str, str] = {}
-    done: list[dict[str, str]] = []
-    kept: set[str] = set()  # rows whose selection and reason are shown again
-    try:
-        results = await api.decide(decisions)
-    except UpstreamProblem as problem:
-        if problem.status != 422:
-            raise
-        # The whole batch refused (field `decisions.<n>.…`): nothing was applied, keep it all.
-        kept = set(ids)
-        for error in problem.errors:
-            match = _ITEM_FIELD.match(error["champ"])
-            if match and int(match.group(1)) < len(ids):
-                failed.setdefault(ids[int(match.group(1))], error["message"])
-            else:
-                errors.general.append(error["message"])
-        if not problem.errors:
-            errors.general.append(problem.detail or t("registrations.error.refused"))
-    else:
-        for result in results:
-            registration_id = str(result.get("registration_id"))
-            if result.get("ok"):
-                row = known.get(registration_id, {})
-                done.append({"child": _child(row) or t("registrations.unknown"),
-                             "label": _label(row) if row else "", "decision": decision})
-            else:
-                failed[registration_id] = result.get("detail") or t("registrations.error.refused")
+    def done_row(registration_id: str) -> dict[str, str]:
+        row = known.get(registration_id, {})
+        return {"child": _child(row) or t("registrations.unknown"),
+                "label": _label(row) if row else ""}
 
-    pending = await api.registrations(**filters.params) if done else before
-    still_pending = {str(r["id"]) for r in pending}
-    for registration_id, message in failed.items():
-        field = f"motif-{registration_id}" if decision == "refuse" else f"choix-{registration_id}"
+    def failure_summary(registration_id: str, message: str) -> str:
         child = _child(known.get(registration_id, {})) or t("registrations.unknown")
-        summary = t("registrations.error.item", child=child, message=message)
-        if registration_id in still_pending:
-            errors.add(field, message, summary=summary)
-        else:
-            errors.general.append(summary)
-    kept |= set(failed)
-    return _queue_page(request, index, filters, pending, errors=errors, done=done, selected=kept,
-                       reasons={i: reasons.get(i, "") for i in kept},
-                       status_code=422 if errors else 200)
+        return t("registrations.error.item", child=child, message=message)
+
+    batch = BatchQueue(DECISIONS, "registration_id",
+                       none_selected=t("registrations.error.none_selected"),
+                       refused=t("registrations.error.refused"))
+    result = await decide_selection(
+        batch, selection, before, errors, send=api.decide,
+        reload=lambda: api.registrations(**filters.params),
+        done_row=done_row, failure_summary=failure_summary)
+    return _queue_page(request, index, filters, result.pending, **result.page())
