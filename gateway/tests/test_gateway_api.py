@@ -302,3 +302,13 @@ async def test_api_validates_shapes_in_french(portal, fake):
     assert "Ce champ est obligatoire" in response.json()["detail"]
     assert bad_id.status_code == 422
     assert not [r for r in fake.requests if "/children" in r.url.path]
+
+
+async def test_api_docs_need_no_cdn(portal):
+    async with portal(lambda request: httpx.Response(404)) as client:
+        page = await client.get("/api/v1/docs")
+        assert page.status_code == 200
+        assert "cdn" not in page.text.lower()
+        assert "/api/v1/docs-assets/swagger-ui-bundle.js" in page.text
+        script = await client.get("/api/v1/docs-assets/swagger-ui-bundle.js")
+        assert script.status_code == 200 and len(script.content) > 100_000

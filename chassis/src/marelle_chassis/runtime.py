@@ -14,6 +14,7 @@ from sqlalchemy import MetaData
 
 from marelle_chassis import db
 from marelle_chassis.auth import TokenVerifier
+from marelle_chassis.docs import offline_docs
 from marelle_chassis.errors import install_problem_handlers
 from marelle_chassis.health import health_router
 from marelle_chassis.http import CorrelationIdMiddleware
@@ -96,7 +97,8 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence
             await runtime.stop()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,
-                  license_info={"name": "AGPL-3.0-or-later"})
+                  license_info={"name": "AGPL-3.0-or-later"}, docs_url=None, redoc_url=None)
+    offline_docs(app)
     app.state.runtime = runtime
     app.state.token_verifier = runtime.token_verifier
     app.add_middleware(CorrelationIdMiddleware)

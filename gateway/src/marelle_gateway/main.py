@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from marelle_chassis.errors import DomainError, problem
 from marelle_chassis.health import health_router
+from marelle_chassis.docs import offline_docs
 from marelle_chassis.http import CorrelationIdMiddleware
 from marelle_chassis.web import SecurityHeadersMiddleware, install_web_error_handlers, wants_json
 
@@ -42,8 +43,9 @@ def create_app(settings: GatewaySettings | None = None,
                   description="API JSON du portail des familles (Marelle). Authentification : "
                               "`Authorization: Bearer <jeton d'accès>` obtenu par "
                               "`POST /api/v1/auth/token`.",
-                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
                   license_info={"name": "AGPL-3.0-or-later"})
+    offline_docs(app, "/api/v1/docs")
     app.state.settings = settings
     app.add_middleware(CookieMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
