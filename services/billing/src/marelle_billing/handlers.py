@@ -8,7 +8,6 @@ from marelle_billing.db import child_copy, family_copy, period_copy
 
 IDENTITY_CONSUMER = "billing.identity-events"
 ENROLMENT_CONSUMER = "billing.enrolment-events"
-CONSUMER = IDENTITY_CONSUMER  # kept for the platform tests
 
 
 def identity_events(runtime: ServiceRuntime) -> EventDispatcher:

@@ -9,7 +9,6 @@ from marelle_booking.db import child_copy, family_copy, period_copy
 
 IDENTITY_CONSUMER = "booking.identity-events"
 ENROLMENT_CONSUMER = "booking.enrolment-events"
-CONSUMER = IDENTITY_CONSUMER  # kept for the platform tests
 
 
 def identity_events(runtime: ServiceRuntime) -> EventDispatcher:
