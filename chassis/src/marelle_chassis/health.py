@@ -11,6 +11,15 @@ from fastapi.responses import JSONResponse
 Check = Callable[[], Awaitable[None]]
 
 
+def upstream_checks(names: list[str], check_live: Callable[[str], Awaitable[None]]) -> dict[str, Check]:
+    """Readiness of a web app without its own data: each upstream service's `/health/live`."""
+
+    def check(name: str) -> Check:
+        return lambda: check_live(name)
+
+    return {name: check(name) for name in names}
+
+
 def health_router(service: str, checks: dict[str, Check]) -> APIRouter:
     router = APIRouter(tags=["health"])
 

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from marelle_chassis.errors import DomainError, problem
-from marelle_chassis.health import health_router
+from marelle_chassis.health import health_router, upstream_checks
 from marelle_chassis.docs import offline_docs
 from marelle_chassis.http import CorrelationIdMiddleware
 from marelle_chassis.web import SecurityHeadersMiddleware, install_web_error_handlers, wants_json
@@ -54,13 +54,8 @@ def create_app(settings: GatewaySettings | None = None,
     app.add_exception_handler(DomainError, _domain_error)
     install_session_handlers(app, _csrf_page)
 
-    def live_check(service: str):
-        async def check() -> None:
-            await app.state.upstreams.check_live(service)
-        return check
-
-    app.include_router(health_router(settings.service_name,
-                                     {name: live_check(name) for name in settings.upstream_urls()}))
+    app.include_router(health_router(settings.service_name, upstream_checks(
+        list(settings.upstream_urls()), lambda name: app.state.upstreams.check_live(name))))
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from marelle_chassis.health import health_router
+from marelle_chassis.health import health_router, upstream_checks
 from marelle_chassis.http import CorrelationIdMiddleware
 from marelle_chassis.web import SecurityHeadersMiddleware, install_web_error_handlers
 
@@ -58,13 +58,8 @@ def create_app(settings: BackofficeSettings | None = None,
     install_web_error_handlers(app, _error_page)
     _install_session_handlers(app)
 
-    def live_check(service: str):
-        async def check() -> None:
-            await app.state.services.check_live(service)
-        return check
-
-    app.include_router(health_router(settings.service_name,
-                                     {name: live_check(name) for name in settings.upstream_urls()}))
+    app.include_router(health_router(settings.service_name, upstream_checks(
+        list(settings.upstream_urls()), lambda name: app.state.services.check_live(name))))
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
