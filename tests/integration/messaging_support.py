@@ -59,15 +59,18 @@ class Consumer:
     """A broker with one subscriber on `topic`, applying identity events to the child copy."""
 
     def __init__(self, bootstrap: str, topic: str, group: str, database: Database,
-                 fail_times: int = 0, retry: RetryPolicy = RetryPolicy(attempts=3, backoff=(0.05,))):
+                 fail_times: int = 0, retry: RetryPolicy = RetryPolicy(attempts=3, backoff=(0.05,)),
+                 failure: type[Exception] = ConnectionError):
         self.broker = create_broker(bootstrap, client_id=f"test-{group}")
         self.failures_left = fail_times
+        self.invocations: list[uuid.UUID] = []  # every call of the handler, duplicates included
         dispatcher = EventDispatcher(group, database.uow, child_copy_handlers(database.children))
 
         async def handle(envelope: Envelope) -> None:
+            self.invocations.append(envelope.event_id)
             if self.failures_left:
                 self.failures_left -= 1
-                raise ConnectionError("transient failure (test)")
+                raise failure("failure (test)")
             await dispatcher(envelope)
 
         subscribe(self.broker, topic, group_id=group, handle=handle, retry=retry)

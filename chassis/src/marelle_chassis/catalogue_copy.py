@@ -1,5 +1,6 @@
 """A consuming service's copy of enrolment's catalogue (periods and their groups), fed by
-`enrolment.period_published` / `enrolment.period_changed` (whole state each time)."""
+`enrolment.period_published` / `enrolment.period_changed` (whole state each time), applied only
+when newer than the copy (period version)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
-from sqlalchemy import Boolean, Column, Date, Integer, MetaData, String, Table, Text, Uuid, select, update
+from sqlalchemy import Boolean, Column, Date, Integer, MetaData, String, Table, Text, Uuid, select
 
+from marelle_chassis.copies import apply_if_newer, event_version
 from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
 from marelle_chassis.db import UtcDateTime
 from marelle_chassis.domain_errors import NotFound
@@ -37,6 +39,8 @@ def add_period_copy_table(metadata: MetaData) -> Table:
         Column("groups", Text, nullable=False),  # JSON, as in the event
         Column("revision", Integer, nullable=False),
         Column("updated_at", UtcDateTime, nullable=False),
+        # The period version of the event that last set the row (see marelle_chassis.copies).
+        Column("version", Integer, nullable=False, server_default="0"),
     )
 
 
@@ -49,11 +53,8 @@ def period_copy_handlers(table: Table) -> dict[str, PayloadHandler]:
             "groups": json.dumps([g.model_dump(mode="json") for g in p.groups]),
             "updated_at": datetime.now(UTC),
         }
-        result = await uow.session.execute(update(table).where(table.c.period_id == p.period_id)
-                                           .values(revision=table.c.revision + 1, **values))
-        if result.rowcount == 0:
-            await uow.session.execute(table.insert().values(period_id=p.period_id, revision=1,
-                                                            **values))
+        await apply_if_newer(uow.session, table, {"period_id": p.period_id}, event_version(e),
+                             values)
 
     return {"enrolment.period_published": apply, "enrolment.period_changed": apply}
 
@@ -69,6 +70,7 @@ class PeriodCopy(BaseModel):
     closed: bool
     groups: list[dict[str, Any]]
     revision: int
+    version: int
 
 
 def period_copy_router(table: Table, sessions: Any) -> APIRouter:

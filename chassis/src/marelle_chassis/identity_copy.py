@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, Uuid, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marelle_chassis.copies import apply_if_newer, event_version
 from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
 from marelle_chassis.db import UtcDateTime
 from marelle_chassis.domain_errors import NotFound
@@ -51,6 +52,8 @@ def add_child_copy_table(metadata: MetaData) -> Table:
         Column("revision", Integer, nullable=False),
         Column("source_event_id", Uuid, nullable=False),
         Column("updated_at", UtcDateTime, nullable=False),
+        # The household version of the event that last set the row (see marelle_chassis.copies).
+        Column("version", Integer, nullable=False, server_default="0"),
     )
 
 
@@ -68,55 +71,63 @@ def add_family_copy_table(metadata: MetaData) -> Table:
         Column("guardian_phones", Text, nullable=False),  # JSON list, as in the event
         Column("revision", Integer, nullable=False),
         Column("updated_at", UtcDateTime, nullable=False),
+        # Household versions of the events that last set the contact details (phones,
+        # beneficiary) and the email: three events carry the email, one the rest, so each part
+        # keeps its own stamp and a late event only loses where it is older.
+        Column("version", Integer, nullable=False, server_default="0"),
+        Column("email_version", Integer, nullable=False, server_default="0"),
     )
 
 
-async def _upsert_family(session: AsyncSession, table: Table, family_id: uuid.UUID,
-                         values: dict[str, Any]) -> None:
-    values = {**values, "updated_at": datetime.now(UTC)}
-    result = await session.execute(update(table).where(table.c.family_id == family_id)
-                                   .values(revision=table.c.revision + 1, **values))
-    if result.rowcount == 0:
-        await session.execute(table.insert().values(
-            family_id=family_id, revision=1, **{"name": "", "guardian_phones": "[]", **values}))
+_NEW_FAMILY = {"name": "", "guardian_phones": "[]", "version": 0, "email_version": 0}
 
 
-async def _upsert(session: AsyncSession, table: Table, family_id: uuid.UUID, child: ChildFacts,
-                  envelope: Envelope) -> None:
-    values: dict[str, Any] = {
+async def _apply_child(session: AsyncSession, table: Table, family_id: uuid.UUID,
+                       child: ChildFacts, envelope: Envelope) -> None:
+    await apply_if_newer(session, table, {"child_id": child.child_id}, event_version(envelope), {
         "family_id": family_id, "first_name": child.first_name, "last_name": child.last_name,
         "birth_date": child.birth_date, "sex": child.sex.value if child.sex else None,
         "source_event_id": envelope.event_id, "updated_at": datetime.now(UTC),
-    }
-    result = await session.execute(
-        update(table).where(table.c.child_id == child.child_id)
-        .values(revision=table.c.revision + 1, **values))
-    if result.rowcount == 0:
-        await session.execute(table.insert().values(child_id=child.child_id, revision=1, **values))
+    })
+
+
+async def _apply_email(session: AsyncSession, table: Table, family_id: uuid.UUID, version: int,
+                       email: str | None, on_insert: dict[str, Any]) -> None:
+    await apply_if_newer(session, table, {"family_id": family_id}, version,
+                         {"email": email, "updated_at": datetime.now(UTC)},
+                         version_column="email_version", defaults={**_NEW_FAMILY, **on_insert})
 
 
 def child_copy_handlers(table: Table, families: Table | None = None) -> dict[str, PayloadHandler]:
     async def family_created(p: FamilyCreated, e: Envelope, uow: UnitOfWork) -> None:
         for child in p.children:
-            await _upsert(uow.session, table, p.family_id, child, e)
+            await _apply_child(uow.session, table, p.family_id, child, e)
         if families is not None:
-            await _upsert_family(uow.session, families, p.family_id,
-                                 {"name": p.name, "email": p.email})
+            await _apply_email(uow.session, families, p.family_id, event_version(e), p.email,
+                               {"name": p.name})
+            # Only this event carries the name, which never changes afterwards.
+            await uow.session.execute(update(families).where(families.c.family_id == p.family_id)
+                                      .values(name=p.name))
 
     async def child_changed(p: ChildAdded | ChildUpdated, e: Envelope, uow: UnitOfWork) -> None:
-        await _upsert(uow.session, table, p.family_id, p.child, e)
+        await _apply_child(uow.session, table, p.family_id, p.child, e)
 
     async def contact_changed(p: ContactDetailsChanged, e: Envelope, uow: UnitOfWork) -> None:
         assert families is not None
-        await _upsert_family(uow.session, families, p.family_id, {
-            "email": p.email, "home_phone": p.home_phone, "beneficiary_name": p.beneficiary_name,
+        contact = {
+            "home_phone": p.home_phone, "beneficiary_name": p.beneficiary_name,
             "beneficiary_scheme": p.beneficiary_scheme.value if p.beneficiary_scheme else None,
             "beneficiary_number": p.beneficiary_number,
-            "guardian_phones": json.dumps([g.model_dump(mode="json") for g in p.guardians])})
+            "guardian_phones": json.dumps([g.model_dump(mode="json") for g in p.guardians]),
+            "updated_at": datetime.now(UTC)}
+        version = event_version(e)
+        await apply_if_newer(uow.session, families, {"family_id": p.family_id}, version, contact,
+                             defaults={**_NEW_FAMILY, "email": p.email, "email_version": version})
+        await _apply_email(uow.session, families, p.family_id, version, p.email, {})
 
     async def email_changed(p: EmailChanged, e: Envelope, uow: UnitOfWork) -> None:
         assert families is not None
-        await _upsert_family(uow.session, families, p.family_id, {"email": p.new_email})
+        await _apply_email(uow.session, families, p.family_id, event_version(e), p.new_email, {})
 
     handlers: dict[str, PayloadHandler] = {
         "identity.family_created": family_created,
@@ -137,6 +148,7 @@ class ChildCopy(BaseModel):
     birth_date: date
     sex: str | None
     revision: int
+    version: int
 
 
 class ChildCopies(BaseModel):
@@ -180,6 +192,8 @@ class FamilyCopy(BaseModel):
     beneficiary_number: str | None
     guardian_phones: list[dict[str, Any]]
     revision: int
+    version: int
+    email_version: int
 
 
 def family_copy_router(table: Table, sessions: Any) -> APIRouter:

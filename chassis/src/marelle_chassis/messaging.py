@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, ValidationError
 
 from marelle_chassis import context
+from marelle_chassis.transactions import is_transient
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope, Topics, dlq_topic, parse_payload
 from marelle_contracts.registry import UnknownEventType
@@ -74,11 +77,53 @@ class PermanentError(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """`attempts` bounds the retries of a deterministic failure (a bug, a rule that fails) before
+    the DLQ. Transient failures (database or broker unreachable, timeouts: see
+    `transactions.is_transient`) are retried without end, with backoff up to `max_backoff`."""
+
     attempts: int = 4
     backoff: tuple[float, ...] = (0.2, 1.0, 3.0)
+    max_backoff: float = 30.0
 
     def delay(self, attempt: int) -> float:
         return self.backoff[min(attempt - 1, len(self.backoff) - 1)]
+
+    def transient_delay(self, attempt: int) -> float:
+        return min(self.max_backoff, self.backoff[0] * 2 ** min(attempt - 1, 16))
+
+
+class ConsumerHealth:
+    """What the consumers of one process are doing, for readiness: a consumer that holds its
+    partition while a dependency is down makes the service "not ready", and says why."""
+
+    def __init__(self) -> None:
+        self.stalled: dict[str, tuple[float, str]] = {}
+        self.stopping = asyncio.Event()
+
+    def stall(self, group: str, error: str) -> None:
+        since = self.stalled.get(group, (time.monotonic(), ""))[0]
+        self.stalled[group] = (since, error)
+
+    def recover(self, group: str) -> None:
+        self.stalled.pop(group, None)
+
+    def check(self) -> None:
+        if self.stalled:
+            now = time.monotonic()
+            raise ConnectionError("; ".join(
+                f"{group} en attente depuis {now - since:.0f} s ({error})"
+                for group, (since, error) in sorted(self.stalled.items())))
+
+
+_health: weakref.WeakKeyDictionary[KafkaBroker, ConsumerHealth] = weakref.WeakKeyDictionary()
+
+
+def consumer_health(broker: KafkaBroker) -> ConsumerHealth:
+    """The health of the consumers registered on `broker` (one per broker, created on demand)."""
+    health = _health.get(broker)
+    if health is None:
+        health = _health[broker] = ConsumerHealth()
+    return health
 
 
 EnvelopeHandler = Callable[[Envelope], Awaitable[None]]
@@ -88,9 +133,13 @@ def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: Envelop
               retry: RetryPolicy = RetryPolicy()) -> Any:
     """Register a consumer of `topic` for the consumer group `group_id`.
 
-    Offsets are committed (manual ack) only once the message is processed or parked in the DLQ;
-    if even the DLQ cannot be written, the consumer seeks back and tries again later.
+    Offsets are committed (manual ack) only once the message is processed or parked in the DLQ.
+    A transient failure holds the message (and so the order of its partition) and is retried
+    until the dependency is back; a deterministic one is retried `retry.attempts` times, then
+    parked. If even the DLQ cannot be written, or the process stops meanwhile, the consumer seeks
+    back so the message is delivered again.
     """
+    health = consumer_health(broker)
 
     async def consume(msg: KafkaMessage) -> None:
         record = msg.raw_message
@@ -104,22 +153,41 @@ def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: Envelop
         context.correlation_id.set(envelope.correlation_id)
         context.causation_id.set(str(envelope.event_id))
         extra = {"event_id": str(envelope.event_id), "event_type": envelope.event_type, **position}
-        for attempt in range(1, retry.attempts + 1):
+        failures = transient = 0
+        while True:
             try:
                 await handle(envelope)
                 break
             except (PermanentError, ValidationError, UnknownEventType) as exc:
                 log.error("event rejected: %r", exc, extra=extra)
-                await _park(broker, msg, position, _describe(exc), attempts=attempt, group=group_id)
+                health.recover(group_id)
+                await _park(broker, msg, position, _describe(exc), attempts=failures + 1,
+                            group=group_id)
                 return
             except Exception as exc:
-                if attempt == retry.attempts:
-                    log.error("event failed %d times, to the DLQ: %r", attempt, exc, extra=extra)
-                    await _park(broker, msg, position, _describe(exc), attempts=attempt,
-                                group=group_id)
+                if is_transient(exc):
+                    transient += 1
+                    health.stall(group_id, type(exc).__name__)
+                    delay = retry.transient_delay(transient)
+                    log.warning("dependency unavailable (attempt %d), holding the partition and "
+                                "retrying in %.1f s: %r", transient, delay, exc, extra=extra)
+                else:
+                    failures += 1
+                    if failures >= retry.attempts:
+                        log.error("event failed %d times, to the DLQ: %r", failures, exc,
+                                  extra=extra)
+                        health.recover(group_id)
+                        await _park(broker, msg, position, _describe(exc), attempts=failures,
+                                    group=group_id)
+                        return
+                    delay = retry.delay(failures)
+                    log.warning("event failed (attempt %d), retrying: %r", failures, exc,
+                                extra=extra)
+                if await _stopping_within(health, delay):
+                    # Shutting down: not processed, so not committed; seek back for the next run.
+                    await msg.nack()
                     return
-                log.warning("event failed (attempt %d), retrying: %r", attempt, exc, extra=extra)
-                await asyncio.sleep(retry.delay(attempt))
+        health.recover(group_id)
         await msg.ack()
 
     consume.__name__ = f"consume_{group_id.replace('.', '_').replace('-', '_')}"
@@ -128,9 +196,19 @@ def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: Envelop
         group_id=group_id,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
-        # Our handlers may retry for seconds; stay far from a rebalance.
-        max_poll_interval_ms=300_000,
+        # A handler may hold its message for as long as a dependency is down; past this the group
+        # rebalances and the uncommitted message is simply delivered again (nothing lost).
+        max_poll_interval_ms=3_600_000,
     )(consume)
+
+
+async def _stopping_within(health: ConsumerHealth, delay: float) -> bool:
+    try:
+        async with asyncio.timeout(delay):
+            await health.stopping.wait()
+        return True
+    except TimeoutError:
+        return False
 
 
 def _describe(exc: BaseException) -> str:
@@ -191,5 +269,6 @@ class EventDispatcher:
 
 
 async def publish_raw(broker: KafkaBroker, topic: str, key: bytes, value: bytes,
-                      headers: dict[str, str]) -> None:
-    await broker.publish(value, topic, key=key, headers=headers)
+                      headers: dict[str, str]) -> Any:
+    """Hand one record to the producer; returns its delivery future (await it for the ack)."""
+    return await broker.publish(value, topic, key=key, headers=headers, no_confirm=True)

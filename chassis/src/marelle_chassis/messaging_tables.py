@@ -36,17 +36,22 @@ def add_messaging_tables(metadata: MetaData) -> None:
         Column("sent_at", UtcDateTime, nullable=True),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text, nullable=True),
+        # Set aside after bounded attempts when the row can never be published (staff see it).
+        Column("parked_at", UtcDateTime, nullable=True),
     )
     # The relay only ever scans unsent rows in id order.
     Index("ix_outbox_message_unsent", outbox.c.id,
           postgresql_where=outbox.c.sent_at.is_(None), sqlite_where=outbox.c.sent_at.is_(None))
-    Table(
+    inbox = Table(
         INBOX,
         metadata,
         Column("consumer", String(200), primary_key=True),
         Column("event_id", Uuid, primary_key=True),
         Column("processed_at", UtcDateTime, nullable=False),
     )
+    # Pruning deletes by age.
+    Index("ix_inbox_message_processed_at", inbox.c.processed_at)
+    Index("ix_outbox_message_sent_at", outbox.c.sent_at)
 
 
 def outbox_table(metadata: MetaData) -> Table:

@@ -108,3 +108,57 @@ def create_period_copy_table_v1() -> None:
 
 def drop_period_copy_table_v1() -> None:
     op.drop_table("period_copy")
+
+
+# v2: outbox rows can be set aside, sent and inbox rows are pruned by age (indexes), copies keep
+# the version of their aggregate.
+
+def upgrade_messaging_tables_v2() -> None:
+    with op.batch_alter_table("outbox_message") as batch:
+        batch.add_column(sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_outbox_message_sent_at", "outbox_message", ["sent_at"], unique=False)
+    op.create_index("ix_inbox_message_processed_at", "inbox_message", ["processed_at"],
+                    unique=False)
+
+
+def downgrade_messaging_tables_v2() -> None:
+    op.drop_index("ix_inbox_message_processed_at", table_name="inbox_message")
+    op.drop_index("ix_outbox_message_sent_at", table_name="outbox_message")
+    with op.batch_alter_table("outbox_message") as batch:
+        batch.drop_column("parked_at")
+
+
+def _add_version(table: str, column: str = "version") -> None:
+    with op.batch_alter_table(table) as batch:
+        batch.add_column(sa.Column(column, sa.Integer(), server_default="0", nullable=False))
+
+
+def _drop_version(table: str, column: str = "version") -> None:
+    with op.batch_alter_table(table) as batch:
+        batch.drop_column(column)
+
+
+def add_child_copy_version_v2() -> None:
+    _add_version("child_copy")
+
+
+def drop_child_copy_version_v2() -> None:
+    _drop_version("child_copy")
+
+
+def add_family_copy_versions_v2() -> None:
+    _add_version("family_copy")
+    _add_version("family_copy", "email_version")
+
+
+def drop_family_copy_versions_v2() -> None:
+    _drop_version("family_copy", "email_version")
+    _drop_version("family_copy")
+
+
+def add_period_copy_version_v2() -> None:
+    _add_version("period_copy")
+
+
+def drop_period_copy_version_v2() -> None:
+    _drop_version("period_copy")

@@ -1,28 +1,44 @@
 """Transactional outbox: rows written with the state change, published by a relay.
 
-The relay publishes unsent rows in id order (so in order per key), awaits the broker's
-acknowledgement (acks=all), then marks them sent. A failed publish stops the batch, so a later
-row of the same key never overtakes an earlier one; the row is retried with backoff. Rows that were
-published but not yet marked sent (crash in between) are published again: consumers dedupe on
-`event_id`. On PostgreSQL an advisory lock keeps a single active relay per database.
+The relay hands a whole batch of unsent rows to the producer in id order without waiting for each
+acknowledgement in turn (the idempotent producer keeps the order per partition, so per key), then
+awaits the acknowledgements (acks=all) and marks what was acknowledged as sent. A row the broker
+did not take is retried with backoff: as long as the failure is transient (broker down, timeout)
+it is retried without end; a row that can never be published (too large, unreadable) is set aside
+after a few attempts (`parked_at`, listed for staff under `/staff/outbox/parked`) instead of
+blocking the rows behind it. Consumers apply events by aggregate version, so a retried row that
+ends up after a newer event of its aggregate does no harm. Rows published but not yet marked sent
+(crash in between) are published again: consumers dedupe on `event_id`. Sent rows and old inbox
+rows are pruned after a retention. On PostgreSQL an advisory lock keeps one active relay per
+database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 import zlib
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text, update
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
+from marelle_chassis.domain_errors import NotFound
+from marelle_chassis.transactions import is_transient
 from marelle_contracts import Envelope
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
+# Hands one record to the producer and returns its delivery (awaitable acknowledgement).
+Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
 
 
 def envelope_headers(envelope: Envelope) -> dict[str, str]:
@@ -48,21 +64,33 @@ async def add_to_outbox(session: AsyncSession, outbox: Table, topic: str, envelo
     ))
 
 
+@dataclass(frozen=True)
+class Retention:
+    outbox_days: float = 7.0
+    inbox_days: float = 30.0
+    every_seconds: float = 3600.0
+
+
 class OutboxRelay:
-    def __init__(self, engine: AsyncEngine, outbox: Table, publish: Publish, *,
+    def __init__(self, engine: AsyncEngine, outbox: Table, send: Send, *,
                  name: str, batch_size: int = 200, poll_interval: float = 1.0,
-                 max_backoff: float = 30.0) -> None:
+                 max_backoff: float = 30.0, max_attempts: int = 5,
+                 inbox: Table | None = None, retention: Retention = Retention()) -> None:
         self.engine = engine
         self.outbox = outbox
-        self.publish = publish
+        self.send = send
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
+        self.max_attempts = max_attempts
+        self.inbox = inbox
+        self.retention = retention
         self._lock_key = zlib.crc32(f"marelle-outbox-{name}".encode()) & 0x7FFFFFFF
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
+        self._pruned_at = 0.0
 
     def notify(self) -> None:
         """Called after a commit that wrote outbox rows: publish now rather than at the next poll."""
@@ -86,8 +114,12 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared BEFORE the pass: a commit that lands while the pass runs sets it again and
+            # the loop goes round at once instead of sleeping a whole poll interval.
+            self._wake.clear()
             try:
                 sent = await self.relay_once()
+                await self._maybe_prune()
             except Exception:
                 log.exception("outbox relay pass failed")
                 sent = 0
@@ -96,7 +128,6 @@ class OutboxRelay:
                 continue
             delay = self.poll_interval if not self._failures else min(
                 self.max_backoff, 0.5 * 2 ** min(self._failures, 8))
-            self._wake.clear()
             try:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
@@ -104,10 +135,11 @@ class OutboxRelay:
                 pass
 
     async def pending(self) -> int:
+        o = self.outbox
         async with self.engine.connect() as conn:
             return int(await conn.scalar(
-                select(func.count()).select_from(self.outbox).where(self.outbox.c.sent_at.is_(None))
-            ) or 0)
+                select(func.count()).select_from(o)
+                .where(o.c.sent_at.is_(None), o.c.parked_at.is_(None))) or 0)
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were sent."""
@@ -130,33 +162,113 @@ class OutboxRelay:
     async def _relay_batch(self, conn: AsyncConnection) -> int:
         o = self.outbox
         rows = (await conn.execute(
-            select(o.c.id, o.c.topic, o.c.key, o.c.envelope)
-            .where(o.c.sent_at.is_(None)).order_by(o.c.id).limit(self.batch_size)
+            select(o.c.id, o.c.topic, o.c.key, o.c.envelope, o.c.attempts)
+            .where(o.c.sent_at.is_(None), o.c.parked_at.is_(None))
+            .order_by(o.c.id).limit(self.batch_size)
         )).all()
         await conn.commit()
-        sent_ids: list[int] = []
-        error: Exception | None = None
-        failed_id: int | None = None
+        deliveries: list[tuple[Any, Awaitable[Any]]] = []
+        errors: dict[int, BaseException] = {}
         for row in rows:
-            envelope = Envelope.model_validate_json(row.envelope)
             try:
-                await self.publish(row.topic, row.key.encode(), row.envelope.encode(),
-                                   envelope_headers(envelope))
-            except Exception as exc:  # broker down or timeout: keep order, retry later
-                error, failed_id = exc, row.id
-                break
-            sent_ids.append(row.id)
+                headers = envelope_headers(Envelope.model_validate_json(row.envelope))
+                deliveries.append((row, await self.send(row.topic, row.key.encode(),
+                                                        row.envelope.encode(), headers)))
+            except Exception as exc:
+                errors[row.id] = exc
+                if is_transient(exc):  # the producer cannot take anything now: keep the rest
+                    break
+        outcomes = await asyncio.gather(*(d for _, d in deliveries), return_exceptions=True)
+        sent_ids = []
+        for (row, _), outcome in zip(deliveries, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                errors[row.id] = outcome
+            else:
+                sent_ids.append(row.id)
         now = datetime.now(UTC)
         if sent_ids:
             await conn.execute(update(o).where(o.c.id.in_(sent_ids))
                                .values(sent_at=now, attempts=o.c.attempts + 1))
-        if failed_id is not None:
-            await conn.execute(update(o).where(o.c.id == failed_id)
-                               .values(attempts=o.c.attempts + 1, last_error=repr(error)[:2000]))
+        attempts = {row.id: row.attempts for row in rows}
+        for row_id, error in errors.items():
+            never = not is_transient(error) and attempts[row_id] + 1 >= self.max_attempts
+            await conn.execute(update(o).where(o.c.id == row_id).values(
+                attempts=o.c.attempts + 1, last_error=repr(error)[:2000],
+                parked_at=now if never else None))
+            if never:
+                log.error("outbox row %s can never be published, set aside: %r", row_id, error)
         await conn.commit()
-        if error is not None:
+        if errors:
             self._failures += 1
-            log.warning("outbox publish failed, will retry: %r", error)
+            log.warning("outbox publish failed for %d row(s), will retry: %r", len(errors),
+                        next(iter(errors.values())))
         else:
             self._failures = 0
         return len(sent_ids)
+
+    async def _maybe_prune(self) -> None:
+        if time.monotonic() - self._pruned_at < self.retention.every_seconds:
+            return
+        await self.prune()
+        self._pruned_at = time.monotonic()
+
+    async def prune(self, now: datetime | None = None) -> tuple[int, int]:
+        """Delete sent outbox rows and inbox rows past their retention; returns both counts."""
+        now = now or datetime.now(UTC)
+        o = self.outbox
+        async with self.engine.begin() as conn:
+            sent = (await conn.execute(delete(o).where(
+                o.c.sent_at < now - timedelta(days=self.retention.outbox_days)))).rowcount
+            seen = 0
+            if self.inbox is not None:
+                i = self.inbox
+                seen = (await conn.execute(delete(i).where(
+                    i.c.processed_at < now - timedelta(days=self.retention.inbox_days)))).rowcount
+        if sent or seen:
+            log.info("pruned %d sent outbox rows and %d inbox rows", sent, seen)
+        return sent, seen
+
+
+class ParkedRow(BaseModel):
+    id: int
+    event_id: uuid.UUID
+    event_type: str
+    topic: str
+    key: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    parked_at: datetime
+
+
+class ParkedRows(BaseModel):
+    items: list[ParkedRow]
+
+
+def parked_outbox_router(engine: AsyncEngine, outbox: Table) -> APIRouter:
+    """`/staff/outbox/parked`: events this service could never publish, and a retry action."""
+    router = APIRouter(prefix="/staff/outbox/parked", tags=["outbox"])
+    admin = require_staff(principal_dependency(verifier_from_app), ["administrator"])
+    o = outbox
+    columns = [o.c.id, o.c.event_id, o.c.event_type, o.c.topic, o.c.key, o.c.attempts,
+               o.c.last_error, o.c.created_at, o.c.parked_at]
+
+    @router.get("", response_model=ParkedRows)
+    async def list_parked(_: Principal = Depends(admin)) -> ParkedRows:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(*columns).where(o.c.parked_at.is_not(None))
+                                       .order_by(o.c.id).limit(500))).mappings().all()
+        return ParkedRows(items=[ParkedRow.model_validate(dict(r)) for r in rows])
+
+    @router.post("/{row_id}/retry", response_model=ParkedRow)
+    async def retry_parked(row_id: int, who: Principal = Depends(admin)) -> ParkedRow:
+        async with engine.begin() as conn:
+            row = (await conn.execute(
+                update(o).where(o.c.id == row_id, o.c.parked_at.is_not(None))
+                .values(parked_at=None, attempts=0).returning(*columns))).mappings().first()
+        if row is None:
+            raise NotFound("Cet événement n'est pas (ou plus) mis de côté.")
+        log.warning("staff %s put parked outbox row %s back in the queue", who.subject, row_id)
+        return ParkedRow.model_validate({**row, "parked_at": datetime.now(UTC)})
+
+    return router

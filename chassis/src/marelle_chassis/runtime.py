@@ -18,9 +18,9 @@ from marelle_chassis.docs import offline_docs
 from marelle_chassis.errors import install_problem_handlers
 from marelle_chassis.health import health_router
 from marelle_chassis.http import CorrelationIdMiddleware
-from marelle_chassis.messaging import create_broker, ensure_topics, publish_raw
-from marelle_chassis.messaging_tables import outbox_table
-from marelle_chassis.outbox import OutboxRelay
+from marelle_chassis.messaging import consumer_health, create_broker, ensure_topics, publish_raw
+from marelle_chassis.messaging_tables import inbox_table, outbox_table
+from marelle_chassis.outbox import OutboxRelay, Retention, parked_outbox_router
 from marelle_chassis.settings import ServiceSettings
 from marelle_chassis.uow import UnitOfWork
 
@@ -41,7 +41,9 @@ class ServiceRuntime:
         )
         self.relay: OutboxRelay | None = (
             OutboxRelay(self.engine, outbox_table(metadata), partial(publish_raw, self.broker),
-                        name=self.name)
+                        name=self.name, inbox=inbox_table(metadata),
+                        retention=Retention(outbox_days=settings.outbox_retention_days,
+                                            inbox_days=settings.inbox_retention_days))
             if self.broker else None
         )
         self.token_verifier = TokenVerifier(settings.jwks_url)
@@ -64,6 +66,8 @@ class ServiceRuntime:
         if self.relay:
             await self.relay.stop()
         if self.broker:
+            # Consumers holding a message for an unreachable dependency let go (uncommitted).
+            consumer_health(self.broker).stopping.set()
             await self.broker.stop()
         await self.engine.dispose()
         log.info("%s stopped", self.name)
@@ -74,6 +78,11 @@ class ServiceRuntime:
     async def check_broker(self) -> None:
         if self.broker and not await self.broker.ping(timeout=2.0):
             raise ConnectionError("Kafka")
+
+    async def check_consumers(self) -> None:
+        """Not ready while a consumer holds a message because a dependency is down."""
+        if self.broker:
+            consumer_health(self.broker).check()
 
 
 def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence[APIRouter],
@@ -106,7 +115,9 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence
     checks = {"database": runtime.check_database}
     if runtime.broker:
         checks["kafka"] = runtime.check_broker
+        checks["consumers"] = runtime.check_consumers
     app.include_router(health_router(runtime.name, checks))
     for router in routers:
         app.include_router(router)
+    app.include_router(parked_outbox_router(runtime.engine, outbox_table(runtime.metadata)))
     return app

@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
     )
     kafka_enabled: bool = True
     identity_url: str = "http://127.0.0.1:8101"
+    # Sent outbox rows and inbox rows older than this are pruned by the relay. The inbox must
+    # outlive any redelivery (versions protect the copies beyond it).
+    outbox_retention_days: float = 7.0
+    inbox_retention_days: float = 30.0
     log_level: str = "INFO"
     log_json: bool = True
 

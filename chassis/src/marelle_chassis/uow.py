@@ -43,10 +43,16 @@ class UnitOfWork:
         finally:
             await self.session.close()
 
-    def publish(self, payload: BaseModel) -> Envelope:
-        """Record an event; it is written to the outbox at commit, in the same transaction."""
+    def publish(self, payload: BaseModel, *, version: int) -> Envelope:
+        """Record an event; it is written to the outbox at commit, in the same transaction.
+
+        `version` is the aggregate's version after the change (from the conditional UPDATE that
+        made it, e.g. `... SET version = version + 1 ... RETURNING version`): copies use it to
+        ignore late or replayed events.
+        """
         envelope = new_envelope(
             payload,
+            version=version,
             producer=self.producer,
             correlation_id=context.correlation_id.get(),
             causation_id=context.causation_id.get(),

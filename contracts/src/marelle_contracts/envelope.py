@@ -23,6 +23,10 @@ class Envelope(BaseModel):
     correlation_id: str
     causation_id: str | None = None
     key: str = Field(description="aggregate id used as the Kafka key (ordering)")
+    aggregate_version: int | None = Field(
+        default=None, ge=1,
+        description="version of the aggregate this event is about, after the change (a sequence "
+                    "that only grows); copies apply an event only when it is newer than theirs")
     payload: dict[str, Any]
 
 
@@ -33,6 +37,7 @@ def new_envelope(
     correlation_id: str | None = None,
     causation_id: str | None = None,
     occurred_at: datetime | None = None,
+    version: int | None = None,
 ) -> Envelope:
     """Wrap a registered payload model in a fresh envelope."""
     from marelle_contracts.registry import spec_for_model
@@ -48,5 +53,6 @@ def new_envelope(
         correlation_id=correlation_id or str(event_id),
         causation_id=causation_id,
         key=str(getattr(payload, spec.key_field)),
+        aggregate_version=version,
         payload=payload.model_dump(mode="json"),
     )

@@ -33,4 +33,6 @@ registration_copy = Table(
     Column("typical_week", Text, nullable=False),  # JSON
     Column("revision", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The registration version of the event that last set the row: older events are ignored.
+    Column("version", Integer, nullable=False, server_default="0"),
 )

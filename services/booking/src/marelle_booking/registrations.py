@@ -9,9 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
+from marelle_chassis.copies import apply_if_newer, event_version
 from marelle_chassis.messaging import PayloadHandler
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope
@@ -19,32 +20,29 @@ from marelle_contracts.enrolment import RegistrationCancelled, RegistrationFacts
 from marelle_booking.db import registration_copy as table
 
 
-async def _upsert(uow: UnitOfWork, p: RegistrationFacts, status: str) -> None:
-    values: dict[str, Any] = {
+async def _apply(uow: UnitOfWork, p: RegistrationFacts, e: Envelope) -> None:
+    await apply_if_newer(uow.session, table, {"registration_id": p.registration_id},
+                         event_version(e), {
         "child_id": p.child_id, "family_id": p.family_id, "period_id": p.period_id,
         "group_id": p.group_id, "facility_name": p.facility_name,
         "activity_name": p.activity_name, "period_label": p.period_label,
         "group_label": p.group_label, "start_date": p.start_date, "end_date": p.end_date,
-        "status": status,
+        "status": p.status.value,
         "typical_week": json.dumps([d.model_dump() for d in p.typical_week]),
         "updated_at": datetime.now(UTC),
-    }
-    result = await uow.session.execute(update(table).where(
-        table.c.registration_id == p.registration_id).values(revision=table.c.revision + 1, **values))
-    if result.rowcount == 0:
-        await uow.session.execute(table.insert().values(
-            registration_id=p.registration_id, revision=1, **values))
+    })
 
 
 def handlers() -> dict[str, PayloadHandler]:
+    """Only validated registrations are bookable. A cancellation is kept as a tombstone even for
+    a registration this copy never saw validated: a validation arriving late (older version)
+    must not make it bookable."""
+
     async def validated(p: RegistrationValidated, e: Envelope, uow: UnitOfWork) -> None:
-        await _upsert(uow, p, "validee")
+        await _apply(uow, p, e)
 
     async def cancelled(p: RegistrationCancelled, e: Envelope, uow: UnitOfWork) -> None:
-        known = await uow.session.scalar(select(table.c.registration_id).where(
-            table.c.registration_id == p.registration_id))
-        if known:  # only a validated registration was ever bookable
-            await _upsert(uow, p, "annulee")
+        await _apply(uow, p, e)
 
     return {"enrolment.registration_validated": validated,
             "enrolment.registration_cancelled": cancelled}
@@ -65,6 +63,7 @@ class RegistrationCopy(BaseModel):
     status: str
     typical_week: list[dict[str, Any]]
     revision: int
+    version: int
 
 
 def router(sessions: Any) -> APIRouter:

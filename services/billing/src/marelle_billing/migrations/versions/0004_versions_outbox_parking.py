@@ -1,0 +1,26 @@
+"""copies keep aggregate versions; outbox rows can be set aside; pruning indexes
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-29
+"""
+from marelle_chassis import migration_ops
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    migration_ops.upgrade_messaging_tables_v2()
+    migration_ops.add_child_copy_version_v2()
+    migration_ops.add_family_copy_versions_v2()
+    migration_ops.add_period_copy_version_v2()
+
+
+def downgrade() -> None:
+    migration_ops.drop_period_copy_version_v2()
+    migration_ops.drop_family_copy_versions_v2()
+    migration_ops.drop_child_copy_version_v2()
+    migration_ops.downgrade_messaging_tables_v2()
