@@ -63,6 +63,8 @@ period = Table(
     Column("promotion_mode", String(12), nullable=False),  # structure | automatique
     Column("closed", Boolean, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime, nullable=False),
+    # One step per event about the period or one of its groups (period_published = 1).
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 
 activity_group = Table(
@@ -93,6 +95,9 @@ registration = Table(
     # Order on the group's waiting list (staff may reorder); null when not waitlisted.
     Column("waitlist_rank", Float, nullable=True),
     Column("promoted_at", UtcDateTime, nullable=True),
+    # One step per event about the registration (registration_requested = 1); bumped by the same
+    # conditional UPDATE that changes the status.
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 # One active registration per child and period, enforced by the database as well.
 Index("uq_registration_active_child_period", registration.c.child_id, registration.c.period_id,
@@ -110,4 +115,10 @@ attestation = Table(
     Column("issued_at", UtcDateTime, nullable=True),
     Column("issued_by", Uuid, nullable=True),
     Column("pdf", LargeBinary, nullable=True),
+    # 1 when requested, 2 when issued (attestation_issued carries it).
+    Column("version", Integer, nullable=False, server_default="1"),
 )
+# At most one pending request per registration, enforced by the database as well.
+Index("uq_attestation_pending_registration", attestation.c.registration_id, unique=True,
+      postgresql_where=attestation.c.status == "demandee",
+      sqlite_where=attestation.c.status == "demandee")

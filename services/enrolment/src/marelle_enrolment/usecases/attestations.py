@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import Conflict, NotFound
+from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import enrolment as events
 from marelle_enrolment.db import attestation, child_copy, registration
@@ -36,21 +39,38 @@ def _view(row: Any) -> dict[str, Any]:
 
 async def request_attestation(uow: UnitOfWork, family_id: uuid.UUID,
                               registration_id: uuid.UUID) -> dict[str, Any]:
-    reg = await get_registration(uow, family_id, registration_id)
-    if reg["status"] != Status.VALIDATED:
-        raise Conflict("Une attestation ne peut être demandée que pour une inscription validée.")
-    async with uow:
-        pending = await uow.session.scalar(select(attestation.c.id).where(
-            attestation.c.registration_id == registration_id, attestation.c.status == "demandee"))
-        if pending:
-            raise Conflict("Une demande d'attestation est déjà en cours pour cette inscription.")
-        new_id = uuid.uuid4()
-        await uow.session.execute(insert(attestation).values(
-            id=new_id, registration_id=registration_id, family_id=family_id, status="demandee",
-            requested_at=now()))
-        row = (await uow.session.execute(select(attestation).where(attestation.c.id == new_id))).first()
-        await uow.commit()
-    return _view(row)
+    """The registration is read FOR SHARE (a cancellation waits for us, or we see it); at most
+    one pending request per registration (checked, and a unique index for simultaneous ones)."""
+    async def work() -> dict[str, Any]:
+        async with uow:
+            status = await uow.session.scalar(select(registration.c.status).where(
+                registration.c.id == registration_id, registration.c.family_id == family_id)
+                .with_for_update(read=True))
+            if status is None:
+                raise NotFound("Cette inscription est introuvable.")
+            if status != Status.VALIDATED:
+                raise Conflict("Une attestation ne peut être demandée que pour une inscription "
+                               "validée.")
+            pending = await uow.session.scalar(select(attestation.c.id).where(
+                attestation.c.registration_id == registration_id,
+                attestation.c.status == "demandee"))
+            if pending:
+                raise Conflict(ALREADY_PENDING)
+            try:
+                row = (await uow.session.execute(insert(attestation).values(
+                    id=uuid.uuid4(), registration_id=registration_id, family_id=family_id,
+                    status="demandee", requested_at=now(), version=1)
+                    .returning(*attestation.c))).one()
+                await uow.commit()
+            except IntegrityError:
+                raise Conflict(ALREADY_PENDING) from None
+        return _view(row)
+
+    return await retry_transaction(work)
+
+
+ALREADY_PENDING = "Une demande d'attestation est déjà en cours pour cette inscription."
+ALREADY_ISSUED = "Cette attestation a déjà été délivrée."
 
 
 async def family_attestations(uow: UnitOfWork, family_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -83,35 +103,48 @@ async def staff_attestations(uow: UnitOfWork, status: str = "demandee") -> list[
 
 async def issue(uow: UnitOfWork, actor: Principal, structure_name: str,
                 attestation_id: uuid.UUID) -> dict[str, Any]:
+    """Read what the PDF needs and close that transaction; render in a worker thread (no
+    transaction open, the event loop free); then write it in a new unit of work, only if the
+    request is still pending (compare-and-set; the rival agent gets a 409)."""
     async with uow:
         row = (await uow.session.execute(select(attestation).where(
             attestation.c.id == attestation_id))).first()
     if row is None:
         raise NotFound("Cette demande d'attestation est introuvable.")
     if row.status != "demandee":
-        raise Conflict("Cette attestation a déjà été délivrée.")
+        raise Conflict(ALREADY_ISSUED)
     reg = await get_registration(uow, None, row.registration_id)
     async with uow:
         child = (await uow.session.execute(select(child_copy).where(
             child_copy.c.child_id == reg["child_id"]))).first()
-        at = now()
-        pdf = render_pdf(
-            structure_name=structure_name, attestation_id=attestation_id,
-            child_first_name=reg["child_first_name"], child_last_name=reg["child_last_name"],
-            birth_date=french_date(child.birth_date), facility_name=reg["facility_name"],
-            activity_name=reg["activity_name"], period_label=reg["period_label"],
-            start_date=french_date(reg["start_date"]), end_date=french_date(reg["end_date"]),
-            group_label=reg["group_label"], issued_on=french_date(at.astimezone(PARIS).date()))
-        done = await uow.session.execute(update(attestation).where(
-            attestation.c.id == attestation_id, attestation.c.status == "demandee").values(
-            status="delivree", issued_at=at, issued_by=uuid.UUID(actor.subject), pdf=pdf))
-        if done.rowcount != 1:
-            raise Conflict("Cette attestation a déjà été délivrée.")
-        uow.publish(events.AttestationIssued(
-            attestation_id=attestation_id, registration_id=row.registration_id,
-            child_id=reg["child_id"], family_id=row.family_id, period_label=reg["period_label"]))
-        await uow.commit()
-    return {**_view(row), "status": "delivree", "issued_at": at}
+    at = now()
+    pdf = await asyncio.to_thread(
+        render_pdf,
+        structure_name=structure_name, attestation_id=attestation_id,
+        child_first_name=reg["child_first_name"], child_last_name=reg["child_last_name"],
+        birth_date=french_date(child.birth_date), facility_name=reg["facility_name"],
+        activity_name=reg["activity_name"], period_label=reg["period_label"],
+        start_date=french_date(reg["start_date"]), end_date=french_date(reg["end_date"]),
+        group_label=reg["group_label"], issued_on=french_date(at.astimezone(PARIS).date()))
+
+    async def write() -> dict[str, Any]:
+        async with uow:
+            done = (await uow.session.execute(
+                update(attestation)
+                .where(attestation.c.id == attestation_id, attestation.c.status == "demandee")
+                .values(status="delivree", issued_at=at, issued_by=uuid.UUID(actor.subject),
+                        pdf=pdf, version=attestation.c.version + 1)
+                .returning(*attestation.c))).first()
+            if done is None:
+                raise Conflict(ALREADY_ISSUED)
+            uow.publish(events.AttestationIssued(
+                attestation_id=attestation_id, registration_id=row.registration_id,
+                child_id=reg["child_id"], family_id=row.family_id,
+                period_label=reg["period_label"]), version=done.version)
+            await uow.commit()
+        return _view(done)
+
+    return await retry_transaction(write)
 
 
 async def attestation_pdf(uow: UnitOfWork, family_id: uuid.UUID | None,

@@ -8,8 +8,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from marelle_chassis.domain_errors import Conflict, InvalidInput, NotFound
+from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import enrolment as events
 from marelle_enrolment.db import (
@@ -50,35 +52,53 @@ async def _exists(uow: UnitOfWork, table: Any, row_id: uuid.UUID, what: str) -> 
 
 async def create_facility(uow: UnitOfWork, name: str) -> uuid.UUID:
     name = _name(name, "Le nom de l'équipement")
-    async with uow:
-        if await uow.session.scalar(select(facility.c.id).where(facility.c.name == name)):
-            raise Conflict("Un équipement porte déjà ce nom.")
-        new_id = uuid.uuid4()
-        await uow.session.execute(insert(facility).values(id=new_id, name=name, created_at=now()))
-        await uow.commit()
-    return new_id
+
+    async def work() -> uuid.UUID:
+        async with uow:
+            if await uow.session.scalar(select(facility.c.id).where(facility.c.name == name)):
+                raise Conflict("Un équipement porte déjà ce nom.")
+            new_id = uuid.uuid4()
+            await uow.session.execute(insert(facility).values(id=new_id, name=name,
+                                                              created_at=now()))
+            try:
+                await uow.commit()
+            except IntegrityError:
+                raise Conflict("Un équipement porte déjà ce nom.") from None
+        return new_id
+
+    return await retry_transaction(work)
 
 
 async def create_activity_type(uow: UnitOfWork, facility_id: uuid.UUID, name: str) -> uuid.UUID:
-    async with uow:
-        await _exists(uow, facility, facility_id, "Cet équipement")
-        new_id = uuid.uuid4()
-        await uow.session.execute(insert(activity_type).values(
-            id=new_id, facility_id=facility_id, name=_name(name)))
-        await uow.commit()
-    return new_id
+    name = _name(name)
+
+    async def work() -> uuid.UUID:
+        async with uow:
+            await _exists(uow, facility, facility_id, "Cet équipement")
+            new_id = uuid.uuid4()
+            await uow.session.execute(insert(activity_type).values(
+                id=new_id, facility_id=facility_id, name=name))
+            await uow.commit()
+        return new_id
+
+    return await retry_transaction(work)
 
 
 async def create_activity(uow: UnitOfWork, activity_type_id: uuid.UUID, name: str,
                           pre_registration: bool) -> uuid.UUID:
-    async with uow:
-        await _exists(uow, activity_type, activity_type_id, "Ce type d'activité")
-        new_id = uuid.uuid4()
-        await uow.session.execute(insert(activity).values(
-            id=new_id, activity_type_id=activity_type_id, name=_name(name),
-            pre_registration=pre_registration))
-        await uow.commit()
-    return new_id
+    name = _name(name)
+
+    async def work() -> uuid.UUID:
+        async with uow:
+            await _exists(uow, activity_type, activity_type_id, "Ce type d'activité")
+            new_id = uuid.uuid4()
+            await uow.session.execute(insert(activity).values(
+                id=new_id, activity_type_id=activity_type_id, name=name,
+                pre_registration=pre_registration))
+            await uow.commit()
+        return new_id
+
+    return await retry_transaction(work)
 
 
 @dataclass(frozen=True)
@@ -106,53 +126,74 @@ def _period_values(data: PeriodIn) -> dict[str, Any]:
             "promotion_mode": data.promotion_mode.value}
 
 
-async def _announce(uow: UnitOfWork, period_id: uuid.UUID, first: bool) -> None:
+# A period's events carry its groups: any change to the period or to one of its groups takes one
+# step of the period's version, in the UPDATE of the period row (`_change_period`). Lock order:
+# a group row before its period row (and registrations only ever after their group).
+
+async def _change_period(uow: UnitOfWork, period_id: uuid.UUID, **values: Any) -> int:
+    """`UPDATE period SET …, version = version + 1 … RETURNING version`."""
+    version = await uow.session.scalar(update(period).where(period.c.id == period_id).values(
+        version=period.c.version + 1, **values).returning(period.c.version))
+    if version is None:
+        raise NotFound("Cette période est introuvable.")
+    return int(version)
+
+
+async def _announce(uow: UnitOfWork, period_id: uuid.UUID, version: int) -> None:
     facts = await period_facts(uow, period_id)
-    model = events.PeriodPublished if first else events.PeriodChanged
-    uow.publish(model(**facts))
+    model = events.PeriodPublished if version == 1 else events.PeriodChanged
+    uow.publish(model(**facts), version=version)
 
 
 async def create_period(uow: UnitOfWork, activity_id: uuid.UUID, data: PeriodIn) -> uuid.UUID:
     values = _period_values(data)
-    async with uow:
-        await _exists(uow, activity, activity_id, "Cette activité")
-        new_id = uuid.uuid4()
-        await uow.session.execute(insert(period).values(
-            id=new_id, activity_id=activity_id, created_at=now(), **values))
-        await _announce(uow, new_id, first=True)
-        await uow.commit()
-    return new_id
+
+    async def work() -> uuid.UUID:
+        async with uow:
+            await _exists(uow, activity, activity_id, "Cette activité")
+            new_id = uuid.uuid4()
+            await uow.session.execute(insert(period).values(
+                id=new_id, activity_id=activity_id, created_at=now(), version=1, **values))
+            await _announce(uow, new_id, 1)
+            await uow.commit()
+        return new_id
+
+    return await retry_transaction(work)
 
 
 async def update_period(uow: UnitOfWork, period_id: uuid.UUID, data: PeriodIn) -> None:
     values = _period_values(data)
-    async with uow:
-        await _exists(uow, period, period_id, "Cette période")
-        await uow.session.execute(update(period).where(period.c.id == period_id).values(**values))
-        await _announce(uow, period_id, first=False)
-        await uow.commit()
+
+    async def work() -> None:
+        async with uow:
+            await _announce(uow, period_id, await _change_period(uow, period_id, **values))
+            await uow.commit()
+
+    await retry_transaction(work)
 
 
 async def set_period_closed(uow: UnitOfWork, period_id: uuid.UUID, closed: bool) -> None:
     """Closed: no new request, whatever the window; reopening restores the window's rule."""
-    async with uow:
-        await _exists(uow, period, period_id, "Cette période")
-        await uow.session.execute(update(period).where(period.c.id == period_id)
-                                  .values(closed=closed))
-        await _announce(uow, period_id, first=False)
-        await uow.commit()
+    async def work() -> None:
+        async with uow:
+            await _announce(uow, period_id, await _change_period(uow, period_id, closed=closed))
+            await uow.commit()
+
+    await retry_transaction(work)
 
 
 async def set_group_closed(uow: UnitOfWork, group_id: uuid.UUID, closed: bool) -> None:
-    async with uow:
-        period_id = await uow.session.scalar(select(activity_group.c.period_id).where(
-            activity_group.c.id == group_id))
-        if period_id is None:
-            raise NotFound("Ce groupe est introuvable.")
-        await uow.session.execute(update(activity_group).where(activity_group.c.id == group_id)
-                                  .values(closed=closed))
-        await _announce(uow, period_id, first=False)
-        await uow.commit()
+    async def work() -> None:
+        async with uow:
+            period_id = await uow.session.scalar(
+                update(activity_group).where(activity_group.c.id == group_id)
+                .values(closed=closed).returning(activity_group.c.period_id))
+            if period_id is None:
+                raise NotFound("Ce groupe est introuvable.")
+            await _announce(uow, period_id, await _change_period(uow, period_id))
+            await uow.commit()
+
+    await retry_transaction(work)
 
 
 @dataclass(frozen=True)
@@ -172,34 +213,42 @@ def _group_values(data: GroupIn) -> dict[str, Any]:
 
 async def create_group(uow: UnitOfWork, period_id: uuid.UUID, data: GroupIn) -> uuid.UUID:
     values = _group_values(data)
-    async with uow:
-        await _exists(uow, period, period_id, "Cette période")
-        new_id = uuid.uuid4()
-        await uow.session.execute(insert(activity_group).values(id=new_id, period_id=period_id,
-                                                                **values))
-        await _announce(uow, period_id, first=False)
-        await uow.commit()
-    return new_id
+
+    async def work() -> uuid.UUID:
+        async with uow:
+            await _exists(uow, period, period_id, "Cette période")
+            new_id = uuid.uuid4()
+            await uow.session.execute(insert(activity_group).values(id=new_id,
+                                                                    period_id=period_id, **values))
+            await _announce(uow, period_id, await _change_period(uow, period_id))
+            await uow.commit()
+        return new_id
+
+    return await retry_transaction(work)
 
 
 async def update_group(uow: UnitOfWork, group_id: uuid.UUID, data: GroupIn,
                        on_capacity_raised: Any = None) -> None:
     values = _group_values(data)
-    async with uow:
-        row = (await uow.session.execute(select(activity_group).where(
-            activity_group.c.id == group_id).with_for_update())).first()
-        if row is None:
-            raise NotFound("Ce groupe est introuvable.")
-        taken = await places_taken(uow, group_id)
-        if data.capacity < taken:
-            raise Conflict(f"Ce groupe compte déjà {taken} inscription(s) validée(s) ou en "
-                           f"attente : la capacité ne peut pas descendre en dessous.")
-        await uow.session.execute(update(activity_group).where(activity_group.c.id == group_id)
-                                  .values(**values))
-        await _announce(uow, row.period_id, first=False)
-        if on_capacity_raised and data.capacity > row.capacity:
-            await on_capacity_raised(uow, group_id)
-        await uow.commit()
+
+    async def work() -> None:
+        async with uow:
+            row = (await uow.session.execute(select(activity_group).where(
+                activity_group.c.id == group_id).with_for_update())).first()
+            if row is None:
+                raise NotFound("Ce groupe est introuvable.")
+            taken = await places_taken(uow, group_id)
+            if data.capacity < taken:
+                raise Conflict(f"Ce groupe compte déjà {taken} inscription(s) validée(s) ou en "
+                               f"attente : la capacité ne peut pas descendre en dessous.")
+            await uow.session.execute(update(activity_group).where(
+                activity_group.c.id == group_id).values(**values))
+            await _announce(uow, row.period_id, await _change_period(uow, row.period_id))
+            if on_capacity_raised and data.capacity > row.capacity:
+                await on_capacity_raised(uow, group_id)
+            await uow.commit()
+
+    await retry_transaction(work)
 
 
 async def places_taken(uow: UnitOfWork, group_id: uuid.UUID) -> int:

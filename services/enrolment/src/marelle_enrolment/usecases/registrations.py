@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
+from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import enrolment as events
 from marelle_enrolment.db import activity_group, child_copy, period, registration
@@ -24,12 +26,14 @@ from marelle_enrolment.domain.rules import (
     check_can_cancel,
     check_can_decide,
     check_no_active_registration,
+    status_for_new_request,
     status_mark,
 )
 from marelle_enrolment.usecases.catalogue import child_of_family, places_taken
 from marelle_enrolment.usecases.common import group_row, now, period_row, registration_facts
 
 WEEKDAYS = range(1, 8)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,31 +62,76 @@ async def _returning(uow: UnitOfWork, child_id: uuid.UUID, activity_id: uuid.UUI
                registration.c.status == Status.VALIDATED.value).limit(1)) is not None
 
 
-async def waitlist_position(uow: UnitOfWork, reg: Any) -> int:
-    return int(await uow.session.scalar(select(func.count()).select_from(registration).where(
-        registration.c.group_id == reg.group_id,
-        registration.c.status == Status.WAITLISTED.value,
-        registration.c.waitlist_rank <= reg.waitlist_rank)) or 0)
+# --- Safe transitions -------------------------------------------------------------------------
+#
+# Lock order, everywhere: the group row (FOR UPDATE) first, then the registration. Every change
+# of a registration's status happens with its group locked, reads the registration again after
+# the lock, and is a compare-and-set on the status it read (`_transition`): a rival that got
+# there first makes it match no row, which is a Conflict (409), never an overwrite. On SQLite
+# every transaction is BEGIN IMMEDIATE (one writer at a time): the same code is serial there.
 
-
-async def _row(uow: UnitOfWork, registration_id: uuid.UUID) -> Any:
-    row = (await uow.session.execute(select(registration).where(
-        registration.c.id == registration_id))).first()
-    if row is None:
+async def _locked(uow: UnitOfWork, registration_id: uuid.UUID,
+                  family_id: uuid.UUID | None = None) -> tuple[Any, Any]:
+    """(group, registration), the group row locked, the registration read after the lock."""
+    stmt = select(registration.c.group_id).where(registration.c.id == registration_id)
+    if family_id is not None:
+        stmt = stmt.where(registration.c.family_id == family_id)
+    group_id = await uow.session.scalar(stmt)  # never changes: safe to read before the lock
+    if group_id is None:
         raise NotFound("Cette inscription est introuvable.")
+    group = await group_row(uow, group_id, lock=True)
+    reg = (await uow.session.execute(select(registration).where(
+        registration.c.id == registration_id))).one()
+    return group, reg
+
+
+Announce = list[tuple[type, dict[str, Any]]]
+
+
+async def _announce(uow: UnitOfWork, row: Any, announce: Announce, group_label: str | None = None
+                    ) -> None:
+    """One event per change; the n events of one transition take the registration's last n
+    versions, in order (the row's `version` is the last one)."""
+    p = await period_row(uow, row.period_id)
+    if group_label is None:
+        group_label = (await group_row(uow, row.group_id)).label
+    first = row.version - len(announce) + 1
+    for i, (model, extra) in enumerate(announce):
+        uow.publish(model(**registration_facts(row, p, group_label), **extra), version=first + i)
+
+
+async def _transition(uow: UnitOfWork, reg: Any, expected: str, announce: Announce, *,
+                      conflict: str, group_label: str | None = None, **values: Any) -> Any:
+    """Compare-and-set: `reg` goes from `expected` to `values` only if nobody changed it since;
+    the version grows by one per event announced, in the same UPDATE."""
+    row = (await uow.session.execute(
+        update(registration)
+        .where(registration.c.id == reg.id, registration.c.status == expected)
+        .values(version=registration.c.version + len(announce), **values)
+        .returning(*registration.c))).first()
+    if row is None:
+        raise Conflict(conflict)
+    await _announce(uow, row, announce, group_label)
     return row
 
 
-async def _publish(uow: UnitOfWork, model: type, reg_id: uuid.UUID, **extra: Any) -> Any:
-    reg = await _row(uow, reg_id)
-    p = await period_row(uow, reg.period_id)
-    g = await group_row(uow, reg.group_id)
-    uow.publish(model(**registration_facts(reg, p, g.label), **extra))
-    return reg
+def _full(group: Any) -> Conflict:
+    return Conflict(f"Le groupe « {group.label} » est complet ({group.capacity} place"
+                    f"{'s' if group.capacity > 1 else ''}) : libérez ou ajoutez une place "
+                    "avant de valider ou de promouvoir une demande.")
 
 
-async def request_one(uow: UnitOfWork, family_id: uuid.UUID, child_id: uuid.UUID,
-                      group_id: uuid.UUID, typical_week: list[dict[str, Any]], memo: str) -> uuid.UUID:
+ALREADY_DECIDED = "Cette demande a déjà été traitée."
+NOT_WAITLISTED = "Cette demande n'est pas sur la liste d'attente."
+ALREADY_CLOSED = "Cette inscription est déjà annulée ou refusée."
+TECHNICAL = ("Votre demande n'a pas pu être enregistrée à cause d'un incident technique : "
+             "réessayez dans un instant.")
+
+
+async def _request_one(uow: UnitOfWork, family_id: uuid.UUID, child_id: uuid.UUID,
+                       group_id: uuid.UUID, typical_week: list[dict[str, Any]], memo: str
+                       ) -> uuid.UUID:
+    week = json.dumps(_clean_week(typical_week))
     async with uow:
         child = await child_of_family(uow, family_id, child_id)
         group = await group_row(uow, group_id, lock=True)
@@ -100,49 +149,65 @@ async def request_one(uow: UnitOfWork, family_id: uuid.UUID, child_id: uuid.UUID
             registration.c.child_id == child_id, registration.c.period_id == p.id))).all()
         check_no_active_registration(list(existing))
         taken = await places_taken(uow, group_id)
-        status = (Status.WAITLISTED if taken >= group.capacity
-                  else Status.VALIDATED if p.validation_mode == ValidationMode.AUTO
-                  else Status.PENDING)
+        status = status_for_new_request(group.capacity, taken, ValidationMode(p.validation_mode))
         rank = None
         if status is Status.WAITLISTED:
             last = await uow.session.scalar(select(func.max(registration.c.waitlist_rank)).where(
                 registration.c.group_id == group_id))
             rank = (last or 0) + 1
-        reg_id = uuid.uuid4()
-        await uow.session.execute(insert(registration).values(
-            id=reg_id, child_id=child_id, family_id=family_id, period_id=p.id, group_id=group_id,
-            status=status.value, typical_week=json.dumps(_clean_week(typical_week)),
-            memo=memo.strip()[:2000], requested_at=at, waitlist_rank=rank,
-            decided_at=at if status is Status.VALIDATED else None))
-        await _publish(uow, events.RegistrationRequested, reg_id)
+        announce: Announce = [(events.RegistrationRequested, {})]
         if status is Status.VALIDATED:
-            await _publish(uow, events.RegistrationValidated, reg_id)
+            announce.append((events.RegistrationValidated, {}))
         elif status is Status.WAITLISTED:
-            reg = await _row(uow, reg_id)
-            await _publish(uow, events.RegistrationWaitlisted, reg_id,
-                           position=await waitlist_position(uow, reg))
+            position = 1 + int(await uow.session.scalar(select(func.count()).where(
+                registration.c.group_id == group_id,
+                registration.c.status == Status.WAITLISTED.value)) or 0)
+            announce.append((events.RegistrationWaitlisted, {"position": position}))
+        reg_id = uuid.uuid4()
         try:
+            row = (await uow.session.execute(insert(registration).values(
+                id=reg_id, child_id=child_id, family_id=family_id, period_id=p.id,
+                group_id=group_id, status=status.value, typical_week=week,
+                memo=memo.strip()[:2000], requested_at=at, waitlist_rank=rank,
+                decided_at=at if status is Status.VALIDATED else None,
+                version=len(announce)).returning(*registration.c))).one()
+            await _announce(uow, row, announce, group.label)
             await uow.commit()
         except IntegrityError:
+            # The same child asked at the same moment for another group of the period: the
+            # unique index answered (PostgreSQL at the INSERT, SQLite at the latest at COMMIT).
             raise Conflict("Cet enfant a déjà une inscription en cours ou en attente sur cette "
                            "période.") from None
     return reg_id
 
 
+async def request_one(uow: UnitOfWork, family_id: uuid.UUID, child_id: uuid.UUID,
+                      group_id: uuid.UUID, typical_week: list[dict[str, Any]], memo: str) -> uuid.UUID:
+    return await retry_transaction(
+        lambda: _request_one(uow, family_id, child_id, group_id, typical_week, memo))
+
+
 async def request_registrations(uow_factory: Any, family_id: uuid.UUID, req: NewRequest
                                 ) -> list[dict[str, Any]]:
-    """One request per child (the child, then the brothers and sisters), each on its own."""
+    """One request per child (the child, then the brothers and sisters), each in its own
+    transaction: every child's attempt ends in a reported outcome, never half-way in a 500."""
     results = []
     for child_id in dict.fromkeys([req.child_id, *req.duplicate_for]):
         try:
             reg_id = await request_one(uow_factory(), family_id, child_id, req.group_id,
                                        req.typical_week, req.memo)
-            view = await get_registration(uow_factory(), family_id, reg_id)
-            results.append({"child_id": child_id, "ok": True, "registration": view,
-                            "detail": _outcome(view)})
         except DomainError as exc:
             results.append({"child_id": child_id, "ok": False, "registration": None,
                             "detail": exc.detail})
+            continue
+        except SQLAlchemyError:
+            log.exception("registration request for child %s failed", child_id)
+            results.append({"child_id": child_id, "ok": False, "registration": None,
+                            "detail": TECHNICAL})
+            continue
+        view = await get_registration(uow_factory(), family_id, reg_id)
+        results.append({"child_id": child_id, "ok": True, "registration": view,
+                        "detail": _outcome(view)})
     return results
 
 
@@ -187,13 +252,37 @@ def _listing() -> Any:
             .join(facility, facility.c.id == activity_type.c.facility_id))
 
 
+async def _positions(uow: UnitOfWork, group_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Waiting-list positions of every waitlisted registration of these groups, in ONE query
+    (window function; SQLite ≥ 3.25 and PostgreSQL)."""
+    if not group_ids:
+        return {}
+    position = func.row_number().over(partition_by=registration.c.group_id,
+                                      order_by=(registration.c.waitlist_rank, registration.c.id))
+    rows = (await uow.session.execute(select(registration.c.id, position).where(
+        registration.c.status == Status.WAITLISTED.value,
+        registration.c.group_id.in_(sorted(group_ids))))).all()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+async def places_by_group(uow: UnitOfWork, group_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Places taken in each of these groups, in ONE grouped query."""
+    if not group_ids:
+        return {}
+    rows = (await uow.session.execute(
+        select(registration.c.group_id, func.count()).where(
+            registration.c.group_id.in_(sorted(group_ids)),
+            registration.c.status.in_([s.value for s in HOLDS_A_PLACE]))
+        .group_by(registration.c.group_id))).all()
+    return {g: 0 for g in group_ids} | {r[0]: int(r[1]) for r in rows}
+
+
 async def _views(uow: UnitOfWork, stmt: Any) -> list[dict[str, Any]]:
+    """A page of registrations in a fixed number of queries: the listing, then (when some are
+    waitlisted) their positions."""
     rows = (await uow.session.execute(stmt)).all()
-    out = []
-    for r in rows:
-        position = await waitlist_position(uow, r) if r.status == Status.WAITLISTED else None
-        out.append(_view(r, position))
-    return out
+    positions = await _positions(uow, {r.group_id for r in rows if r.status == Status.WAITLISTED})
+    return [_view(r, positions.get(r.id) if r.status == Status.WAITLISTED else None) for r in rows]
 
 
 async def get_registration(uow: UnitOfWork, family_id: uuid.UUID | None,
@@ -226,49 +315,53 @@ async def family_registrations(uow: UnitOfWork, family_id: uuid.UUID,
 
 
 async def fill_freed_places(uow: UnitOfWork, group_id: uuid.UUID) -> None:
-    """A place freed up: with automatic promotion, the first in line takes it (and more if the
-    capacity grew). Staff-promoted periods wait for staff."""
+    """A place freed up: with automatic promotion, the first in line take the free places (more
+    than one if the capacity grew). Staff-promoted periods wait for staff. Called with the group
+    locked (the lock is taken again here, which is a no-op, so the order stays group first)."""
     group = await group_row(uow, group_id, lock=True)
     p = await period_row(uow, group.period_id)
     if p.promotion_mode != ValidationMode.AUTO:
         return
-    while await places_taken(uow, group_id) < group.capacity:
-        first = (await uow.session.execute(select(registration).where(
-            registration.c.group_id == group_id, registration.c.status == Status.WAITLISTED.value)
-            .order_by(registration.c.waitlist_rank).limit(1))).first()
-        if first is None:
-            return
-        await _promote(uow, first.id, validated=p.validation_mode == ValidationMode.AUTO)
+    free = group.capacity - await places_taken(uow, group_id)
+    if free <= 0:
+        return
+    firsts = (await uow.session.execute(select(registration).where(
+        registration.c.group_id == group_id, registration.c.status == Status.WAITLISTED.value)
+        .order_by(registration.c.waitlist_rank, registration.c.id).limit(free))).all()
+    for reg in firsts:
+        await _promote(uow, reg, group, validated=p.validation_mode == ValidationMode.AUTO)
 
 
-async def _promote(uow: UnitOfWork, reg_id: uuid.UUID, *, validated: bool) -> None:
+async def _promote(uow: UnitOfWork, reg: Any, group: Any, *, validated: bool) -> None:
     at = now()
     status = Status.VALIDATED if validated else Status.PENDING
-    await uow.session.execute(update(registration).where(registration.c.id == reg_id).values(
-        status=status.value, waitlist_rank=None, promoted_at=at,
-        decided_at=at if validated else None))
-    await _publish(uow, events.RegistrationPromoted, reg_id)
+    announce: Announce = [(events.RegistrationPromoted, {})]
     if validated:
-        await _publish(uow, events.RegistrationValidated, reg_id)
+        announce.append((events.RegistrationValidated, {}))
+    await _transition(uow, reg, Status.WAITLISTED.value, announce, conflict=NOT_WAITLISTED,
+                      group_label=group.label, status=status.value, waitlist_rank=None,
+                      promoted_at=at, decided_at=at if validated else None)
+
+
+async def _cancel(uow: UnitOfWork, group: Any, reg: Any, by: str, reason: str | None = None
+                  ) -> None:
+    check_can_cancel(reg.status)
+    await _transition(uow, reg, reg.status, [(events.RegistrationCancelled, {"cancelled_by": by})],
+                      conflict=ALREADY_CLOSED, group_label=group.label,
+                      status=Status.CANCELLED.value, waitlist_rank=None, decided_at=now(),
+                      reason=reason)
+    if reg.status in HOLDS_A_PLACE:
+        await fill_freed_places(uow, group.id)
 
 
 async def cancel_by_family(uow: UnitOfWork, family_id: uuid.UUID, registration_id: uuid.UUID) -> None:
-    async with uow:
-        reg = await _row(uow, registration_id)
-        if reg.family_id != family_id:
-            raise NotFound("Cette inscription est introuvable.")
-        await _cancel(uow, reg, "famille")
-        await uow.commit()
+    async def work() -> None:
+        async with uow:
+            group, reg = await _locked(uow, registration_id, family_id)
+            await _cancel(uow, group, reg, "famille")
+            await uow.commit()
 
-
-async def _cancel(uow: UnitOfWork, reg: Any, by: str, reason: str | None = None) -> None:
-    check_can_cancel(reg.status)
-    held = reg.status in HOLDS_A_PLACE
-    await uow.session.execute(update(registration).where(registration.c.id == reg.id).values(
-        status=Status.CANCELLED.value, waitlist_rank=None, decided_at=now(), reason=reason))
-    await _publish(uow, events.RegistrationCancelled, reg.id, cancelled_by=by)
-    if held:
-        await fill_freed_places(uow, reg.group_id)
+    await retry_transaction(work)
 
 
 async def staff_queue(uow: UnitOfWork, *, status: str = Status.PENDING.value,
@@ -288,8 +381,9 @@ async def staff_queue(uow: UnitOfWork, *, status: str = Status.PENDING.value,
         stmt = stmt.where(registration.c.requested_at < requested_to)
     async with uow:
         views = await _views(uow, stmt)
-        for view in views:
-            view["places_taken"] = await places_taken(uow, view["group_id"])
+        taken = await places_by_group(uow, {v["group_id"] for v in views})
+    for view in views:
+        view["places_taken"] = taken[view["group_id"]]
     return views
 
 
@@ -302,36 +396,46 @@ def _activities_of(facility_id: uuid.UUID) -> Any:
 
 async def _decide_one(uow: UnitOfWork, actor: Principal, registration_id: uuid.UUID, validate: bool,
                       reason: str | None) -> None:
-    reg = await _row(uow, registration_id)
-    check_can_decide(reg.status)
     reason = (reason or "").strip() or None
     if not validate and not reason:
         raise InvalidInput("Indiquez le motif du refus : il est communiqué à la famille.")
-    await group_row(uow, reg.group_id, lock=True)
-    await uow.session.execute(update(registration).where(registration.c.id == registration_id)
-                              .values(status=(Status.VALIDATED if validate else Status.REFUSED).value,
-                                      decided_at=now(), decided_by=uuid.UUID(actor.subject),
-                                      reason=reason))
-    if validate:
-        await _publish(uow, events.RegistrationValidated, registration_id)
-    else:
-        await _publish(uow, events.RegistrationRefused, registration_id, reason=reason)
-        await fill_freed_places(uow, reg.group_id)
+    group, reg = await _locked(uow, registration_id)
+    check_can_decide(reg.status)
+    if validate and await places_taken(uow, group.id) > group.capacity:
+        # The request holds one of the places counted: more than the capacity means the group
+        # is over-full (e.g. its capacity was lowered by hand): do not validate beyond it.
+        raise _full(group)
+    values = {"status": (Status.VALIDATED if validate else Status.REFUSED).value,
+              "decided_at": now(), "decided_by": uuid.UUID(actor.subject), "reason": reason}
+    announce: Announce = ([(events.RegistrationValidated, {})] if validate
+                          else [(events.RegistrationRefused, {"reason": reason})])
+    await _transition(uow, reg, Status.PENDING.value, announce, conflict=ALREADY_DECIDED,
+                      group_label=group.label, **values)
+    if not validate:
+        await fill_freed_places(uow, group.id)
 
 
 async def decide(uow_factory: Any, actor: Principal,
                  decisions: list[tuple[uuid.UUID, bool, str | None]]) -> list[dict[str, Any]]:
-    """Each decision in its own transaction: one failed item does not undo the others."""
+    """Each decision in its own transaction: one failed item does not undo the others, and
+    every item ends in a reported outcome."""
     results = []
     for registration_id, validate, reason in decisions:
-        try:
+        async def work(registration_id: uuid.UUID = registration_id, validate: bool = validate,
+                       reason: str | None = reason) -> None:
             async with uow_factory() as uow:
                 await _decide_one(uow, actor, registration_id, validate, reason)
                 await uow.commit()
+
+        try:
+            await retry_transaction(work)
             results.append({"registration_id": registration_id, "ok": True,
                             "detail": "Inscription validée." if validate else "Inscription refusée."})
         except DomainError as exc:
             results.append({"registration_id": registration_id, "ok": False, "detail": exc.detail})
+        except SQLAlchemyError:
+            log.exception("decision on registration %s failed", registration_id)
+            results.append({"registration_id": registration_id, "ok": False, "detail": TECHNICAL})
     return results
 
 
@@ -340,7 +444,7 @@ async def waiting_list(uow: UnitOfWork, group_id: uuid.UUID) -> dict[str, Any]:
         group = await group_row(uow, group_id)
         views = await _views(uow, _listing().where(
             registration.c.group_id == group_id, registration.c.status == Status.WAITLISTED.value)
-            .order_by(registration.c.waitlist_rank))
+            .order_by(registration.c.waitlist_rank, registration.c.id))
         taken = await places_taken(uow, group_id)
     return {"group_id": group_id, "label": group.label, "capacity": group.capacity,
             "places_taken": taken, "items": views}
@@ -348,41 +452,50 @@ async def waiting_list(uow: UnitOfWork, group_id: uuid.UUID) -> dict[str, Any]:
 
 async def reorder_waiting_list(uow: UnitOfWork, group_id: uuid.UUID,
                                ordered_ids: list[uuid.UUID]) -> None:
-    async with uow:
-        await group_row(uow, group_id, lock=True)
-        current = set((await uow.session.scalars(select(registration.c.id).where(
-            registration.c.group_id == group_id,
-            registration.c.status == Status.WAITLISTED.value))).all())
-        if set(ordered_ids) != current or len(ordered_ids) != len(current):
-            raise InvalidInput("La nouvelle liste doit reprendre exactement les demandes en "
-                               "attente de ce groupe.")
-        for rank, reg_id in enumerate(ordered_ids, start=1):
-            await uow.session.execute(update(registration).where(registration.c.id == reg_id)
-                                      .values(waitlist_rank=float(rank)))
-        await uow.commit()
+    async def work() -> None:
+        async with uow:
+            await group_row(uow, group_id, lock=True)
+            current = set((await uow.session.scalars(select(registration.c.id).where(
+                registration.c.group_id == group_id,
+                registration.c.status == Status.WAITLISTED.value))).all())
+            if set(ordered_ids) != current or len(ordered_ids) != len(current):
+                raise InvalidInput("La nouvelle liste doit reprendre exactement les demandes en "
+                                   "attente de ce groupe.")
+            for rank, reg_id in enumerate(ordered_ids, start=1):
+                await uow.session.execute(update(registration).where(
+                    registration.c.id == reg_id,
+                    registration.c.status == Status.WAITLISTED.value)
+                    .values(waitlist_rank=float(rank)))
+            await uow.commit()
+
+    await retry_transaction(work)
 
 
 async def promote(uow: UnitOfWork, registration_id: uuid.UUID) -> None:
-    async with uow:
-        reg = await _row(uow, registration_id)
-        if reg.status != Status.WAITLISTED:
-            raise Conflict("Cette demande n'est pas sur la liste d'attente.")
-        group = await group_row(uow, reg.group_id, lock=True)
-        if await places_taken(uow, reg.group_id) >= group.capacity:
-            raise Conflict(f"Le groupe « {group.label} » est complet : libérez ou ajoutez une "
-                           "place avant de promouvoir une demande.")
-        await _promote(uow, registration_id, validated=True)
-        await uow.commit()
+    async def work() -> None:
+        async with uow:
+            group, reg = await _locked(uow, registration_id)
+            if reg.status != Status.WAITLISTED:
+                raise Conflict(NOT_WAITLISTED)
+            if await places_taken(uow, group.id) >= group.capacity:
+                raise _full(group)
+            await _promote(uow, reg, group, validated=True)
+            await uow.commit()
+
+    await retry_transaction(work)
 
 
 async def remove_from_waiting_list(uow: UnitOfWork, registration_id: uuid.UUID,
                                    reason: str | None) -> None:
-    async with uow:
-        reg = await _row(uow, registration_id)
-        if reg.status != Status.WAITLISTED:
-            raise Conflict("Cette demande n'est pas sur la liste d'attente.")
-        await _cancel(uow, reg, "structure", reason)
-        await uow.commit()
+    async def work() -> None:
+        async with uow:
+            group, reg = await _locked(uow, registration_id)
+            if reg.status != Status.WAITLISTED:
+                raise Conflict(NOT_WAITLISTED)
+            await _cancel(uow, group, reg, "structure", reason)
+            await uow.commit()
+
+    await retry_transaction(work)
 
 
 STATUS_FOR_DASHBOARD = {
