@@ -32,6 +32,9 @@ family = Table(
     Column("beneficiary_number", String(20), nullable=True),
     # Lower-case, accent-free "name email children…": staff search works the same on both databases.
     Column("search_key", Text, nullable=True),
+    # The household's version: every event about it (all identity events are keyed by family id)
+    # carries the version it was bumped to, in the same transaction; copies ignore older ones.
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 
 person = Table(
@@ -137,6 +140,9 @@ email_message = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("last_error", Text, nullable=True),
+    # A sender's lease on the row (see `mailer`): two processes never send one email twice.
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
 )
 
 signing_key = Table(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import os
 import secrets
 import unicodedata
 import uuid
+import weakref
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import insert, select, update
 
 from marelle_chassis.auth import Principal
@@ -26,6 +30,47 @@ from marelle_identity.domain.model import age_on
 
 PARIS = ZoneInfo("Europe/Paris")
 hasher = PasswordHasher()  # argon2id with the library's current defaults
+
+# Argon2 is slow and memory-hard on purpose (~0.1-0.25 s of CPU, 64 MiB per call): it runs in a
+# worker thread (never on the event loop) and never inside an open database transaction. The
+# semaphore bounds the calls in flight to one less than the CPUs (at least one): a flood of logins
+# queues for a slot instead of taking every core from the event loop (bench/login_flood.py).
+PASSWORD_SLOTS = max(1, (os.cpu_count() or 2) - 1)
+_slots_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary())
+_dummy_hash: str | None = None
+
+
+def _slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()  # a semaphore belongs to one event loop
+    slots = _slots_by_loop.get(loop)
+    if slots is None:
+        slots = _slots_by_loop[loop] = asyncio.Semaphore(PASSWORD_SLOTS)
+    return slots
+
+
+async def hash_password(password: str) -> str:
+    async with _slots():
+        return await asyncio.to_thread(hasher.hash, password)
+
+
+def _verify_sync(password_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """False for a missing hash too, after the same work as a real check (timing tells nothing)."""
+    global _dummy_hash
+    if not password_hash:
+        if _dummy_hash is None:
+            _dummy_hash = await hash_password("marelle-no-such-account")
+        await verify_password(_dummy_hash, password)
+        return False
+    async with _slots():
+        return await asyncio.to_thread(_verify_sync, password_hash, password)
 
 
 def now() -> datetime:
@@ -58,6 +103,20 @@ async def refresh_search_key(uow: UnitOfWork, family_id: uuid.UUID) -> None:
     key = search_text(row.name, row.email, *(f"{p.first_name} {p.last_name}" for p in people))
     await uow.session.execute(update(family_t).where(family_t.c.id == family_id)
                               .values(search_key=key))
+
+
+async def bump_version(uow: UnitOfWork, family_id: uuid.UUID) -> int:
+    """The household's next version, atomically (it also locks the household's row until the
+    commit, so changes to one household are serialised); 404 when there is no such household.
+
+    Call it once per event published about the household, in the transaction that publishes it.
+    """
+    version = await uow.session.scalar(
+        update(family_t).where(family_t.c.id == family_id)
+        .values(version=family_t.c.version + 1).returning(family_t.c.version))
+    if version is None:
+        raise family_not_found()
+    return version
 
 
 def family_not_found() -> NotFound:

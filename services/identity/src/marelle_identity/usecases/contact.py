@@ -21,6 +21,7 @@ from marelle_identity.notifications import queue_email
 from marelle_identity.usecases.common import (
     PARIS,
     audit,
+    bump_version,
     contact_details,
     contact_event,
     contact_view,
@@ -84,6 +85,9 @@ def flat_proposal(body: dict[str, Any], guardian_ranks: dict[uuid.UUID, int]) ->
 async def request_change(uow: UnitOfWork, family_id: uuid.UUID, body: dict[str, Any]
                          ) -> dict[str, Any]:
     async with uow:
+        # The household's row first (locked until the commit): two requests sent together
+        # queue here, and the second one sees the first as pending.
+        version = await bump_version(uow, family_id)
         current = await contact_details(uow, family_id)
         ranks = {g.person_id: g.rank for g in current.guardians}
         changes = requested_changes(current, flat_proposal(body, ranks))
@@ -96,7 +100,7 @@ async def request_change(uow: UnitOfWork, family_id: uuid.UUID, body: dict[str, 
             created_at=now()))
         uow.publish(events.ContactChangeRequested(
             family_id=family_id, request_id=request_id,
-            changes={f: events.FieldChange(**c) for f, c in changes.items()}))
+            changes={f: events.FieldChange(**c) for f, c in changes.items()}), version=version)
         row = (await uow.session.execute(select(ccr).where(ccr.c.id == request_id))).first()
         await uow.commit()
     return request_view(row)
@@ -134,18 +138,24 @@ async def _decide_one(uow: UnitOfWork, actor: Principal, settings: Any, request_
     row = (await uow.session.execute(select(ccr).where(ccr.c.id == request_id))).first()
     if row is None:
         raise NotFound("Cette demande est introuvable.")
+    already_decided = Conflict("Cette demande a déjà été traitée.")
     if row.status != PENDING:
-        raise Conflict("Cette demande a déjà été traitée.")
+        raise already_decided
     reason = (reason or "").strip() or None
     if not accept and not reason:
         raise InvalidInput("Indiquez le motif du refus : il est communiqué à la famille.")
+    version = await bump_version(uow, row.family_id)  # locks the household until the commit
     family = await family_row(uow, row.family_id)
     changes = json.loads(row.changes)
     decided_by = uuid.UUID(actor.subject)
     at = now()
-    await uow.session.execute(update(ccr).where(ccr.c.id == request_id).values(
+    # Compare-and-set: of two staff members deciding the same request at once, one wins.
+    decided = await uow.session.execute(update(ccr).where(
+        ccr.c.id == request_id, ccr.c.status == PENDING).values(
         status=ACCEPTED if accept else REFUSED, reason=reason, decided_at=at,
         decided_by=decided_by))
+    if decided.rowcount != 1:
+        raise already_decided
     requested_on = row.created_at.astimezone(PARIS).strftime("%d/%m/%Y")
     settings_url = settings.portal_url
     if accept:
@@ -159,12 +169,15 @@ async def _decide_one(uow: UnitOfWork, actor: Principal, settings: Any, request_
             await uow.session.execute(update(person_t).where(person_t.c.id == g.person_id).values(
                 mobile_phone=g.mobile_phone, work_phone=g.work_phone, updated_at=at))
         uow.publish(events.ContactChangeAccepted(family_id=row.family_id, request_id=request_id,
-                                                 decided_by=decided_by))
-        uow.publish(contact_event(row.family_id, updated))
+                                                 decided_by=decided_by), version=version)
+        # A second event about the same household: its own, higher version.
+        uow.publish(contact_event(row.family_id, updated),
+                    version=await bump_version(uow, row.family_id))
         template, extra = "contact_accepted", {}
     else:
         uow.publish(events.ContactChangeRefused(family_id=row.family_id, request_id=request_id,
-                                                decided_by=decided_by, reason=reason or ""))
+                                                decided_by=decided_by, reason=reason or ""),
+                    version=version)
         template, extra = "contact_refused", {"reason": reason}
     if family.email:
         await queue_email(uow, family.email, template, requested_on=requested_on,

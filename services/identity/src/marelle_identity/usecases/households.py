@@ -26,8 +26,8 @@ from marelle_identity.domain.model import (
     next_guardian_rank,
 )
 from marelle_identity.usecases.common import (
+    bump_version,
     digest,
-    family_row,
     family_view,
     new_secret,
     now,
@@ -89,7 +89,7 @@ async def insert_household(uow: UnitOfWork, name: str, email: str | None,
     at = now()
     await uow.session.execute(insert(family_t).values(
         id=family.id, name=family.name, email=family.email, needs_review=needs_review,
-        created_at=at))
+        created_at=at, version=1))
     for g in people:
         await uow.session.execute(insert(person_t).values(
             id=g.id, family_id=family.id, role="guardian", rank=g.rank, first_name=g.first_name,
@@ -104,7 +104,7 @@ async def insert_household(uow: UnitOfWork, name: str, email: str | None,
     uow.publish(events.FamilyCreated(
         family_id=family.id, name=family.name, email=family.email, needs_review=needs_review,
         children=[child_facts(c) for c in family.children],
-        guardians=[guardian_facts(g) for g in people]))
+        guardians=[guardian_facts(g) for g in people]), version=1)
     return family
 
 
@@ -162,7 +162,9 @@ async def add_child(uow: UnitOfWork, family_id: uuid.UUID, new: NewChild) -> dic
     today = today_in_paris()
     child = Child.new(new.first_name, new.last_name, new.birth_date, new.sex, today)
     async with uow:
-        await family_row(uow, family_id)
+        # First the household's row (locked until the commit): concurrent changes to one
+        # household queue here, so the duplicate check below cannot race.
+        version = await bump_version(uow, family_id)
         existing = [p for p in await person_rows(uow, family_id) if p.role == "child"]
         if any(p.first_name.casefold() == child.first_name.casefold()
                and p.birth_date == child.birth_date for p in existing):
@@ -173,7 +175,8 @@ async def add_child(uow: UnitOfWork, family_id: uuid.UUID, new: NewChild) -> dic
             last_name=child.last_name, birth_date=child.birth_date,
             sex=child.sex.value if child.sex else None, created_at=at, updated_at=at))
         await refresh_search_key(uow, family_id)
-        uow.publish(events.ChildAdded(family_id=family_id, child=child_facts(child)))
+        uow.publish(events.ChildAdded(family_id=family_id, child=child_facts(child)),
+                    version=version)
         row = await _person(uow, family_id, child.id, "child")
         await uow.commit()
     return person_view(row, today)
@@ -186,13 +189,15 @@ async def update_child(uow: UnitOfWork, family_id: uuid.UUID, child_id: uuid.UUI
     last = clean_name(new.last_name, "Le nom")
     born = check_birth_date(new.birth_date, today)
     async with uow:
+        version = await bump_version(uow, family_id)
         await _person(uow, family_id, child_id, "child")
         await uow.session.execute(update(person_t).where(person_t.c.id == child_id).values(
             first_name=first, last_name=last, birth_date=born,
             sex=new.sex.value if new.sex else None, updated_at=now()))
         child = Child(child_id, first, last, born, new.sex)
         await refresh_search_key(uow, family_id)
-        uow.publish(events.ChildUpdated(family_id=family_id, child=child_facts(child)))
+        uow.publish(events.ChildUpdated(family_id=family_id, child=child_facts(child)),
+                    version=version)
         row = await _person(uow, family_id, child_id, "child")
         await uow.commit()
     return person_view(row, today)
@@ -201,7 +206,7 @@ async def update_child(uow: UnitOfWork, family_id: uuid.UUID, child_id: uuid.UUI
 async def add_guardian(uow: UnitOfWork, family_id: uuid.UUID, new: NewGuardian) -> dict[str, Any]:
     today = today_in_paris()
     async with uow:
-        await family_row(uow, family_id)
+        version = await bump_version(uow, family_id)  # locks the household: ranks cannot race
         ranks = [p.rank or 1 for p in await person_rows(uow, family_id) if p.role == "guardian"]
         guardian = Guardian.new(next_guardian_rank(ranks), new.first_name, new.last_name,
                                 new.birth_date, new.sex, today)
@@ -212,7 +217,8 @@ async def add_guardian(uow: UnitOfWork, family_id: uuid.UUID, new: NewGuardian) 
             birth_date=guardian.birth_date, sex=guardian.sex.value if guardian.sex else None,
             created_at=at, updated_at=at))
         await refresh_search_key(uow, family_id)
-        uow.publish(events.GuardianAdded(family_id=family_id, guardian=guardian_facts(guardian)))
+        uow.publish(events.GuardianAdded(family_id=family_id, guardian=guardian_facts(guardian)),
+                    version=version)
         row = await _person(uow, family_id, guardian.id, "guardian")
         await uow.commit()
     return person_view(row, today)
@@ -222,6 +228,7 @@ async def update_guardian(uow: UnitOfWork, family_id: uuid.UUID, guardian_id: uu
                           new: NewGuardian) -> dict[str, Any]:
     today = today_in_paris()
     async with uow:
+        version = await bump_version(uow, family_id)
         current = await _person(uow, family_id, guardian_id, "guardian")
         guardian = Guardian.new(current.rank or 1, new.first_name, new.last_name, new.birth_date,
                                 new.sex, today)
@@ -231,7 +238,8 @@ async def update_guardian(uow: UnitOfWork, family_id: uuid.UUID, guardian_id: uu
             birth_date=guardian.birth_date, sex=guardian.sex.value if guardian.sex else None,
             updated_at=now()))
         await refresh_search_key(uow, family_id)
-        uow.publish(events.GuardianUpdated(family_id=family_id, guardian=guardian_facts(guardian)))
+        uow.publish(events.GuardianUpdated(family_id=family_id, guardian=guardian_facts(guardian)),
+                    version=version)
         row = await _person(uow, family_id, guardian_id, "guardian")
         await uow.commit()
     return person_view(row, today)

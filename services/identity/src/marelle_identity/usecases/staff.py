@@ -23,12 +23,13 @@ from marelle_identity.domain.passwords import check_password
 from marelle_identity.notifications import queue_email
 from marelle_identity.usecases.common import (
     audit,
+    bump_version,
     contact_details,
     contact_event,
     contact_view,
     family_row,
     family_view,
-    hasher,
+    hash_password,
     now,
     refresh_search_key,
     search_text,
@@ -129,6 +130,7 @@ async def change_email(uow: UnitOfWork, actor: Principal, family_id: uuid.UUID,
     """The only way a household's email (and login identifier) changes."""
     email = normalise_email(new_email)
     async with uow:
+        version = await bump_version(uow, family_id)  # locks the household until the commit
         family = await family_row(uow, family_id)
         if family.email == email:
             raise InvalidInput("C'est déjà l'adresse e-mail de ce foyer.")
@@ -140,8 +142,11 @@ async def change_email(uow: UnitOfWork, actor: Principal, family_id: uuid.UUID,
         await uow.session.execute(update(account).where(account.c.family_id == family_id)
                                   .values(email=email))
         await refresh_search_key(uow, family_id)
-        uow.publish(events.EmailChanged(family_id=family_id, old_email=family.email, new_email=email))
-        uow.publish(contact_event(family_id, await contact_details(uow, family_id)))
+        uow.publish(events.EmailChanged(family_id=family_id, old_email=family.email,
+                                        new_email=email), version=version)
+        # A second event about the same household: its own, higher version.
+        uow.publish(contact_event(family_id, await contact_details(uow, family_id)),
+                    version=await bump_version(uow, family_id))
         for to in {e for e in (family.email, email) if e}:
             await queue_email(uow, to, "email_changed", family_name=family.name, new_email=email)
         await audit(uow, actor, "foyer.email_modifie", f"foyer:{family_id}",
@@ -187,12 +192,13 @@ async def create_staff_account(uow: UnitOfWork, actor: Principal, email: str, di
     if not name:
         raise InvalidInput("Le nom de l'agent est obligatoire.",
                            erreurs=[{"champ": "display_name", "message": "Ce champ est obligatoire."}])
+    password_hash = await hash_password(password)  # outside any transaction
     async with uow:
         if await uow.session.scalar(select(staff_account.c.id).where(staff_account.c.email == email)):
             raise Conflict("Un agent utilise déjà cette adresse e-mail.")
         staff_id = uuid.uuid4()
         await uow.session.execute(insert(staff_account).values(
-            id=staff_id, email=email, display_name=name, password_hash=hasher.hash(password),
+            id=staff_id, email=email, display_name=name, password_hash=password_hash,
             roles=" ".join(sorted(set(roles))), created_at=now()))
         await audit(uow, actor, "agent.cree", f"agent:{staff_id}", email=email, roles=roles)
         await uow.commit()
