@@ -24,7 +24,7 @@ from marelle_chassis.auth import AUDIENCE, ISSUER
 from marelle_gateway.config import GatewaySettings
 from marelle_gateway.main import create_app
 
-from gateway.tests.enrolment_fake import FakeEnrolment
+from gateway.tests.enrolment_fake import NO_REQUESTS, FakeEnrolment
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -87,7 +87,8 @@ class FakeServices:
             answer = self.services[service](request)
         if answer is None:
             if request.url.path.endswith("/requests"):
-                return httpx.Response(200, json={"items": []})
+                # Every service's dashboard answer (`marelle_contracts.dashboard`), empty.
+                return httpx.Response(200, json=NO_REQUESTS)
             return httpx.Response(404, json={"title": "Introuvable", "status": 404,
                                              "detail": "Ressource introuvable."},
                                   headers={"content-type": "application/problem+json"})

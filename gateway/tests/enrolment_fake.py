@@ -3,6 +3,9 @@
 Installed on a `FakeServices` with `FakeEnrolment(fake)`: it keeps its registrations and
 attestations in memory, answers 404 for another family's path or ids, records what it is sent.
 The catalogue follows the guide (CENTRE DE LOISIRS ALSH › Mercredi, vacances › AUTOMNE › …).
+
+Every answer is built from the services' own models (`marelle_contracts.http`) and dumped as the
+service would send it; `test_contract_fakes.py` checks them against the real OpenAPI documents.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
+
+from marelle_contracts.dashboard import RequestItems
+from marelle_contracts.http import enrolment as E
+from marelle_contracts.http import identity as I
 
 FAMILY_ID = "0b7d2a52-3f51-4a8e-9c0e-8f1f5a8f6b11"
 CLAIRE = "11111111-1111-4111-8111-111111111111"
@@ -48,57 +56,62 @@ ISSUED = "e0000000-0000-4000-8000-000000000001"
 PDF_BYTES = b"%PDF-1.7\n% attestation de test\n%%EOF\n"
 
 
-def person(id, role, first, last, birth=None, sex=None, age=None, rank=None):
-    return {"id": id, "role": role, "rank": rank, "first_name": first, "last_name": last,
-            "birth_date": birth, "sex": sex, "age": age}
+def answer(model: BaseModel) -> dict[str, Any]:
+    """A contract model as the service sends it (its `response_model`, dumped to JSON)."""
+    return model.model_dump(mode="json")
 
 
-FAMILY = {"id": FAMILY_ID, "name": "Martin", "email": "claire.martin@example.fr",
-          "needs_review": False, "persons": [
-              person(CLAIRE, "guardian", "Claire", "Martin", rank=1),
-              person(LEA, "child", "Léa", "Martin", "2016-03-01", "F", 8),
-              person(TOM, "child", "Tom", "Martin", "2023-06-30", "M", 1)]}
+def person(id, role, first, last, birth=None, sex=None, age=None, rank=None) -> I.Person:
+    return I.Person(id=id, role=role, rank=rank, first_name=first, last_name=last,
+                    birth_date=birth, sex=sex, age=age)
 
 
-def group(id, label, capacity, taken, waiting=0):
+FAMILY = answer(I.Family(id=FAMILY_ID, name="Martin", email="claire.martin@example.fr",
+                         needs_review=False, persons=[
+                             person(CLAIRE, "guardian", "Claire", "Martin", rank=1),
+                             person(LEA, "child", "Léa", "Martin", "2016-03-01", "F", 8),
+                             person(TOM, "child", "Tom", "Martin", "2023-06-30", "M", 1)]))
+
+
+def group(id, label, capacity, taken, waiting=0) -> E.Group:
     left = max(0, capacity - taken)
-    return {"id": id, "label": label, "min_age": 6, "max_age": 11, "capacity": capacity,
-            "places_taken": taken, "places_left": left, "waiting": waiting, "full": left == 0,
-            "closed": False}
+    return E.Group(id=id, label=label, min_age=6, max_age=11, capacity=capacity,
+                   places_taken=taken, places_left=left, waiting=waiting, full=left == 0,
+                   closed=False)
 
 
-def period(id, label, start, end, groups, memo=""):
-    return {"id": id, "label": label, "start_date": start.isoformat(),
-            "end_date": end.isoformat(), "opens_at": f"{YEAR - 1}-09-01T06:00:00Z",
-            "closes_at": f"{YEAR}-10-10T16:00:00Z", "priority_opens_at": None, "memo": memo,
-            "validation_mode": "structure", "promotion_mode": "automatique", "closed": False,
-            "groups": groups}
+def period(id, label, start, end, groups, memo="") -> E.Period:
+    return E.Period(id=id, label=label, start_date=start, end_date=end,
+                    opens_at=f"{YEAR - 1}-09-01T06:00:00Z", closes_at=f"{YEAR}-10-10T16:00:00Z",
+                    priority_opens_at=None, memo=memo, validation_mode="structure",
+                    promotion_mode="automatique", closed=False, groups=groups)
 
 
 def offer(child_id: str) -> dict[str, Any]:
     first, last = NAMES[child_id]
-    return {"child": {"id": child_id, "first_name": first, "last_name": last,
-                      "birth_date": "2016-03-01", "age": 8},
-            "facilities": [
-                {"id": ALSH, "name": "CENTRE DE LOISIRS ALSH", "activity_types": [
-                    {"id": HOLIDAYS, "name": "Mercredi, vacances", "activities": [
-                        {"id": AUTUMN, "name": "AUTOMNE", "pre_registration": False, "periods": [
-                            period(AUTUMN_PERIOD, f"Automne {YEAR}", date(YEAR, 10, 20),
-                                   date(YEAR, 11, 3), [group(GROUP_68, "6-8 ans Rémond", 24, 21),
-                                                       group(GROUP_911, "9-11 ans", 12, 12, 3)],
-                                   MEMO)]},
-                        {"id": WINTER, "name": "HIVER", "pre_registration": False, "periods": [
-                            period(WINTER_PERIOD, f"Hiver {YEAR + 1}", date(YEAR + 1, 2, 10),
-                                   date(YEAR + 1, 2, 21),
-                                   [group(GROUP_WINTER, "6-11 ans", 30, 2)])]},
-                    ]}]},
-                {"id": CANTEEN, "name": "GESTION SCOLAIRE / PERISCOLAIRE", "activity_types": [
-                    {"id": MEALS, "name": "Restauration scolaire", "activities": [
-                        {"id": CANTINE, "name": "CANTINE", "pre_registration": False, "periods": [
-                            period(MEALS_PERIOD, f"Restauration {YEAR}/{YEAR + 1}",
-                                   date(YEAR, 9, 1), date(YEAR + 1, 7, 4),
-                                   [group(GROUP_MEALS, "Élémentaire", 200, 150)])]}]}]},
-            ]}
+    return answer(E.Offer(
+        child=E.OfferChild(id=child_id, first_name=first, last_name=last,
+                           birth_date="2016-03-01", age=8),
+        facilities=[
+            E.Facility(id=ALSH, name="CENTRE DE LOISIRS ALSH", activity_types=[
+                E.ActivityType(id=HOLIDAYS, name="Mercredi, vacances", activities=[
+                    E.Activity(id=AUTUMN, name="AUTOMNE", pre_registration=False, periods=[
+                        period(AUTUMN_PERIOD, f"Automne {YEAR}", date(YEAR, 10, 20),
+                               date(YEAR, 11, 3), [group(GROUP_68, "6-8 ans Rémond", 24, 21),
+                                                   group(GROUP_911, "9-11 ans", 12, 12, 3)],
+                               MEMO)]),
+                    E.Activity(id=WINTER, name="HIVER", pre_registration=False, periods=[
+                        period(WINTER_PERIOD, f"Hiver {YEAR + 1}", date(YEAR + 1, 2, 10),
+                               date(YEAR + 1, 2, 21),
+                               [group(GROUP_WINTER, "6-11 ans", 30, 2)])]),
+                ])]),
+            E.Facility(id=CANTEEN, name="GESTION SCOLAIRE / PERISCOLAIRE", activity_types=[
+                E.ActivityType(id=MEALS, name="Restauration scolaire", activities=[
+                    E.Activity(id=CANTINE, name="CANTINE", pre_registration=False, periods=[
+                        period(MEALS_PERIOD, f"Restauration {YEAR}/{YEAR + 1}",
+                               date(YEAR, 9, 1), date(YEAR + 1, 7, 4),
+                               [group(GROUP_MEALS, "Élémentaire", 200, 150)])])])]),
+        ]))
 
 
 def registration(id, child_id, status, *, facility="CENTRE DE LOISIRS ALSH", activity="AUTOMNE",
@@ -107,16 +120,29 @@ def registration(id, child_id, status, *, facility="CENTRE DE LOISIRS ALSH", act
                  pre=False, week=(), memo="") -> dict[str, Any]:
     first, last = NAMES[child_id]
     mark = {"validee": "V", "en_attente": "!" if pre else "?"}.get(status, "")
-    return {"id": id, "child_id": child_id, "child_first_name": first, "child_last_name": last,
-            "family_id": FAMILY_ID, "period_id": AUTUMN_PERIOD, "group_id": GROUP_68,
-            "status": status, "mark": mark, "pre_registration": pre, "facility_name": facility,
-            "activity_name": activity, "period_label": label, "group_label": group_label,
-            "start_date": start.isoformat(), "end_date": end.isoformat(),
-            "typical_week": [{"weekday": d, "units": []} for d in week], "memo": memo,
-            "requested_at": f"{YEAR - 1}-09-02T08:00:00Z",
-            "decided_at": None if status in ("en_attente", "liste_attente")
-            else f"{YEAR - 1}-09-03T14:30:00Z",
-            "reason": reason, "waitlist_position": position, "capacity": 24}
+    return answer(E.Registration(
+        id=id, child_id=child_id, child_first_name=first, child_last_name=last,
+        family_id=FAMILY_ID, period_id=AUTUMN_PERIOD, group_id=GROUP_68, status=status,
+        mark=mark, pre_registration=pre, facility_name=facility, activity_name=activity,
+        period_label=label, group_label=group_label, start_date=start, end_date=end,
+        typical_week=[E.TypicalDay(weekday=d, units=[]) for d in week], memo=memo,
+        requested_at=f"{YEAR - 1}-09-02T08:00:00Z",
+        decided_at=None if status in ("en_attente", "liste_attente")
+        else f"{YEAR - 1}-09-03T14:30:00Z",
+        reason=reason, waitlist_position=position, capacity=24))
+
+
+def attestation(id, registration_id, status, requested_at, issued_at=None) -> dict[str, Any]:
+    return answer(E.Attestation(id=id, registration_id=registration_id, status=status,
+                                requested_at=requested_at, issued_at=issued_at))
+
+
+def result(child_id: str, registration: dict[str, Any] | None, detail: str) -> E.RegistrationResult:
+    return E.RegistrationResult(child_id=child_id, ok=registration is not None,
+                                registration=registration, detail=detail)
+
+
+NO_REQUESTS = answer(RequestItems(items=[]))
 
 
 def registrations() -> dict[str, dict[str, Any]]:
@@ -153,10 +179,9 @@ class FakeEnrolment:
         self.fake = fake
         self.offers = {LEA: offer(LEA), TOM: offer(TOM)}
         self.registrations = registrations()
-        self.attestations = {ISSUED: {"id": ISSUED, "registration_id": R_VALID,
-                                      "status": "delivree",
-                                      "requested_at": f"{YEAR - 1}-09-10T08:00:00Z",
-                                      "issued_at": f"{YEAR - 1}-09-12T09:15:00Z"}}
+        self.attestations = {ISSUED: attestation(ISSUED, R_VALID, "delivree",
+                                                 f"{YEAR - 1}-09-10T08:00:00Z",
+                                                 f"{YEAR - 1}-09-12T09:15:00Z")}
         # Set to an `httpx.Response` to answer the next POST of registrations with it.
         self.request_answer: httpx.Response | None = None
         self.posted: list[dict[str, Any]] = []
@@ -194,7 +219,8 @@ class FakeEnrolment:
             if method == "POST" and parts[2:] == ["attestation-requests"]:
                 return self.attest(item)
         if parts == ["attestations"] and method == "GET":
-            return httpx.Response(200, json={"items": list(self.attestations.values())})
+            return httpx.Response(200, json=answer(E.Attestations(
+                items=list(self.attestations.values()))))
         if parts[0] == "attestations" and parts[2:] == ["pdf"] and method == "GET":
             found = self.attestations.get(parts[1])
             if not found or found["status"] != "delivree":
@@ -204,7 +230,7 @@ class FakeEnrolment:
                 "content-type": "application/pdf",
                 "content-disposition": f'attachment; filename="attestation-{parts[1]}.pdf"'})
         if parts == ["requests"] and method == "GET":
-            return httpx.Response(200, json={"items": []})
+            return httpx.Response(200, json=NO_REQUESTS)
         return None
 
     def list(self, request: httpx.Request) -> httpx.Response:
@@ -212,7 +238,7 @@ class FakeEnrolment:
         child = request.url.params.get("child_id")
         if child:
             items = [i for i in items if i["child_id"] == child]
-        return httpx.Response(200, json={"items": items})
+        return httpx.Response(200, json=answer(E.Registrations(items=items)))
 
     def create(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -226,10 +252,9 @@ class FakeEnrolment:
                                 week=[d["weekday"] for d in body.get("typical_week", [])],
                                 memo=body.get("memo", ""))
             self.registrations[item["id"]] = item
-            results.append({"child_id": child_id, "ok": True, "registration": item,
-                            "detail": f"Demande d'inscription de {first} transmise à la "
-                                      "structure."})
-        return httpx.Response(201, json={"results": results})
+            results.append(result(child_id, item, f"Demande d'inscription de {first} "
+                                                  "transmise à la structure."))
+        return httpx.Response(201, json=answer(E.RegistrationResults(results=results)))
 
     def cancel(self, item: dict[str, Any]) -> httpx.Response:
         if item["status"] not in ("en_attente", "liste_attente", "validee"):
@@ -245,7 +270,6 @@ class FakeEnrolment:
                for a in self.attestations.values()):
             return problem(409, "Une demande d'attestation est déjà en cours pour cette "
                                 "inscription.")
-        new = {"id": str(uuid.uuid4()), "registration_id": item["id"], "status": "demandee",
-               "requested_at": f"{YEAR}-01-05T10:00:00Z", "issued_at": None}
+        new = attestation(str(uuid.uuid4()), item["id"], "demandee", f"{YEAR}-01-05T10:00:00Z")
         self.attestations[new["id"]] = new
         return httpx.Response(201, json=new)

@@ -152,8 +152,8 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("path,body", [
     ("/auth/token", {"email": "a@b.fr", "password": "x"}),
-    ("/auth/refresh", {"refresh_token": "r1"}),
-    ("/auth/logout", {"refresh_token": "r1"}),
+    ("/auth/refresh", {"refresh_token": "jeton-de-rafraichissement"}),
+    ("/auth/logout", {"refresh_token": "jeton-de-rafraichissement"}),
     ("/auth/password-reset", {"email": "a@b.fr"}),
     ("/auth/signup", {"family_name": "Martin", "email": "a@b.fr", "password": "p",
                       "guardian": {"first_name": "Claire", "last_name": "Martin"}}),

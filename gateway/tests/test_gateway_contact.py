@@ -29,7 +29,7 @@ CONTACT = {
     ],
     "pending_request": None,
 }
-PENDING = {"id": "r1", "status": "en_attente", "reason": None,
+PENDING = {"id": "99999999-9999-4999-8999-999999999999", "status": "en_attente", "reason": None,
            "created_at": "2024-03-01T09:00:00Z", "decided_at": None,
            "changes": {"home_phone": {"before": "+33123456789", "after": "+33198765432"},
                        "beneficiary_scheme": {"before": "CAF", "after": "MSA"},

@@ -16,7 +16,7 @@ FAMILY = {"id": FAMILY_ID, "name": "Martin", "needs_review": True, "persons": [
      "birth_date": None, "sex": None, "age": None},
     {"id": LEA, "role": "child", "rank": None, "first_name": "Léa", "last_name": "Martin",
      "birth_date": "2015-01-01", "sex": "F", "age": 9}]}
-PENDING = {"id": "r1", "status": "en_attente", "created_at": "2024-03-01T09:00:00Z",
+PENDING = {"id": "99999999-9999-4999-8999-999999999999", "status": "en_attente", "created_at": "2024-03-01T09:00:00Z",
            "changes": {"home_phone": {"before": None, "after": "+33198765432"},
                        "beneficiary_scheme": {"before": "CAF", "after": "AUTRE"},
                        "guardian_phones.1.work_phone": {"before": None, "after": "+33100000000"},

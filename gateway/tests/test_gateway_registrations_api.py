@@ -51,6 +51,34 @@ async def test_a_malformed_request_is_refused_here_in_french(portal, fake, enrol
     assert not fake.sent("POST", f"{FAMILY_PATH}/registrations", "enrolment")
 
 
+@pytest.mark.parametrize("extra,field", [
+    ({"memo": "x" * 2001}, "memo"),
+    ({"typical_week": [{"weekday": 8, "units": []}]}, "typical_week.0.weekday"),
+    ({"duplicate_for": [str(uuid.uuid4()) for _ in range(11)]}, "duplicate_for"),
+])
+async def test_enrolments_limits_are_checked_here_in_french(portal, fake, enrolment, extra,
+                                                            field):
+    """The contract's limits (enrolment's own): refused by the gateway, never forwarded."""
+    body = {"child_id": ef.LEA, "group_id": ef.GROUP_68, **extra}
+    response = await call(portal, fake, "POST", "/api/v1/inscriptions", json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["title"] == "Données invalides"
+    assert [e["champ"] for e in problem["erreurs"]] == [field]
+    assert not fake.sent("POST", f"{FAMILY_PATH}/registrations", "enrolment")
+
+
+async def test_a_too_long_memo_is_refused_with_the_french_message(portal, fake, enrolment):
+    body = {"child_id": ef.LEA, "group_id": ef.GROUP_68, "memo": "x" * 2001}
+    response = await call(portal, fake, "POST", "/api/v1/inscriptions", json=body)
+    assert response.json()["erreurs"] == [{"champ": "memo", "message": "Ce champ est trop long."}]
+    # At the limit, it goes through.
+    ok = await call(portal, fake, "POST", "/api/v1/inscriptions",
+                    json={**body, "memo": "x" * 2000})
+    assert ok.status_code == 201
+
+
 async def test_list_passes_the_filters(portal, fake, enrolment):
     response = await call(portal, fake, "GET",
                           f"/api/v1/inscriptions?child_id={ef.LEA}&state=attente")

@@ -10,12 +10,13 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from marelle_chassis.http import outgoing_headers
+from marelle_contracts.dashboard import RequestItem, RequestItems
 
 from marelle_gateway.enrolment import EnrolmentClient
 from marelle_gateway.identity import IdentityClient, UpstreamUnavailable  # noqa: F401 (re-exported)
@@ -26,19 +27,9 @@ log = logging.getLogger(__name__)
 HISTORY_SERVICES = ("identity", "enrolment", "booking", "billing")
 
 
-class UpstreamRequest(BaseModel):
-    """One request a family sent, as every service reports it (`GET /families/{id}/requests`)."""
-
-    kind: str
-    label: str
-    status: Literal["en_attente", "acceptee", "refusee"]
-    created_at: datetime
-    decided_at: datetime | None = None
-    reason: str | None = None
-
-
-class _RequestList(BaseModel):
-    items: list[UpstreamRequest]
+# One request a family sent, as every service reports it (`GET /families/{id}/requests`).
+UpstreamRequest = RequestItem
+_RequestList = RequestItems
 
 
 @dataclass

@@ -52,8 +52,9 @@ def problem_of(response: httpx.Response) -> UpstreamProblem:
                            errors, int(retry) if retry.isdigit() else None)
 
 
-def family_path(family_id: str, *parts: str) -> str:
-    return "/".join((f"/families/{family_id}", *parts))
+def family_path(family_id: object, *parts: object) -> str:
+    """`/families/{id}/...`; ids may be UUIDs (the contract's) or their text."""
+    return "/".join((f"/families/{family_id}", *map(str, parts)))
 
 
 class ServiceClient:

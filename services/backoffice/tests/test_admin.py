@@ -12,10 +12,10 @@ from .conftest import csrf_of, problem, sign_in
 ADMIN = ("administrator",)
 
 AUDIT = {"items": [
-    {"at": "2025-07-14T10:05:00+00:00", "staff_id": "s1", "staff_email": "camille@ville.test",
+    {"at": "2025-07-14T10:05:00+00:00", "staff_id": "51515151-0000-4000-8000-000000000001", "staff_email": "camille@ville.test",
      "action": "family.email_changed", "target": "famille Martin",
      "details": {"avant": "a@b.fr", "après": "c@d.fr"}},
-    {"at": "2025-01-02T23:10:00+00:00", "staff_id": "s2", "staff_email": "dominique@ville.test",
+    {"at": "2025-01-02T23:10:00+00:00", "staff_id": "51515151-0000-4000-8000-000000000002", "staff_email": "dominique@ville.test",
      "action": "contact_change.refused", "target": "demande 42", "details": None},
 ]}
 
@@ -39,9 +39,9 @@ async def test_audit_lists_actions_in_paris_time(backoffice, fake):
 
 async def test_agents_are_listed_and_created(backoffice, fake):
     fake.on("GET", "identity", "/staff/accounts", {"items": [
-        {"id": "s1", "email": "camille@ville.test", "display_name": "Camille Agent",
+        {"id": "51515151-0000-4000-8000-000000000001", "email": "camille@ville.test", "display_name": "Camille Agent",
          "roles": ["administrator", "manager"]}]})
-    fake.on("POST", "identity", "/staff/accounts", httpx.Response(201, json={"id": "s2"}))
+    fake.on("POST", "identity", "/staff/accounts", httpx.Response(201, json={"id": "51515151-0000-4000-8000-000000000002"}))
     async with backoffice(fake) as client:
         sign_in(client, roles=ADMIN)
         page = await client.get("/agents")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 import httpx
 import pytest
@@ -252,7 +253,7 @@ async def test_dashboard_without_enrolment_still_shows(backoffice, fake):
 
 
 async def test_dashboard_says_when_a_figure_is_a_lower_bound_or_missing(backoffice, fake):
-    families = [{"id": str(i), "name": "F", "email": "f@x.fr", "needs_review": i % 2 == 0,
+    families = [{"id": str(uuid.UUID(int=i + 1)), "name": "F", "email": "f@x.fr", "needs_review": i % 2 == 0,
                  "children": [], "created_at": "2025-01-01T00:00:00+00:00"} for i in range(50)]
     fake.on("GET", "identity", "/staff/families", {"items": families})
     fake.on("GET", "identity", "/staff/contact-change-requests", httpx.Response(503))

@@ -349,3 +349,20 @@ async def test_an_unknown_node_is_a_404_page(backoffice, fake):
         malformed = await client.get("/catalogue/groupes/..%2F..%2Fadmin/modifier")
     assert unknown.status_code == 404 and "Page introuvable" in unknown.text
     assert malformed.status_code == 404
+
+
+async def test_enrolments_own_limits_are_checked_before_sending(backoffice, fake):
+    """The request bodies are enrolment's contract models: what enrolment would refuse (a memo
+    over 5000 characters, a name over 120) is refused here the same way, without a call."""
+    async with backoffice(with_catalogue(fake)) as client:
+        sign_in(client)
+        csrf = await csrf_of(client, "/catalogue/equipements/nouveau")
+        long_memo = await client.post(f"/catalogue/activites/{ACTIVITY_ID}/periodes/nouvelle",
+                                      data={"csrf": csrf, **PERIOD_FORM, "memo": "x" * 5001})
+        long_name = await client.post("/catalogue/equipements/nouveau",
+                                      data={"csrf": csrf, "nom": "x" * 121})
+    assert long_memo.status_code == 422
+    assert '<a href="#memo">Ce champ est trop long.</a>' in long_memo.text
+    assert long_name.status_code == 422  # the form's own sentence (same limit)
+    assert not fake.sent("POST", "enrolment", "/staff/periods")
+    assert not fake.sent("POST", "enrolment", "/staff/facilities")

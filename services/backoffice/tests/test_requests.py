@@ -55,7 +55,7 @@ async def test_batch_refusal_sends_the_list_and_shows_per_item_results(backoffic
     queue(fake, {"items": [PENDING["items"][1]]})
     fake.on("POST", "identity", "/staff/contact-change-requests/decisions", {"results": [
         {"request_id": REQUEST_1, "ok": False, "detail": "Le motif du refus est obligatoire."},
-        {"request_id": REQUEST_2, "ok": True, "detail": None},
+        {"request_id": REQUEST_2, "ok": True, "detail": "Demande refusée."},
     ]})
     async with backoffice(fake) as client:
         sign_in(client)
@@ -81,8 +81,8 @@ async def test_batch_refusal_sends_the_list_and_shows_per_item_results(backoffic
 async def test_batch_acceptance_reports_every_item(backoffice, fake):
     queue(fake, {"items": []})
     fake.on("POST", "identity", "/staff/contact-change-requests/decisions", {"results": [
-        {"request_id": REQUEST_1, "ok": True, "detail": None},
-        {"request_id": REQUEST_2, "ok": True, "detail": None}]})
+        {"request_id": REQUEST_1, "ok": True, "detail": "Demande acceptée."},
+        {"request_id": REQUEST_2, "ok": True, "detail": "Demande acceptée."}]})
     async with backoffice(fake) as client:
         sign_in(client)
         csrf = await csrf_of(client, "/demandes/coordonnees")
@@ -102,7 +102,7 @@ async def test_batch_acceptance_reports_every_item(backoffice, fake):
 async def test_a_single_row_button_decides_that_request_only(backoffice, fake):
     queue(fake, {"items": [PENDING["items"][0]]})
     fake.on("POST", "identity", "/staff/contact-change-requests/decisions",
-            {"results": [{"request_id": REQUEST_1, "ok": True, "detail": None}]})
+            {"results": [{"request_id": REQUEST_1, "ok": True, "detail": "Demande refusée."}]})
     async with backoffice(fake) as client:
         sign_in(client)
         csrf = await csrf_of(client, "/demandes/coordonnees")

@@ -6,12 +6,13 @@ Bearer tokens only: no cookie is read here, so no CSRF protection is needed.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
+
+from marelle_contracts.http.identity import ProvisionalFamilyCreated, ProvisionalFamilyIn
 
 from marelle_gateway.api import auth, family, registrations
 from marelle_gateway.api.proxy import relay
@@ -20,30 +21,17 @@ from marelle_gateway.clients import Upstreams
 router = APIRouter(prefix="/api/v1", tags=["parents"])
 
 
-# Only the shape is checked here (and documented); the rules (lengths, dates in the past,
-# e-mail format...) belong to identity, whose French problem+json is passed through as is.
-class SignupChild(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    first_name: str
-    last_name: str
-    birth_date: date
-    sex: Literal["F", "M"] | None = None
-
-
-class SignupRequest(BaseModel):
-    """A provisional family: the guardian's name, an optional e-mail and a first child."""
+# identity's own bodies (`marelle_contracts.http.identity`): the same limits are checked here
+# (a French 422 without asking identity); identity's other rules (dates in the past, e-mail
+# format...) arrive as its French problem+json, passed through as is.
+class SignupRequest(ProvisionalFamilyIn):
+    """A provisional family: the guardian's name, an optional e-mail and a first child
+    (forwarded as sent, unknown top-level fields included: identity ignores them)."""
 
     model_config = ConfigDict(extra="allow")
 
-    name: str
-    email: str | None = None
-    child: SignupChild
 
-
-class SignupCreated(BaseModel):
-    family_id: str
-    child_id: str
+SignupCreated = ProvisionalFamilyCreated
 
 
 class ServiceHealth(BaseModel):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from marelle_gateway.api.proxy import relay
+from marelle_contracts.http import identity as contract
+
+from marelle_gateway.api.proxy import DROP_UNKNOWN, relay
 from marelle_gateway.session import client_ip, identity_of
 
 router = APIRouter(prefix="/auth", tags=["authentification"])
@@ -14,45 +16,29 @@ router = APIRouter(prefix="/auth", tags=["authentification"])
 _UNAVAILABLE = {503: {"description": "Service des comptes indisponible (problem+json)"}}
 
 
-class _In(BaseModel):
-    # Unknown fields are dropped, never forwarded.
-    model_config = ConfigDict(extra="ignore")
+# identity's bodies (`marelle_contracts.http.identity`), its limits checked here too; unknown
+# top-level fields are dropped, never forwarded.
+class Credentials(contract.LoginIn):
+    model_config = DROP_UNKNOWN
 
 
-class Credentials(_In):
-    email: str
-    password: str
+class RefreshIn(contract.RefreshIn):
+    model_config = DROP_UNKNOWN
 
 
-class RefreshIn(_In):
-    refresh_token: str
+class EmailIn(contract.EmailIn):
+    model_config = DROP_UNKNOWN
 
 
-class EmailIn(_In):
-    email: str
+class SignupIn(contract.SignupIn):
+    model_config = DROP_UNKNOWN
 
 
-class GuardianName(_In):
-    first_name: str
-    last_name: str
-
-
-class SignupIn(_In):
-    family_name: str
-    email: str
-    password: str
-    guardian: GuardianName
-
-
-class Tokens(BaseModel):
-    access_token: str
-    refresh_token: str | None = None
-    token_type: str = "Bearer"
-    expires_in: int
+Tokens = contract.TokensOut
 
 
 async def _forward(request: Request, path: str, body: BaseModel) -> Response:
-    upstream = await identity_of(request).send("POST", path, json=body.model_dump(mode="json"),
+    upstream = await identity_of(request).send("POST", path, json=body.model_dump(mode="json", exclude_unset=True),
                                                client_ip=client_ip(request))
     return relay(upstream, request)
 
@@ -89,7 +75,7 @@ async def password_reset(body: EmailIn, request: Request) -> Response:
     return await _forward(request, "/auth/password-reset", body)
 
 
-@router.post("/signup", status_code=201, summary="Première inscription : créer son espace famille",
+@router.post("/signup", status_code=201, response_model=contract.FamilyCreated, summary="Première inscription : créer son espace famille",
              responses={409: {"description": "Un compte existe déjà pour cette adresse"},
                         422: {"description": "Données invalides (problem+json)"},
                         **_UNAVAILABLE})

@@ -6,14 +6,15 @@ The family is always the bearer token's (`family_id` claim); identity checks it 
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from marelle_gateway.api.proxy import api_parent, relay
+from marelle_contracts.http import identity as contract
+
+from marelle_gateway.api.proxy import DROP_UNKNOWN, api_parent, relay
 from marelle_gateway.clients import UpstreamRequest
 from marelle_gateway.identity import family_path
 from marelle_gateway.session import Session, identity_of
@@ -25,44 +26,23 @@ _ERRORS = {401: {"description": "Jeton d'accès absent, invalide ou expiré (pro
            503: {"description": "Service des comptes indisponible (problem+json)"}}
 
 
-class _In(BaseModel):
-    # Unknown fields (a `family_id`, say) are dropped, never forwarded.
-    model_config = ConfigDict(extra="ignore")
+# identity's bodies (`marelle_contracts.http.identity`), its limits checked here too.
+class ChildIn(contract.ChildIn):
+    model_config = DROP_UNKNOWN
 
 
-class ChildIn(_In):
-    first_name: str
-    last_name: str
-    birth_date: date
-    sex: Literal["F", "M"] | None = None
+class GuardianIn(contract.GuardianIn):
+    model_config = DROP_UNKNOWN
 
 
-class GuardianIn(_In):
-    first_name: str
-    last_name: str
-    birth_date: date | None = None
-    sex: Literal["F", "M"] | None = None
-
-
-class GuardianPhones(_In):
-    person_id: uuid.UUID
-    mobile_phone: str | None = None
-    work_phone: str | None = None
-
-
-class ContactChangeIn(_In):
+class ContactChangeIn(contract.ContactChangeIn):
     """Only the fields present are changed; "" clears a field."""
 
-    home_phone: str | None = None
-    guardian_phones: list[GuardianPhones] | None = None
-    beneficiary_name: str | None = None
-    beneficiary_scheme: Literal["CAF", "MSA", "AUTRE", ""] | None = None
-    beneficiary_number: str | None = None
+    model_config = DROP_UNKNOWN
 
 
-class PasswordChange(_In):
-    current_password: str
-    new_password: str
+class PasswordChange(contract.ChangePasswordIn):
+    model_config = DROP_UNKNOWN
 
 
 class Dashboard(BaseModel):
@@ -80,18 +60,19 @@ async def _send(request: Request, session: Session, method: str, path: str,
     return relay(upstream, request)
 
 
-@router.get("/famille", summary="Ma famille : le foyer et ses personnes", responses=_ERRORS)
+@router.get("/famille", response_model=contract.Family, summary="Ma famille : le foyer et ses personnes", responses=_ERRORS)
 async def family(request: Request, session: Session = Depends(api_parent)) -> Response:
     return await _send(request, session, "GET", family_path(session.family_id))
 
 
-@router.post("/famille/enfants", status_code=201, summary="Ajouter un enfant", responses=_ERRORS)
+@router.post("/famille/enfants", status_code=201, response_model=contract.Person,
+             summary="Ajouter un enfant", responses=_ERRORS)
 async def add_child(body: ChildIn, request: Request,
                     session: Session = Depends(api_parent)) -> Response:
     return await _send(request, session, "POST", family_path(session.family_id, "children"), body)
 
 
-@router.put("/famille/enfants/{person_id}", summary="Modifier les informations d'un enfant",
+@router.put("/famille/enfants/{person_id}", response_model=contract.Person, summary="Modifier les informations d'un enfant",
             responses={404: {"description": "Pas un enfant de votre famille"}, **_ERRORS})
 async def update_child(person_id: uuid.UUID, body: ChildIn, request: Request,
                        session: Session = Depends(api_parent)) -> Response:
@@ -99,7 +80,7 @@ async def update_child(person_id: uuid.UUID, body: ChildIn, request: Request,
                        family_path(session.family_id, "children", str(person_id)), body)
 
 
-@router.post("/famille/responsables", status_code=201,
+@router.post("/famille/responsables", status_code=201, response_model=contract.Person,
              summary="Ajouter un second responsable légal",
              responses={409: {"description": "Déjà deux responsables légaux"}, **_ERRORS})
 async def add_guardian(body: GuardianIn, request: Request,
@@ -107,13 +88,14 @@ async def add_guardian(body: GuardianIn, request: Request,
     return await _send(request, session, "POST", family_path(session.family_id, "guardians"), body)
 
 
-@router.get("/coordonnees", summary="Mes coordonnées (et la demande de modification en attente)",
+@router.get("/coordonnees", response_model=contract.Contact, summary="Mes coordonnées (et la demande de modification en attente)",
             responses=_ERRORS)
 async def contact(request: Request, session: Session = Depends(api_parent)) -> Response:
     return await _send(request, session, "GET", family_path(session.family_id, "contact"))
 
 
 @router.post("/coordonnees/demandes", status_code=201,
+             response_model=contract.ContactChangeRequest,
              summary="Demander une modification de coordonnées (validée par la structure)",
              responses={409: {"description": "Une demande est déjà en attente"}, **_ERRORS})
 async def contact_change(body: ContactChangeIn, request: Request,

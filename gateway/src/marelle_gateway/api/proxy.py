@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import Request
 from fastapi.responses import Response
+from pydantic import ConfigDict
 
 from marelle_chassis.auth import bearer_token
 from marelle_chassis.errors import Unauthorized, problem
@@ -12,6 +13,11 @@ from marelle_chassis.errors import Unauthorized, problem
 from marelle_gateway.session import Session, session_from_token
 
 _PASSED_HEADERS = ("location", "retry-after")
+
+# The config of the JSON API's bodies: a service's request body (its fields and limits, from
+# `marelle_contracts.http`) whose unknown top-level fields (a `family_id`, say) are dropped,
+# never forwarded.
+DROP_UNKNOWN = ConfigDict(extra="ignore")
 _JSON_TYPES = ("application/json", "application/problem+json")
 
 

@@ -12,18 +12,19 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from marelle_chassis.errors import problem
 
-from marelle_gateway.api.proxy import UNEXPECTED, api_parent, relay
+from marelle_gateway.api.proxy import DROP_UNKNOWN, UNEXPECTED, api_parent, relay
 from marelle_gateway.enrolment import PDF, EnrolmentClient
 from marelle_gateway.enrolment_models import (
     Attestation,
     Attestations,
     Offer,
     Registration,
+    RegistrationRequestIn,
     RegistrationResults,
     Registrations,
 )
@@ -40,24 +41,11 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"description": "Impossible dans l'état actuel (problem+json, `detail` en français)"}}
 
 
-class _In(BaseModel):
-    # Unknown fields (a `family_id`, say) are dropped, never forwarded.
-    model_config = ConfigDict(extra="ignore")
+class RegistrationIn(RegistrationRequestIn):
+    """One request for the child, then one for each brother or sister in `duplicate_for`
+    (enrolment's body and limits, `marelle_contracts.http.enrolment`)."""
 
-
-class TypicalDayIn(_In):
-    weekday: int  # 1 = lundi … 7 = dimanche
-    units: list[str] = []
-
-
-class RegistrationIn(_In):
-    """One request for the child, then one for each brother or sister in `duplicate_for`."""
-
-    child_id: uuid.UUID
-    group_id: uuid.UUID
-    typical_week: list[TypicalDayIn] = []
-    memo: str = ""
-    duplicate_for: list[uuid.UUID] = []
+    model_config = DROP_UNKNOWN
 
 
 def _enrolment(request: Request) -> EnrolmentClient:

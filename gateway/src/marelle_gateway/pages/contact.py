@@ -76,7 +76,7 @@ def _change_label(name: str, contact: Contact, t: Translator) -> str:
     match = GUARDIAN_FIELD.match(name)
     if match:
         who, kind = match["who"], match["kind"]
-        guardian = next((g for g in contact.guardians if g.person_id == who), None)
+        guardian = next((g for g in contact.guardians if str(g.person_id) == str(who)), None)
         rank = guardian.rank if guardian else int(who) if who in ("1", "2") else None
         if rank:
             return t(f"contact.field.{kind}_{rank}")
@@ -164,7 +164,7 @@ def changed_fields(form: Mapping[str, str | None], contact: Contact) -> dict[str
             if typed is not None and _phone_key(typed) != _phone_key(getattr(guardian, kind)):
                 entry[kind] = typed
         if entry:
-            phones.append({"person_id": guardian.person_id, **entry})
+            phones.append({"person_id": str(guardian.person_id), **entry})
     if phones:
         changes["guardian_phones"] = phones
     for name in TEXT_FIELDS:
@@ -189,7 +189,7 @@ def _error_field(champ: str, sent: dict[str, Any], contact: Contact) -> str | No
     phones = sent.get("guardian_phones", [])
     if who.isdigit() and int(who) < len(phones):
         who = phones[int(who)]["person_id"]
-    guardian = next((g for g in contact.guardians if g.person_id == who), None)
+    guardian = next((g for g in contact.guardians if str(g.person_id) == str(who)), None)
     return f"{kind}_{guardian.rank}" if guardian else None
 
 

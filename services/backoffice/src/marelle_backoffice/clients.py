@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
+from marelle_chassis.errors import french_field_errors
 from marelle_chassis.http import outgoing_headers
+
+log = logging.getLogger(__name__)
 
 
 class ServiceUnavailable(Exception):
@@ -47,6 +52,36 @@ class UpstreamProblem(Exception):
                    [{"champ": str(e.get("champ", "")), "message": str(e.get("message", ""))}
                     for e in errors],
                    response.headers.get("retry-after"))
+
+
+def request_body(service: str, model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` as the service's request body (`marelle_contracts.http`), checked before sending.
+
+    What the service would refuse is refused here the same way: a 422 `UpstreamProblem` with the
+    service's French field errors, without a round trip.
+    """
+    try:
+        body = model.model_validate(data)
+    except ValidationError as exc:
+        errors = french_field_errors(list(exc.errors()))
+        detail = "Certaines informations sont invalides : " + "; ".join(
+            f"{e['champ']} : {e['message']}" for e in errors)
+        raise UpstreamProblem(422, detail, errors) from None
+    return body.model_dump(mode="json", exclude_unset=True)
+
+
+def checked_answer(service: str, model: type[BaseModel], body: Any) -> Any:
+    """The service's answer, checked against its response model (`marelle_contracts.http`).
+
+    An answer of another shape is an outage (the pages never guess), not a crash. The body is
+    returned as sent: the pages read the fields they know.
+    """
+    try:
+        model.model_validate(body)
+    except ValidationError as exc:
+        log.warning("unexpected %s from %s: %s", model.__name__, service, exc.error_count())
+        raise ServiceUnavailable(service) from None
+    return body
 
 
 @dataclass(frozen=True)

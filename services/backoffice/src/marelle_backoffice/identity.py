@@ -1,10 +1,15 @@
-"""The identity endpoints the back-office calls (services/identity/API.md, staff part)."""
+"""The identity endpoints the back-office calls (services/identity/API.md, staff part).
+
+Bodies and answers are identity's own models (`marelle_contracts.http.identity`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from marelle_backoffice.clients import Services
+from marelle_contracts.http import identity as contract
+
+from marelle_backoffice.clients import Services, checked_answer, request_body
 
 
 async def staff_token(services: Services, email: str, password: str,
@@ -12,7 +17,7 @@ async def staff_token(services: Services, email: str, password: str,
     """`POST /auth/staff/token`; 401/429 arrive as `UpstreamProblem` (identity's French detail)."""
     response = await services.call("identity", "POST", "/auth/staff/token", client_ip=client_ip,
                                    json={"email": email, "password": password})
-    return response.json()
+    return checked_answer("identity", contract.TokensOut, response.json())
 
 
 class Identity:
@@ -23,46 +28,56 @@ class Identity:
         self.token = token
         self.client_ip = client_ip
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _call(self, method: str, path: str, answer: type[Any] | None = None,
+                    **kwargs: Any) -> Any:
         response = await self.services.call("identity", method, path, token=self.token,
                                             client_ip=self.client_ip, **kwargs)
-        return response.json() if response.content else None
+        body = response.json() if response.content else None
+        return checked_answer("identity", answer, body) if answer else body
 
     async def search_families(self, q: str, needs_review: bool | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"q": q}
         if needs_review is not None:
             params["needs_review"] = "true" if needs_review else "false"
-        return (await self._call("GET", "/staff/families", params=params))["items"]
+        return (await self._call("GET", "/staff/families", contract.FamilySummaries,
+                                 params=params))["items"]
 
     async def family(self, family_id: str) -> dict[str, Any]:
-        return await self._call("GET", f"/staff/families/{family_id}")
+        return await self._call("GET", f"/staff/families/{family_id}", contract.StaffFamilyDetail)
 
     async def create_family(self, body: dict[str, Any]) -> str:
-        return str((await self._call("POST", "/staff/families", json=body))["family_id"])
+        body = request_body("identity", contract.StaffFamilyIn, body)
+        return str((await self._call("POST", "/staff/families", contract.FamilyCreated,
+                                     json=body))["family_id"])
 
     async def resend_invitation(self, family_id: str) -> None:
         await self._call("POST", f"/staff/families/{family_id}/invitation")
 
     async def change_email(self, family_id: str, email: str) -> dict[str, Any]:
-        return await self._call("PUT", f"/staff/families/{family_id}/email", json={"email": email})
+        body = request_body("identity", contract.EmailIn, {"email": email})
+        return await self._call("PUT", f"/staff/families/{family_id}/email", contract.Family,
+                                json=body)
 
     async def mark_reviewed(self, family_id: str) -> None:
         await self._call("POST", f"/staff/families/{family_id}/review")
 
     async def pending_requests(self) -> list[dict[str, Any]]:
         return (await self._call("GET", "/staff/contact-change-requests",
+                                 contract.PendingContactChanges,
                                  params={"status": "en_attente"}))["items"]
 
     async def decide(self, decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        body = await self._call("POST", "/staff/contact-change-requests/decisions",
-                                json={"decisions": decisions})
-        return body["results"]
+        body = request_body("identity", contract.DecisionsIn, {"decisions": decisions})
+        return (await self._call("POST", "/staff/contact-change-requests/decisions",
+                                 contract.DecisionResults, json=body))["results"]
 
     async def audit(self, limit: int) -> list[dict[str, Any]]:
-        return (await self._call("GET", "/staff/audit", params={"limit": limit}))["items"]
+        return (await self._call("GET", "/staff/audit", contract.AuditLog,
+                                 params={"limit": limit}))["items"]
 
     async def accounts(self) -> list[dict[str, Any]]:
-        return (await self._call("GET", "/staff/accounts"))["items"]
+        return (await self._call("GET", "/staff/accounts", contract.StaffAccounts))["items"]
 
     async def create_account(self, body: dict[str, Any]) -> None:
-        await self._call("POST", "/staff/accounts", json=body)
+        await self._call("POST", "/staff/accounts", contract.Created,
+                         json=request_body("identity", contract.StaffAccountIn, body))

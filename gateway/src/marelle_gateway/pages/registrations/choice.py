@@ -67,7 +67,7 @@ class Choice:
 
     def params(self) -> dict[str, str]:
         """The chosen ids by level, for the hidden fields and the links."""
-        return {s.level: s.chosen.id for s in self.steps if s.chosen is not None}
+        return {s.level: str(s.chosen.id) for s in self.steps if s.chosen is not None}
 
 
 def _below(level: str, item: Any) -> Sequence[Any]:
@@ -83,7 +83,7 @@ def choose(offer: Offer, params: Mapping[str, str]) -> Choice:
         if not options:
             break
         wanted = params.get(level, "")
-        chosen = next((o for o in options if o.id == wanted), None)
+        chosen = next((o for o in options if str(o.id) == wanted), None)
         if chosen is None and len(options) == 1:
             chosen = options[0]
         choice.steps.append(Step(level, options, chosen))

@@ -70,7 +70,7 @@ async def load_attestations(request: Request, session: Session,
     with page_errors(request):
         attestations = await enrolment_of(request).attestations(session.family_id,
                                                                 session.access_token)
-    return [a for a in attestations if a.registration_id == registration_id]
+    return [a for a in attestations if str(a.registration_id) == registration_id]
 
 
 async def load_registration(request: Request, session: Session,

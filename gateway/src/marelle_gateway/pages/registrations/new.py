@@ -89,14 +89,14 @@ def _form(form: Any, siblings: list[Person]) -> dict[str, Any]:
                          if isinstance(d, str) and d.isdigit() and int(d) in WEEKDAYS}),
         "memo": text("memo"),
         # Only the family's other children: anything else in the form is dropped.
-        "dupliquer": [s.id for s in siblings if s.id in asked],
+        "dupliquer": [str(s.id) for s in siblings if str(s.id) in asked],
     }
 
 
 def _payload(child: Person, group_id: str, values: dict[str, Any]) -> dict[str, Any]:
     """enrolment's body: never a family id (the path carries the token's)."""
     week = values["jours"] if values["semaine_type"] == "oui" else []
-    return {"child_id": child.id, "group_id": group_id,
+    return {"child_id": str(child.id), "group_id": group_id,
             "typical_week": [{"weekday": day, "units": []} for day in week],
             "memo": values["memo"], "duplicate_for": values["dupliquer"]}
 

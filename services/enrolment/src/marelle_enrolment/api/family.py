@@ -14,13 +14,14 @@ from marelle_enrolment.usecases import attestations, catalogue, registrations
 router = APIRouter(prefix="/families/{family_id}", tags=["registrations (families)"])
 
 
-@router.get("/children/{child_id}/offer")
+@router.get("/children/{child_id}/offer", response_model=s.Offer)
 async def offer(family_id: OwnFamily, child_id: uuid.UUID, uow: UoW) -> dict[str, Any]:
     """What the child may ask for now: open periods, groups fitting its age."""
     return await catalogue.offer_for_child(uow, family_id, child_id)
 
 
-@router.post("/registrations", status_code=status.HTTP_201_CREATED)
+@router.post("/registrations", status_code=status.HTTP_201_CREATED,
+             response_model=s.RegistrationResults)
 async def request_registrations(family_id: OwnFamily, body: s.RegistrationRequestIn,
                                 request: Request) -> dict[str, Any]:
     req = registrations.NewRequest(
@@ -31,13 +32,13 @@ async def request_registrations(family_id: OwnFamily, body: s.RegistrationReques
     return {"results": results}
 
 
-@router.get("/registrations")
+@router.get("/registrations", response_model=s.Registrations)
 async def list_registrations(family_id: OwnFamily, uow: UoW, child_id: uuid.UUID | None = None,
                              state: str | None = None) -> dict[str, Any]:
     return {"items": await registrations.family_registrations(uow, family_id, child_id, state)}
 
 
-@router.get("/registrations/{registration_id}")
+@router.get("/registrations/{registration_id}", response_model=s.Registration)
 async def get_registration(family_id: OwnFamily, registration_id: uuid.UUID, uow: UoW) -> Any:
     return await registrations.get_registration(uow, family_id, registration_id)
 
@@ -49,12 +50,12 @@ async def cancel(family_id: OwnFamily, registration_id: uuid.UUID, uow: UoW) -> 
 
 
 @router.post("/registrations/{registration_id}/attestation-requests",
-             status_code=status.HTTP_201_CREATED)
+             status_code=status.HTTP_201_CREATED, response_model=s.Attestation)
 async def request_attestation(family_id: OwnFamily, registration_id: uuid.UUID, uow: UoW) -> Any:
     return await attestations.request_attestation(uow, family_id, registration_id)
 
 
-@router.get("/attestations")
+@router.get("/attestations", response_model=s.Attestations)
 async def list_attestations(family_id: OwnFamily, uow: UoW) -> dict[str, Any]:
     return {"items": await attestations.family_attestations(uow, family_id)}
 
@@ -66,7 +67,7 @@ async def download(family_id: OwnFamily, attestation_id: uuid.UUID, uow: UoW) ->
         "Content-Disposition": f'attachment; filename="attestation-{attestation_id}.pdf"'})
 
 
-@router.get("/requests")
+@router.get("/requests", response_model=s.RequestItems)
 async def dashboard(family_id: OwnFamily, request: Request) -> dict[str, Any]:
     new = uow_factory(request)
     regs = await registrations.family_registrations(new(), family_id)

@@ -25,28 +25,32 @@ def _group(body: s.GroupIn) -> catalogue.GroupIn:
     return catalogue.GroupIn(body.label, body.min_age, body.max_age, body.capacity)
 
 
-@router.get("/catalogue")
+@router.get("/catalogue", response_model=s.Catalogue)
 async def get_catalogue(_: Staff, uow: UoW) -> dict[str, Any]:
     return {"facilities": await catalogue.catalogue_tree(uow)}
 
 
-@router.post("/facilities", status_code=status.HTTP_201_CREATED)
+@router.post("/facilities", status_code=status.HTTP_201_CREATED,
+             response_model=s.Created)
 async def create_facility(body: s.NameIn, _: Staff, uow: UoW) -> dict[str, uuid.UUID]:
     return {"id": await catalogue.create_facility(uow, body.name)}
 
 
-@router.post("/activity-types", status_code=status.HTTP_201_CREATED)
+@router.post("/activity-types", status_code=status.HTTP_201_CREATED,
+             response_model=s.Created)
 async def create_activity_type(body: s.ActivityTypeIn, _: Staff, uow: UoW) -> dict[str, uuid.UUID]:
     return {"id": await catalogue.create_activity_type(uow, body.facility_id, body.name)}
 
 
-@router.post("/activities", status_code=status.HTTP_201_CREATED)
+@router.post("/activities", status_code=status.HTTP_201_CREATED,
+             response_model=s.Created)
 async def create_activity(body: s.ActivityIn, _: Staff, uow: UoW) -> dict[str, uuid.UUID]:
     return {"id": await catalogue.create_activity(uow, body.activity_type_id, body.name,
                                                   body.pre_registration)}
 
 
-@router.post("/periods", status_code=status.HTTP_201_CREATED)
+@router.post("/periods", status_code=status.HTTP_201_CREATED,
+             response_model=s.Created)
 async def create_period(body: s.NewPeriodIn, _: Staff, uow: UoW) -> dict[str, uuid.UUID]:
     return {"id": await catalogue.create_period(uow, body.activity_id, _period(body))}
 
@@ -81,7 +85,8 @@ async def reopen_group(group_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/groups", status_code=status.HTTP_201_CREATED)
+@router.post("/groups", status_code=status.HTTP_201_CREATED,
+             response_model=s.Created)
 async def create_group(body: s.NewGroupIn, _: Staff, uow: UoW) -> dict[str, uuid.UUID]:
     return {"id": await catalogue.create_group(uow, body.period_id, _group(body))}
 
@@ -93,7 +98,7 @@ async def update_group(group_id: uuid.UUID, body: s.GroupIn, _: Staff, uow: UoW)
     return Response(status_code=204)
 
 
-@router.get("/registrations")
+@router.get("/registrations", response_model=s.StaffRegistrations)
 async def queue(_: Staff, uow: UoW, status: str = "en_attente",
                 facility_id: uuid.UUID | None = None, period_id: uuid.UUID | None = None,
                 group_id: uuid.UUID | None = None, requested_from: datetime | None = None,
@@ -103,14 +108,14 @@ async def queue(_: Staff, uow: UoW, status: str = "en_attente",
         requested_from=requested_from, requested_to=requested_to)}
 
 
-@router.post("/registrations/decisions")
+@router.post("/registrations/decisions", response_model=s.DecisionResults)
 async def decide(body: s.DecisionsIn, actor: Staff, request: Request) -> dict[str, Any]:
     return {"results": await registrations.decide(
         uow_factory(request), actor,
         [(d.registration_id, d.decision == "validate", d.reason) for d in body.decisions])}
 
 
-@router.get("/groups/{group_id}/waiting-list")
+@router.get("/groups/{group_id}/waiting-list", response_model=s.WaitingList)
 async def waiting_list(group_id: uuid.UUID, _: Staff, uow: UoW) -> dict[str, Any]:
     return await registrations.waiting_list(uow, group_id)
 
@@ -135,12 +140,12 @@ async def remove(registration_id: uuid.UUID, _: Staff, uow: UoW,
     return Response(status_code=204)
 
 
-@router.get("/attestation-requests")
+@router.get("/attestation-requests", response_model=s.StaffAttestations)
 async def attestation_requests(_: Staff, uow: UoW, status: str = "demandee") -> dict[str, Any]:
     return {"items": await attestations.staff_attestations(uow, status)}
 
 
-@router.post("/attestation-requests/{attestation_id}/issue")
+@router.post("/attestation-requests/{attestation_id}/issue", response_model=s.Attestation)
 async def issue(attestation_id: uuid.UUID, actor: Staff, request: Request, uow: UoW) -> Any:
     return await attestations.issue(uow, actor, request.app.state.settings.structure_name,
                                     attestation_id)

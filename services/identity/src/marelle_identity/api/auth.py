@@ -49,8 +49,8 @@ async def password_reset(body: s.EmailIn, request: Request, uow: UoW) -> dict[st
     return {}
 
 
-@router.post("/auth/one-time-token")
-async def one_time_token(body: s.OneTimeTokenIn, uow: UoW) -> dict[str, str]:
+@router.post("/auth/one-time-token", response_model=s.OneTimeTokenOut)
+async def one_time_token(body: s.OneTimeTokenIn, uow: UoW) -> Any:
     email = await accounts.check_one_time_token(uow, body.token, body.purpose)
     return {"email": email, "purpose": body.purpose}
 
@@ -67,8 +67,8 @@ async def invitation_accept(body: s.SetPasswordIn, uow: UoW) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/auth/signup", status_code=status.HTTP_201_CREATED)
-async def signup(body: s.SignupIn, uow: UoW) -> dict[str, uuid.UUID]:
+@router.post("/auth/signup", status_code=status.HTTP_201_CREATED, response_model=s.FamilyCreated)
+async def signup(body: s.SignupIn, uow: UoW) -> Any:
     g = body.guardian
     family_id = await accounts.signup(uow, body.family_name, body.email, body.password,
                                       households.NewGuardian(g.first_name, g.last_name,

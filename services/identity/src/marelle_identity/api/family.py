@@ -49,8 +49,8 @@ async def update_guardian(family_id: OwnFamily, person_id: uuid.UUID, body: s.Gu
     return await households.update_guardian(uow, family_id, person_id, _guardian(body))
 
 
-@router.get("/contact")
-async def get_contact(family_id: OwnFamily, uow: UoW) -> dict[str, Any]:
+@router.get("/contact", response_model=s.Contact)
+async def get_contact(family_id: OwnFamily, uow: UoW) -> Any:
     return await contact.get_contact(uow, family_id)
 
 
@@ -60,11 +60,11 @@ async def request_contact_change(family_id: OwnFamily, body: s.ContactChangeIn, 
     return await contact.request_change(uow, family_id, body.proposal())
 
 
-@router.get("/contact-change-requests")
-async def contact_change_requests(family_id: OwnFamily, uow: UoW) -> dict[str, Any]:
+@router.get("/contact-change-requests", response_model=s.ContactChangeRequests)
+async def contact_change_requests(family_id: OwnFamily, uow: UoW) -> Any:
     return {"items": await contact.family_requests(uow, family_id)}
 
 
-@router.get("/requests")
-async def dashboard(family_id: OwnFamily, uow: UoW) -> dict[str, Any]:
+@router.get("/requests", response_model=s.RequestItems)
+async def dashboard(family_id: OwnFamily, uow: UoW) -> Any:
     return {"items": contact.dashboard_items(await contact.family_requests(uow, family_id))}

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, status
-from pydantic import BaseModel
 
 from marelle_identity.api import schemas as s
 from marelle_identity.api.deps import UoW
@@ -14,16 +11,12 @@ from marelle_identity.usecases import households
 router = APIRouter(tags=["skeleton"])
 
 
-class ProvisionalFamilyOut(BaseModel):
-    family_id: uuid.UUID
-    child_id: uuid.UUID
-
-
 @router.post("/provisional/families", status_code=status.HTTP_201_CREATED,
-             response_model=ProvisionalFamilyOut,
+             response_model=s.ProvisionalFamilyCreated,
              summary="Skeleton: a household with one child, flagged for review, without account")
-async def create_provisional_family(body: s.ProvisionalFamilyIn, uow: UoW) -> ProvisionalFamilyOut:
+async def create_provisional_family(body: s.ProvisionalFamilyIn,
+                                    uow: UoW) -> s.ProvisionalFamilyCreated:
     c = body.child
     family = await households.create_provisional_family(
         uow, body.name, body.email, households.NewChild(c.first_name, c.last_name, c.birth_date, c.sex))
-    return ProvisionalFamilyOut(family_id=family.id, child_id=family.children[0].id)
+    return s.ProvisionalFamilyCreated(family_id=family.id, child_id=family.children[0].id)

@@ -15,20 +15,20 @@ from marelle_identity.usecases import staff as staff_cases
 router = APIRouter(prefix="/staff", tags=["staff"])
 
 
-@router.get("/families")
+@router.get("/families", response_model=s.FamilySummaries)
 async def search_families(_: Staff, uow: UoW, q: str = "",
-                          needs_review: bool | None = None) -> dict[str, Any]:
+                          needs_review: bool | None = None) -> Any:
     return {"items": await staff_cases.search_families(uow, q[:200], needs_review=needs_review)}
 
 
-@router.get("/families/{family_id}")
-async def family_detail(family_id: uuid.UUID, _: Staff, uow: UoW) -> dict[str, Any]:
+@router.get("/families/{family_id}", response_model=s.StaffFamilyDetail)
+async def family_detail(family_id: uuid.UUID, _: Staff, uow: UoW) -> Any:
     return await staff_cases.family_detail(uow, family_id)
 
 
-@router.post("/families", status_code=status.HTTP_201_CREATED)
+@router.post("/families", status_code=status.HTTP_201_CREATED, response_model=s.FamilyCreated)
 async def create_family(body: s.StaffFamilyIn, actor: Staff, request: Request,
-                        uow: UoW) -> dict[str, uuid.UUID]:
+                        uow: UoW) -> Any:
     g = body.guardian
     family_id = await staff_cases.create_family(
         uow, actor, request.app.state.settings, body.name, body.email,
@@ -55,32 +55,32 @@ async def mark_reviewed(family_id: uuid.UUID, actor: Staff, uow: UoW) -> Respons
     return Response(status_code=204)
 
 
-@router.get("/contact-change-requests")
-async def contact_change_requests(_: Staff, uow: UoW, status: str = "en_attente") -> dict[str, Any]:
+@router.get("/contact-change-requests", response_model=s.PendingContactChanges)
+async def contact_change_requests(_: Staff, uow: UoW, status: str = "en_attente") -> Any:
     return {"items": await contact.pending_requests(uow, status)}
 
 
-@router.post("/contact-change-requests/decisions")
-async def decide(body: s.DecisionsIn, actor: Staff, request: Request) -> dict[str, Any]:
+@router.post("/contact-change-requests/decisions", response_model=s.DecisionResults)
+async def decide(body: s.DecisionsIn, actor: Staff, request: Request) -> Any:
     results = await contact.decide(
         uow_factory(request), actor, request.app.state.settings,
         [(d.request_id, d.decision == "accept", d.reason) for d in body.decisions])
     return {"results": results}
 
 
-@router.get("/audit")
-async def audit_log(_: Administrator, uow: UoW, limit: int = 200) -> dict[str, Any]:
+@router.get("/audit", response_model=s.AuditLog)
+async def audit_log(_: Administrator, uow: UoW, limit: int = 200) -> Any:
     return {"items": await staff_cases.audit_log(uow, max(1, min(limit, 1000)))}
 
 
-@router.get("/accounts")
-async def staff_accounts(_: Administrator, uow: UoW) -> dict[str, Any]:
+@router.get("/accounts", response_model=s.StaffAccounts)
+async def staff_accounts(_: Administrator, uow: UoW) -> Any:
     return {"items": await staff_cases.staff_accounts(uow)}
 
 
-@router.post("/accounts", status_code=status.HTTP_201_CREATED)
+@router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=s.Created)
 async def create_staff_account(body: s.StaffAccountIn, actor: Administrator,
-                               uow: UoW) -> dict[str, uuid.UUID]:
+                               uow: UoW) -> Any:
     staff_id = await staff_cases.create_staff_account(uow, actor, body.email, body.display_name,
                                                       body.password, list(body.roles))
     return {"id": staff_id}

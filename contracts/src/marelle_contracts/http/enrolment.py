@@ -1,0 +1,325 @@
+"""enrolment's HTTP bodies (`services/enrolment/API.md`): the catalogue, the offer, registration
+requests, waiting lists, attestations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field
+
+from marelle_contracts.dashboard import RequestItem, RequestItems
+from marelle_contracts.http._base import Answer, Created, Strict
+
+__all__ = [
+    "CANCELLABLE", "MARKS", "STATUSES", "Activity", "ActivityIn", "ActivityType",
+    "ActivityTypeIn", "Attestation", "Attestations", "Catalogue", "Created", "Decision",
+    "DecisionResult", "DecisionResults", "DecisionsIn", "Facility", "Group", "GroupIn", "Label",
+    "NameIn", "NewGroupIn", "NewPeriodIn", "Offer", "OfferChild", "OrderIn", "Period",
+    "PeriodIn", "ReasonIn", "Registration", "RegistrationRequestIn", "RegistrationResult",
+    "RegistrationResults", "Registrations", "RequestItem", "RequestItems", "StaffAttestation",
+    "StaffAttestations", "StaffRegistration", "StaffRegistrations", "Strict", "TypicalDay",
+    "ValidationMode", "WaitingList", "WeekdayIn",
+]
+
+Label = Annotated[str, Field(min_length=1, max_length=120)]
+
+# Statuses of a registration (API.md « Statuses »), in the order the portal groups them.
+STATUSES = ("en_attente", "liste_attente", "validee", "refusee", "annulee")
+# Statuses a family may still cancel (enrolment answers 409 for the others).
+CANCELLABLE = ("en_attente", "liste_attente", "validee")
+# The guide's marks, by the catalogue name of their meaning.
+MARKS = {"V": "validated", "?": "pending", "!": "pre_registration"}
+
+
+class ValidationMode(StrEnum):
+    """Who validates a period's requests (and promotes from its waiting lists)."""
+
+    STAFF = "structure"
+    AUTO = "automatique"
+
+
+# --- the catalogue (staff writes) --------------------------------------------------------------
+
+class NameIn(Strict):
+    name: Label
+
+
+class ActivityTypeIn(Strict):
+    facility_id: uuid.UUID
+    name: Label
+
+
+class ActivityIn(Strict):
+    activity_type_id: uuid.UUID
+    name: Label
+    pre_registration: bool = False
+
+
+class PeriodIn(Strict):
+    label: Label
+    start_date: date
+    end_date: date
+    opens_at: AwareDatetime
+    closes_at: AwareDatetime
+    priority_opens_at: AwareDatetime | None = None
+    memo: Annotated[str, Field(max_length=5000)] = ""
+    validation_mode: ValidationMode = ValidationMode.STAFF
+    promotion_mode: ValidationMode = ValidationMode.AUTO
+
+
+class NewPeriodIn(PeriodIn):
+    activity_id: uuid.UUID
+
+
+class GroupIn(Strict):
+    label: Label
+    min_age: Annotated[int, Field(ge=0, le=25)]
+    max_age: Annotated[int, Field(ge=0, le=25)]
+    capacity: Annotated[int, Field(ge=0, le=10000)]
+
+
+class NewGroupIn(GroupIn):
+    period_id: uuid.UUID
+
+
+# --- the catalogue and the offer (answers) ------------------------------------------------------
+
+class Group(Answer):
+    id: uuid.UUID
+    label: str
+    min_age: int | None = None
+    max_age: int | None = None
+    capacity: int | None = None
+    places_taken: int | None = None
+    places_left: int = 0
+    waiting: int = 0
+    full: bool = False
+    closed: bool = False
+
+
+class Period(Answer):
+    id: uuid.UUID
+    label: str
+    start_date: date
+    end_date: date
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    priority_opens_at: datetime | None = None
+    memo: str = ""
+    validation_mode: ValidationMode | None = None
+    promotion_mode: ValidationMode | None = None
+    closed: bool = False
+    groups: list[Group] = []
+
+
+class Activity(Answer):
+    id: uuid.UUID
+    name: str
+    pre_registration: bool = False
+    periods: list[Period] = []
+
+
+class ActivityType(Answer):
+    id: uuid.UUID
+    name: str
+    activities: list[Activity] = []
+
+
+class Facility(Answer):
+    id: uuid.UUID
+    name: str
+    activity_types: list[ActivityType] = []
+
+
+class Catalogue(Answer):
+    """`GET /staff/catalogue`: every facility, closed periods and groups included."""
+
+    facilities: list[Facility]
+
+
+class OfferChild(Answer):
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    birth_date: date | None = None
+    age: int | None = None
+
+
+class Offer(Answer):
+    """What a child may ask for now: open periods, groups fitting its age."""
+
+    child: OfferChild
+    facilities: list[Facility] = []
+
+
+# --- registration requests ----------------------------------------------------------------------
+
+class WeekdayIn(Strict):
+    weekday: Annotated[int, Field(ge=1, le=7)]  # 1 = lundi … 7 = dimanche
+    units: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=10)] = []
+
+
+class RegistrationRequestIn(Strict):
+    """One request for the child, then one for each brother or sister in `duplicate_for`."""
+
+    child_id: uuid.UUID
+    group_id: uuid.UUID
+    typical_week: Annotated[list[WeekdayIn], Field(max_length=7)] = []
+    memo: Annotated[str, Field(max_length=2000)] = ""
+    duplicate_for: Annotated[list[uuid.UUID], Field(max_length=10)] = []
+
+
+class TypicalDay(Answer):
+    weekday: int
+    units: list[str] = []
+
+
+class Registration(Answer):
+    id: uuid.UUID
+    child_id: uuid.UUID
+    child_first_name: str = ""
+    child_last_name: str = ""
+    family_id: uuid.UUID | None = None
+    period_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
+    status: str
+    mark: str = ""
+    pre_registration: bool = False
+    facility_name: str = ""
+    activity_name: str = ""
+    period_label: str = ""
+    group_label: str = ""
+    start_date: date
+    end_date: date
+    typical_week: list[TypicalDay] = []
+    memo: str = ""
+    requested_at: datetime | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    waitlist_position: int | None = None
+    capacity: int | None = None
+
+    @property
+    def label(self) -> str:
+        """« {activity} - {period} », the guide's « Libellé »."""
+        return " - ".join(part for part in (self.activity_name, self.period_label) if part)
+
+    @property
+    def status_key(self) -> str:
+        # An unknown (newer) status still renders, with a neutral word.
+        return self.status if self.status in STATUSES else "other"
+
+    @property
+    def mark_key(self) -> str | None:
+        return MARKS.get(self.mark)
+
+    @property
+    def validated(self) -> bool:
+        return self.status == "validee"
+
+    @property
+    def cancellable(self) -> bool:
+        return self.status in CANCELLABLE
+
+    def current(self, today: date) -> bool:
+        """« Inscriptions en cours »: validated and not ended (enrolment's `state=cours`)."""
+        return self.validated and self.end_date >= today
+
+
+class Registrations(Answer):
+    items: list[Registration]
+
+
+class StaffRegistration(Registration):
+    """A registration in the staff queue: with its group's places taken."""
+
+    places_taken: int | None = None
+
+
+class StaffRegistrations(Answer):
+    items: list[StaffRegistration]
+
+
+class RegistrationResult(Answer):
+    """One child's outcome of a request (the child, then each brother or sister)."""
+
+    child_id: uuid.UUID
+    ok: bool
+    detail: str = ""
+    registration: Registration | None = None
+
+
+class RegistrationResults(Answer):
+    results: list[RegistrationResult]
+
+
+class Decision(Strict):
+    registration_id: uuid.UUID
+    decision: Literal["validate", "refuse"]
+    reason: Annotated[str | None, Field(max_length=1000)] = None
+
+
+class DecisionsIn(Strict):
+    decisions: Annotated[list[Decision], Field(min_length=1, max_length=200)]
+
+
+class DecisionResult(Answer):
+    registration_id: uuid.UUID
+    ok: bool
+    detail: str = ""
+
+
+class DecisionResults(Answer):
+    results: list[DecisionResult]
+
+
+# --- waiting lists ------------------------------------------------------------------------------
+
+class WaitingList(Answer):
+    group_id: uuid.UUID
+    label: str
+    capacity: int
+    places_taken: int
+    items: list[Registration]
+
+
+class OrderIn(Strict):
+    registration_ids: Annotated[list[uuid.UUID], Field(max_length=1000)]
+
+
+class ReasonIn(Strict):
+    reason: Annotated[str | None, Field(max_length=1000)] = None
+
+
+# --- attestations -------------------------------------------------------------------------------
+
+class Attestation(Answer):
+    id: uuid.UUID
+    registration_id: uuid.UUID
+    status: str  # demandee | delivree
+    requested_at: datetime | None = None
+    issued_at: datetime | None = None
+
+    @property
+    def issued(self) -> bool:
+        return self.status == "delivree"
+
+
+class Attestations(Answer):
+    items: list[Attestation]
+
+
+class StaffAttestation(Attestation):
+    family_id: uuid.UUID | None = None
+    child_name: str = ""
+    facility_name: str = ""
+    activity_name: str = ""
+    period_label: str = ""
+    group_label: str = ""
+
+
+class StaffAttestations(Answer):
+    items: list[StaffAttestation]

@@ -1,0 +1,321 @@
+"""identity's HTTP bodies (`services/identity/API.md`): accounts, household, contact details,
+contact-change requests, staff endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from marelle_contracts.dashboard import RequestItem, RequestItems
+from marelle_contracts.http._base import Answer, Created, Strict
+from marelle_contracts.identity import Sex
+
+__all__ = [
+    "AccountState", "AuditEntry", "AuditLog", "ChangePasswordIn", "ChildIn", "Contact",
+    "ContactChangeIn", "ContactChangeRequest", "ContactChangeRequests", "Created", "Decision",
+    "DecisionResult", "DecisionResults", "DecisionsIn", "Email", "EmailIn", "Family",
+    "FamilyCreated", "FamilySummaries", "FamilySummary", "GuardianContact", "GuardianIn",
+    "GuardianPhonesIn", "Items", "LoginIn", "Name", "OneTimeTokenIn", "OneTimeTokenOut",
+    "Password", "PendingContactChange", "PendingContactChanges", "Person", "Phone",
+    "ProvisionalFamilyCreated", "ProvisionalFamilyIn", "RefreshIn", "RequestItem",
+    "RequestItems", "SetPasswordIn", "Sex", "SignupIn", "StaffAccount", "StaffAccountIn",
+    "StaffAccounts", "StaffFamilyDetail", "StaffFamilyIn", "Strict", "Token", "TokensOut",
+]
+
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Email = Annotated[str, Field(min_length=3, max_length=254)]
+Password = Annotated[str, Field(min_length=1, max_length=200)]
+Token = Annotated[str, Field(min_length=10, max_length=200)]
+Phone = Annotated[str | None, Field(max_length=30)]
+RequestStatus = Literal["en_attente", "acceptee", "refusee"]
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+class LoginIn(Strict):
+    email: Email
+    password: Password
+
+
+class TokensOut(Answer):
+    access_token: str
+    refresh_token: str | None = None
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+class RefreshIn(Strict):
+    refresh_token: Token
+
+
+class EmailIn(Strict):
+    email: Email
+
+
+class OneTimeTokenIn(Strict):
+    token: Token
+    purpose: Literal["reset", "invitation"]
+
+
+class OneTimeTokenOut(Answer):
+    email: str
+    purpose: Literal["reset", "invitation"]
+
+
+class SetPasswordIn(Strict):
+    token: Token
+    password: Password
+
+
+class ChangePasswordIn(Strict):
+    current_password: Password
+    new_password: Password
+
+
+# --- household ----------------------------------------------------------------------------------
+
+class GuardianIn(Strict):
+    first_name: Name
+    last_name: Name
+    birth_date: date | None = None
+    sex: Sex | None = None
+
+
+class ChildIn(Strict):
+    first_name: Name
+    last_name: Name
+    birth_date: date
+    sex: Sex | None = None
+
+
+class SignupIn(Strict):
+    family_name: Name
+    email: Email
+    password: Password
+    guardian: GuardianIn
+
+
+class FamilyCreated(Answer):
+    family_id: uuid.UUID
+
+
+class ProvisionalFamilyIn(Answer):
+    """The skeleton's sign-up (unknown top-level fields are ignored, as they always were)."""
+
+    name: Name
+    email: Email | None = None
+    child: ChildIn
+
+
+class ProvisionalFamilyCreated(Answer):
+    family_id: uuid.UUID
+    child_id: uuid.UUID
+
+
+class Person(Answer):
+    id: uuid.UUID
+    role: Literal["guardian", "child"]
+    rank: int | None = None
+    first_name: str
+    last_name: str
+    birth_date: date | None = None
+    sex: Sex | None = None
+    age: int | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Family(Answer):
+    id: uuid.UUID
+    name: str
+    email: str | None = None
+    needs_review: bool = False
+    persons: list[Person] = []
+
+    @property
+    def guardians(self) -> list[Person]:
+        return [p for p in self.persons if p.role == "guardian"]
+
+    @property
+    def children(self) -> list[Person]:
+        return [p for p in self.persons if p.role == "child"]
+
+    def person(self, person_id: str | uuid.UUID, role: str) -> Person | None:
+        return next((p for p in self.persons
+                     if str(p.id) == str(person_id) and p.role == role), None)
+
+
+# --- contact details and their change requests -------------------------------------------------
+
+class GuardianPhonesIn(Strict):
+    person_id: uuid.UUID
+    mobile_phone: Phone = None
+    work_phone: Phone = None
+
+
+class ContactChangeIn(Strict):
+    """Only the fields sent are changed (absent = unchanged, "" = cleared)."""
+
+    home_phone: Phone = None
+    guardian_phones: list[GuardianPhonesIn] | None = None
+    beneficiary_name: Annotated[str | None, Field(max_length=100)] = None
+    beneficiary_scheme: Annotated[str | None, Field(max_length=10)] = None
+    beneficiary_number: Annotated[str | None, Field(max_length=30)] = None
+
+    def proposal(self) -> dict[str, Any]:
+        """Only the fields the family sent (absent = unchanged, "" = cleared)."""
+        data = self.model_dump(exclude_unset=True)
+        if "guardian_phones" in data:
+            data["guardian_phones"] = [g.model_dump(exclude_unset=True)
+                                       for g in self.guardian_phones or []]
+        return data
+
+
+class ContactChangeRequest(Answer):
+    id: uuid.UUID
+    status: RequestStatus
+    # field -> {"before", "after", "label", "before_display", "after_display"}
+    changes: dict[str, dict[str, Any]] = {}
+    reason: str | None = None
+    created_at: datetime
+    decided_at: datetime | None = None
+
+
+class ContactChangeRequests(Answer):
+    items: list[ContactChangeRequest]
+
+
+class _Displayed(Answer):
+    def display(self, name: str) -> str | None:
+        """A phone in its national form when identity gives it (`<name>_display`)."""
+        return getattr(self, f"{name}_display", None) or getattr(self, name)
+
+
+class GuardianContact(_Displayed):
+    person_id: uuid.UUID
+    rank: int
+    first_name: str = ""
+    last_name: str = ""
+    mobile_phone: str | None = None
+    mobile_phone_display: str | None = None
+    work_phone: str | None = None
+    work_phone_display: str | None = None
+
+
+class Contact(_Displayed):
+    email: str | None = None
+    home_phone: str | None = None
+    home_phone_display: str | None = None
+    beneficiary_name: str | None = None
+    beneficiary_scheme: Literal["CAF", "MSA", "AUTRE"] | None = None
+    beneficiary_number: str | None = None
+    guardians: list[GuardianContact] = []
+    pending_request: ContactChangeRequest | None = None
+
+    def guardian(self, rank: int) -> GuardianContact | None:
+        return next((g for g in self.guardians if g.rank == rank), None)
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+class Items(Answer):
+    """A list whose items are described by the endpoint's documentation."""
+
+    items: list[dict[str, Any]]
+
+
+class FamilySummary(Answer):
+    id: uuid.UUID
+    name: str
+    email: str | None = None
+    needs_review: bool = False
+    children: list[str] = []
+    created_at: datetime | None = None
+
+
+class FamilySummaries(Answer):
+    items: list[FamilySummary]
+
+
+class AccountState(Answer):
+    status: Literal["invitee", "active", "aucun"]
+    activated_at: datetime | None = None
+
+
+class StaffFamilyDetail(Answer):
+    family: Family
+    contact: Contact
+    requests: list[ContactChangeRequest] = []
+    account: AccountState
+
+
+class PendingContactChange(ContactChangeRequest):
+    family_id: uuid.UUID
+    family_name: str = ""
+
+
+class PendingContactChanges(Answer):
+    items: list[PendingContactChange]
+
+
+class Decision(Strict):
+    request_id: uuid.UUID
+    decision: Literal["accept", "refuse"]
+    reason: Annotated[str | None, Field(max_length=1000)] = None
+
+
+class DecisionsIn(Strict):
+    decisions: Annotated[list[Decision], Field(min_length=1, max_length=200)]
+
+
+class DecisionResult(Answer):
+    request_id: uuid.UUID
+    ok: bool
+    detail: str = ""
+
+
+class DecisionResults(Answer):
+    results: list[DecisionResult]
+
+
+class StaffFamilyIn(Strict):
+    name: Name
+    email: Email
+    guardian: GuardianIn
+    children: Annotated[list[ChildIn], Field(max_length=12)] = []
+
+
+class AuditEntry(Answer):
+    at: datetime
+    staff_id: uuid.UUID | None = None
+    staff_email: str | None = None
+    action: str
+    target: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class AuditLog(Answer):
+    items: list[AuditEntry]
+
+
+class StaffAccountIn(Strict):
+    email: Email
+    display_name: Name
+    password: Password
+    roles: list[Literal["administrator", "manager"]]
+
+
+class StaffAccount(Answer):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    roles: list[str] = []
+
+
+class StaffAccounts(Answer):
+    items: list[StaffAccount]
