@@ -183,3 +183,29 @@ async def test_jwks_is_fetched_and_a_rotated_key_is_picked_up():
     rotated = token({"sub": "b", "kind": "staff"}, key=OTHER_KEY, kid="k2")
     assert (await verifier.verify(rotated)).subject == "b"
     assert len(calls) == 2
+
+
+async def test_an_unreachable_database_is_a_french_503_never_a_500():
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/locked")
+    async def locked() -> None:
+        raise OperationalError("UPDATE x", {}, sqlite3.OperationalError("database is locked"))
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise KeyError("x")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        busy = await client.get("/locked")
+        broken = await client.get("/bug")
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+    assert busy.headers["content-type"].startswith("application/problem+json")
+    assert "momentanément indisponible" in busy.json()["detail"]
+    assert broken.status_code == 500

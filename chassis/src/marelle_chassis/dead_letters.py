@@ -14,31 +14,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
 
 from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
 from marelle_chassis.domain_errors import NotFound
+from marelle_contracts.http.platform import DeadLetter, DeadLetters
 
 REPLAY_HEADER = "x-replayed-from"
-
-
-class DeadLetter(BaseModel):
-    dlq_topic: str
-    partition: int
-    offset: int
-    parked_at: datetime
-    original_topic: str | None
-    original_partition: int | None
-    original_offset: int | None
-    consumer_group: str | None
-    error: str | None
-    attempts: int | None
-    event_id: str | None
-    event_type: str | None
-
-
-class DeadLetters(BaseModel):
-    items: list[DeadLetter]
 
 
 def _header(headers: dict[str, bytes], name: str) -> str | None:

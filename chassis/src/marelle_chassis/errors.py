@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from marelle_chassis.transactions import is_transient
 from marelle_chassis.domain_errors import (  # noqa: F401  (re-exported)
     Conflict,
     DomainError,
@@ -112,6 +113,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            # The database or the broker is not answering (or a race was lost past the use
+            # case's own retries): the request may well pass later, so 503 and not 500.
+            log.warning("dependency unavailable on %s: %r", request.url.path, exc)
+            response = problem(503, "Service momentanément indisponible",
+                               "Le service est momentanément indisponible ; votre demande n'a "
+                               "pas été enregistrée. Réessayez dans un instant.",
+                               code="service-indisponible", instance=request.url.path)
+            response.headers["Retry-After"] = "5"
+            return response
         log.exception("unhandled error on %s", request.url.path)
         return problem(500, "Erreur interne",
                        "Une erreur inattendue est survenue ; elle a été enregistrée. "

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
 from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -34,6 +32,7 @@ from marelle_chassis.auth import Principal, principal_dependency, require_staff,
 from marelle_chassis.domain_errors import NotFound
 from marelle_chassis.transactions import is_transient
 from marelle_contracts import Envelope
+from marelle_contracts.http.platform import ParkedRow, ParkedRows
 
 log = logging.getLogger(__name__)
 
@@ -229,22 +228,6 @@ class OutboxRelay:
         return sent, seen
 
 
-class ParkedRow(BaseModel):
-    id: int
-    event_id: uuid.UUID
-    event_type: str
-    topic: str
-    key: str
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    parked_at: datetime
-
-
-class ParkedRows(BaseModel):
-    items: list[ParkedRow]
-
-
 def parked_outbox_router(engine: AsyncEngine, outbox: Table) -> APIRouter:
     """`/staff/outbox/parked`: events this service could never publish, and a retry action."""
     router = APIRouter(prefix="/staff/outbox/parked", tags=["outbox"])
@@ -269,6 +252,6 @@ def parked_outbox_router(engine: AsyncEngine, outbox: Table) -> APIRouter:
         if row is None:
             raise NotFound("Cet événement n'est pas (ou plus) mis de côté.")
         log.warning("staff %s put parked outbox row %s back in the queue", who.subject, row_id)
-        return ParkedRow.model_validate({**row, "parked_at": datetime.now(UTC)})
+        return ParkedRow.model_validate(dict(row))
 
     return router

@@ -146,7 +146,8 @@ def test_every_catalogue_key_used_exists():
     used |= {f"error.{k}.{p}" for k in ("400", "403", "404", "500", "503", "other", "unavailable",
                                         "not_staff", "admin_only", "csrf")
              for p in ("title", "message")}
-    used |= {"agents.flash.agent_cree", "dead_letters.flash.rejoue"}
+    used |= {"agents.flash.agent_cree"}
+    used |= {f"dead_letters.flash.{n}" for n in admin.DEAD_LETTER_FLASHES}
     # Enrolment pages.
     from marelle_backoffice.pages import catalogue as cat
     from marelle_backoffice.pages import registrations, tree, waiting_lists

@@ -1,4 +1,4 @@
-"""The back-office's sample answers are ones the REAL identity and enrolment could send.
+"""The back-office's sample answers are ones the REAL services could send.
 
 The real apps are built in-process (`create_app`, no server, no database opened) and their
 OpenAPI documents read with `app.openapi()`. For every route the samples stand for, the route
@@ -17,28 +17,38 @@ from pydantic import BaseModel
 
 from marelle_contracts.http import enrolment as E
 from marelle_contracts.http import identity as I
+from marelle_contracts.http import platform as P
 from marelle_contracts.http.conformance import check_answer, check_model
 
 from . import enrolment_sample as es
 from .conftest import sign_in
 from . import sample as s
-from .test_admin import AUDIT
+from .test_admin import AUDIT, NO_PARKED, PARKED, PARKED_BILLING, RETRIED
+
+
+SERVICES = ("identity", "enrolment", "booking", "billing")
 
 
 def service_openapi(service: str) -> dict[str, Any]:
     if service == "identity":
         from marelle_identity.config import IdentitySettings as Settings
         from marelle_identity.main import create_app
-    else:
+    elif service == "enrolment":
         from marelle_enrolment.config import EnrolmentSettings as Settings
         from marelle_enrolment.main import create_app
+    elif service == "booking":
+        from marelle_booking.config import BookingSettings as Settings
+        from marelle_booking.main import create_app
+    else:
+        from marelle_billing.config import BillingSettings as Settings
+        from marelle_billing.main import create_app
     app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", kafka_enabled=False))
     return app.openapi()
 
 
 @pytest.fixture(scope="module")
 def openapi() -> dict[str, dict[str, Any]]:
-    return {name: service_openapi(name) for name in ("identity", "enrolment")}
+    return {name: service_openapi(name) for name in SERVICES}
 
 
 # (service, method, path, sample answer, the contract model of that answer)
@@ -53,6 +63,11 @@ SAMPLES: list[tuple[str, str, str, Any, type[BaseModel]]] = [
      E.WaitingList),
     ("enrolment", "GET", "/staff/attestation-requests", es.ATTESTATIONS, E.StaffAttestations),
     ("enrolment", "GET", "/staff/attestation-requests", es.ISSUED, E.StaffAttestations),
+    # Every service's outbox relay (the chassis mounts the same router on each).
+    *[(service, "GET", "/staff/outbox/parked", body, P.ParkedRows)
+      for service in SERVICES for body in (PARKED, PARKED_BILLING, NO_PARKED)],
+    *[(service, "POST", "/staff/outbox/parked/42/retry", RETRIED, P.ParkedRow)
+      for service in SERVICES],
 ]
 
 UNTYPED: set[tuple[str, str, str]] = set()

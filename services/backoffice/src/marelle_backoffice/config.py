@@ -38,3 +38,7 @@ class BackofficeSettings(ServiceSettings):
     def dead_letter_services(self) -> tuple[str, ...]:
         """The services whose consumers park messages (identity consumes nothing)."""
         return ("enrolment", "booking", "billing")
+
+    def outbox_services(self) -> tuple[str, ...]:
+        """The services whose outbox relay may set events aside (every service publishes)."""
+        return ("identity", "enrolment", "booking", "billing")

@@ -1,4 +1,5 @@
-"""Administrators' pages: audit log, staff accounts, parked messages (dead letters) and replay."""
+"""Administrators' pages: audit log, staff accounts, parked messages (dead letters) and replay,
+events the services could never publish (parked outbox rows) and their retry."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
-from marelle_backoffice.clients import ServiceUnavailable, Services, UpstreamProblem
+from marelle_contracts.http import platform
+
+from marelle_backoffice.clients import (
+    ServiceUnavailable,
+    Services,
+    UpstreamProblem,
+    checked_answer,
+)
 from marelle_backoffice.forms import FormErrors, text
 from marelle_backoffice.i18n import Translator
 from marelle_backoffice.pages.common import client_ip, flash
@@ -32,6 +41,8 @@ ACCOUNT_FIELDS = {"email": "email", "display_name": "nom", "password": "mot-de-p
                   "roles": f"role-{ADMINISTRATOR}"}
 # Kafka's legal topic characters: the topic goes into the replay URL path.
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+# An outbox row id (BIGINT): digits only, at most 18 of them.
+_ROW_ID = re.compile(r"^[0-9]{1,18}$")
 
 
 @router.get("/journal")
@@ -96,40 +107,60 @@ async def create_agent(request: Request,
                         status_code=status)
 
 
-# --- dead letters -------------------------------------------------------------------------------
+# --- dead letters and parked outbox rows ------------------------------------------------------
 
-async def _dead_letters(services: Services, service: str, token: str,
-                        ip: str | None) -> tuple[str, list[dict[str, Any]] | None]:
-    """One service's parked messages, or None when it cannot list them (down, no broker…)."""
+Listing = tuple[str, list[dict[str, Any]] | None]
+# `?message=` names after a POST-redirect-GET on this page.
+DEAD_LETTER_FLASHES = ("rejoue", "relance")
+
+
+async def _listing(services: Services, service: str, path: str, model: type[BaseModel],
+                   token: str, ip: str | None) -> Listing:
+    """One service's `items` (read with the contract model), or None when it cannot list them
+    (down, no broker, an answer of another shape…)."""
     try:
-        response = await services.call(service, "GET", "/staff/dead-letters", token=token,
-                                       client_ip=ip)
-    except (ServiceUnavailable, UpstreamProblem):
+        response = await services.call(service, "GET", path, token=token, client_ip=ip)
+        body = checked_answer(service, model, response.json())
+    except (ServiceUnavailable, UpstreamProblem, ValueError):
         return service, None
-    return service, [{**item, "service": service} for item in response.json().get("items", [])]
+    return service, [{**item, "service": service} for item in body["items"]]
 
 
-def _dead_letters_page(request: Request, lists: list[tuple[str, list[dict[str, Any]] | None]],
-                       error: str | None = None, status_code: int = 200) -> HTMLResponse:
+async def _all_listings(request: Request, staff: StaffSession) -> tuple[list[Listing],
+                                                                         list[Listing]]:
+    """Every service's dead letters and parked outbox rows, all asked in parallel."""
+    services: Services = request.app.state.services
+    settings = request.app.state.settings
+    ip = client_ip(request)
+    dead = [_listing(services, name, "/staff/dead-letters", platform.DeadLetters, staff.token, ip)
+            for name in settings.dead_letter_services()]
+    parked = [_listing(services, name, "/staff/outbox/parked", platform.ParkedRows, staff.token,
+                       ip) for name in settings.outbox_services()]
+    found = list(await asyncio.gather(*dead, *parked))
+    return found[:len(dead)], found[len(dead):]
+
+
+def _items(lists: list[Listing]) -> list[dict[str, Any]]:
     items = [item for _, found in lists for item in found or []]
     items.sort(key=lambda d: str(d.get("parked_at") or ""), reverse=True)
-    return render(request, "dead_letters.html", page="dead_letters", items=items,
-                  unavailable=[name for name, found in lists if found is None],
-                  message=flash(request, ("rejoue",)), error=error, status_code=status_code)
+    return items
 
 
-async def _all_dead_letters(request: Request, staff: StaffSession) -> list[tuple[str, Any]]:
-    services: Services = request.app.state.services
-    names = request.app.state.settings.dead_letter_services()
-    ip = client_ip(request)
-    return list(await asyncio.gather(*(_dead_letters(services, name, staff.token, ip)
-                                       for name in names)))
+async def _dead_letters_page(request: Request, staff: StaffSession, error: str | None = None,
+                             status_code: int = 200) -> HTMLResponse:
+    dead, parked = await _all_listings(request, staff)
+    return render(request, "dead_letters.html", page="dead_letters", items=_items(dead),
+                  unavailable=[name for name, found in dead if found is None],
+                  parked=_items(parked),
+                  parked_unavailable=[name for name, found in parked if found is None],
+                  message=flash(request, DEAD_LETTER_FLASHES), error=error,
+                  status_code=status_code)
 
 
 @router.get("/messages-en-echec")
 async def dead_letters(request: Request,
                        staff: StaffSession = Depends(require_administrator)) -> HTMLResponse:
-    return _dead_letters_page(request, await _all_dead_letters(request, staff))
+    return await _dead_letters_page(request, staff)
 
 
 @router.post("/messages-en-echec/rejouer")
@@ -142,14 +173,36 @@ async def replay(request: Request,
     # Only our own services and well-formed coordinates reach a URL: nothing else is forwarded.
     if (service not in request.app.state.settings.dead_letter_services()
             or not _TOPIC.match(topic) or not partition.isdigit() or not offset.isdigit()):
-        return _dead_letters_page(request, await _all_dead_letters(request, staff),
-                                  t("dead_letters.error.invalid"), 422)
+        return await _dead_letters_page(request, staff, t("dead_letters.error.invalid"), 422)
     path = f"/staff/dead-letters/{quote(topic, safe='')}/{int(partition)}/{int(offset)}/replay"
     try:
         await request.app.state.services.call(service, "POST", path, token=staff.token,
                                                client_ip=client_ip(request))
     except UpstreamProblem as problem:
-        return _dead_letters_page(request, await _all_dead_letters(request, staff),
-                                  problem.detail or t("dead_letters.error.replay"),
-                                  problem.status if problem.status in (404, 409) else 422)
+        return await _dead_letters_page(request, staff,
+                                        problem.detail or t("dead_letters.error.replay"),
+                                        problem.status if problem.status in (404, 409) else 422)
     return RedirectResponse("/messages-en-echec?message=rejoue", status_code=303)
+
+
+@router.post("/messages-en-echec/evenements/relancer")
+async def retry_parked(request: Request,
+                       staff: StaffSession = Depends(require_administrator)) -> Response:
+    """Put one parked outbox row back in its service's queue (the relay publishes it again)."""
+    t = Translator()
+    form = await request.form()
+    service, row_id = text(form, "service"), text(form, "id")
+    # Only our own services and a row id made of digits reach a URL.
+    if (service not in request.app.state.settings.outbox_services()
+            or not _ROW_ID.match(row_id)):
+        return await _dead_letters_page(request, staff, t("parked.error.invalid"), 422)
+    try:
+        response = await request.app.state.services.call(
+            service, "POST", f"/staff/outbox/parked/{int(row_id)}/retry", token=staff.token,
+            client_ip=client_ip(request))
+    except UpstreamProblem as problem:
+        return await _dead_letters_page(request, staff,
+                                        problem.detail or t("parked.error.retry"),
+                                        problem.status if problem.status in (404, 409) else 422)
+    checked_answer(service, platform.ParkedRow, response.json())
+    return RedirectResponse("/messages-en-echec?message=relance", status_code=303)
