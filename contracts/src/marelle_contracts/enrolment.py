@@ -83,6 +83,8 @@ class RegistrationFacts(_Payload):
     end_date: date
     status: RegistrationStatus
     typical_week: list[WeekdayUnits] = []
+    # The family's note to the structure (allergies, pick-up…): staff day lists show it.
+    memo: str = ""
 
 
 class RegistrationRequested(RegistrationFacts):

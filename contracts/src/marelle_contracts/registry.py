@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from marelle_contracts import enrolment, identity
+from marelle_contracts import booking, enrolment, identity
 from marelle_contracts.topics import Topics
 
 
@@ -68,6 +68,30 @@ _ENROLMENT = [
 EVENTS.update({
     f"enrolment.{name}": EventSpec(f"enrolment.{name}", 1, Topics.ENROLMENT, model, key, summary)
     for name, model, key, summary in _ENROLMENT
+})
+
+
+_BOOKING = [
+    ("reservation_confirmed", booking.ReservationConfirmed, "child_id",
+     "A child was booked on a day for a unit."),
+    ("reservation_waitlisted", booking.ReservationWaitlisted, "child_id",
+     "The day was full for that unit: the request is on the day's waiting list."),
+    ("reservation_promoted", booking.ReservationPromoted, "child_id",
+     "A place freed up: the request left the day's waiting list and is booked."),
+    ("reservation_cancelled", booking.ReservationCancelled, "child_id",
+     "A reservation (or a waiting request) was cancelled: by whom, when, within the deadline or not."),
+    ("shuttle_booked", booking.ShuttleBooked, "child_id",
+     "A child was booked on a shuttle line's stop for a day (morning or evening)."),
+    ("shuttle_cancelled", booking.ShuttleCancelled, "child_id",
+     "A shuttle booking was cancelled."),
+    ("attendance_recorded", booking.AttendanceRecorded, "child_id",
+     "The roll call recorded a child present, absent (justified or not) or present without booking."),
+    ("roll_call_locked", booking.RollCallLocked, "group_id",
+     "A day's roll call of a group was completed and locked."),
+]
+EVENTS.update({
+    f"booking.{name}": EventSpec(f"booking.{name}", 1, Topics.BOOKING, model, key, summary)
+    for name, model, key, summary in _BOOKING
 })
 
 

@@ -9,6 +9,6 @@ limits (lengths, ranges); answers ignore unknown fields, so a service may add on
 ever adds optional fields) without breaking its readers.
 """
 
-from marelle_contracts.http import enrolment, identity, platform
+from marelle_contracts.http import booking, enrolment, identity, platform
 
-__all__ = ["enrolment", "identity", "platform"]
+__all__ = ["booking", "enrolment", "identity", "platform"]

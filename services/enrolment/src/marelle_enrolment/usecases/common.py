@@ -73,4 +73,5 @@ def registration_facts(reg: Any, p: Any, group_label: str) -> dict[str, Any]:
         "activity_name": p.activity_name, "period_label": p.label, "group_label": group_label,
         "start_date": p.start_date, "end_date": p.end_date, "status": reg.status,
         "typical_week": [events.WeekdayUnits(**d) for d in json.loads(reg.typical_week or "[]")],
+        "memo": reg.memo or "",
     }
