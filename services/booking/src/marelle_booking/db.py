@@ -1,6 +1,20 @@
 """Booking's tables (its own database; no other service reads it)."""
 
-from sqlalchemy import Column, Date, Integer, String, Table, Text, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+    Uuid,
+)
 
 from marelle_chassis.catalogue_copy import add_period_copy_table
 from marelle_chassis.db import UtcDateTime, new_metadata
@@ -35,4 +49,206 @@ registration_copy = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # The registration version of the event that last set the row: older events are ignored.
     Column("version", Integer, nullable=False, server_default="0"),
+    # The family's note (allergies, pick-up…), shown on the staff day lists.
+    Column("memo", Text, nullable=False, server_default=""),
+)
+
+# --- calendars: one per period, the manager's options ---------------------------------------
+
+calendar = Table(
+    "calendar", metadata,
+    Column("period_id", Uuid, primary_key=True),
+    Column("weekdays", Text, nullable=False),  # JSON list of ISO weekdays (1 = Monday)
+    Column("added_dates", Text, nullable=False, server_default="[]"),  # JSON list of ISO dates
+    Column("removed_dates", Text, nullable=False, server_default="[]"),
+    Column("skip_public_holidays", Boolean, nullable=False),
+    Column("skip_school_holidays", Boolean, nullable=False),
+    Column("school_zone", String(1), nullable=True),
+    Column("booking_deadline_days", Integer, nullable=False),
+    Column("booking_deadline_working", Boolean, nullable=False),
+    Column("booking_cutoff", Time, nullable=False),
+    Column("cancellation_deadline_days", Integer, nullable=False),
+    Column("cancellation_deadline_working", Boolean, nullable=False),
+    Column("cancellation_cutoff", Time, nullable=False),
+    Column("horizon_days", Integer, nullable=True),
+    Column("families_may_modify", Boolean, nullable=False),
+    Column("week_only", Boolean, nullable=False),
+    Column("memo", Text, nullable=False, server_default=""),
+    # JSON list of {code, label, kind, implies}, in the grid's order.
+    Column("units", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Places of a group for a unit on every opening day of the period…
+unit_capacity = Table(
+    "unit_capacity", metadata,
+    Column("period_id", Uuid, nullable=False),
+    Column("group_id", Uuid, nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    PrimaryKeyConstraint("period_id", "group_id", "unit"),
+)
+
+# … or on one day (overrides the above).
+day_capacity = Table(
+    "day_capacity", metadata,
+    Column("period_id", Uuid, nullable=False),
+    Column("group_id", Uuid, nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("capacity", Integer, nullable=False),
+    PrimaryKeyConstraint("period_id", "group_id", "unit", "day"),
+)
+
+# The counter that makes a booking one conditional statement, whatever the rush:
+#   UPDATE day_slot SET booked = booked + 1
+#    WHERE period_id = … AND group_id = … AND unit = … AND day = … AND booked < capacity
+# (no row updated: full → the day's waiting list). Created on demand (INSERT … ON CONFLICT DO
+# NOTHING with the capacity in force); a capacity change updates `capacity` here too.
+day_slot = Table(
+    "day_slot", metadata,
+    Column("period_id", Uuid, nullable=False),
+    Column("group_id", Uuid, nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("booked", Integer, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("period_id", "group_id", "unit", "day"),
+)
+
+ACTIVE_RESERVATION = ("reservee", "liste_attente")
+
+# A child on a day for a unit: booked, waiting (the day's waiting list, in `requested_at`
+# order) or cancelled (kept: history, billing, tombstone).
+reservation = Table(
+    "reservation", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("registration_id", Uuid, nullable=False, index=True),
+    Column("child_id", Uuid, nullable=False),
+    Column("family_id", Uuid, nullable=False, index=True),
+    Column("period_id", Uuid, nullable=False),
+    Column("group_id", Uuid, nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("status", String(16), nullable=False),  # reservee | liste_attente | annulee
+    # Arrival on the day's waiting list (then promotions follow it); a tie is broken by `seq`.
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("promoted_at", UtcDateTime, nullable=True),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("cancelled_by", String(16), nullable=True),  # famille | structure | inscription
+    Column("within_deadline", Boolean, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+# One active reservation of a child per day and unit (a second one is refused, never doubled).
+Index("uq_reservation_active", reservation.c.child_id, reservation.c.day, reservation.c.unit,
+      unique=True,
+      postgresql_where=reservation.c.status.in_(ACTIVE_RESERVATION),
+      sqlite_where=reservation.c.status.in_(ACTIVE_RESERVATION))
+Index("ix_reservation_slot", reservation.c.period_id, reservation.c.day, reservation.c.group_id,
+      reservation.c.unit, reservation.c.status)
+Index("ix_reservation_child_day", reservation.c.child_id, reservation.c.day)
+
+# --- shuttles (« Mes navettes ») ------------------------------------------------------------
+
+shuttle_line = Table(
+    "shuttle_line", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("period_id", Uuid, nullable=False, index=True),
+    Column("name", String(120), nullable=False),
+    Column("seats", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+shuttle_stop = Table(
+    "shuttle_stop", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("line_id", Uuid, nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("morning_time", Time, nullable=True),
+    Column("evening_time", Time, nullable=True),
+)
+
+# Seats left, the same one-statement counter as `day_slot` (per line, direction and day).
+shuttle_seat = Table(
+    "shuttle_seat", metadata,
+    Column("line_id", Uuid, nullable=False),
+    Column("direction", String(8), nullable=False),  # aller | retour
+    Column("day", Date, nullable=False),
+    Column("seats", Integer, nullable=False),
+    Column("taken", Integer, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("line_id", "direction", "day"),
+)
+
+shuttle_booking = Table(
+    "shuttle_booking", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("registration_id", Uuid, nullable=False),
+    Column("child_id", Uuid, nullable=False),
+    Column("family_id", Uuid, nullable=False, index=True),
+    Column("period_id", Uuid, nullable=False),
+    Column("line_id", Uuid, nullable=False),
+    Column("stop_id", Uuid, nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("status", String(16), nullable=False),  # reservee | annulee
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+Index("uq_shuttle_booking_active", shuttle_booking.c.child_id, shuttle_booking.c.day,
+      shuttle_booking.c.direction, unique=True,
+      postgresql_where=shuttle_booking.c.status == "reservee",
+      sqlite_where=shuttle_booking.c.status == "reservee")
+
+# --- attendance (« pointage ») --------------------------------------------------------------
+
+roll_call = Table(
+    "roll_call", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("period_id", Uuid, nullable=False),
+    Column("group_id", Uuid, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("locked_at", UtcDateTime, nullable=True),
+    Column("locked_by", Uuid, nullable=True),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("period_id", "group_id", "day", name="uq_roll_call_day"),
+)
+
+# Every unlock of a roll call, with who and why (a locked roll call is billed from).
+roll_call_unlock = Table(
+    "roll_call_unlock", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("roll_call_id", Uuid, nullable=False, index=True),
+    Column("unlocked_by", Uuid, nullable=False),
+    Column("unlocked_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+attendance = Table(
+    "attendance", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("roll_call_id", Uuid, nullable=False),
+    Column("child_id", Uuid, nullable=False),
+    Column("family_id", Uuid, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("reason", String(200), nullable=True),
+    Column("recorded_by", Uuid, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("roll_call_id", "child_id", name="uq_attendance_child"),
+)
+
+# --- calendar feeds (ICS subscription URLs) -------------------------------------------------
+
+calendar_feed = Table(
+    "calendar_feed", metadata,
+    # SHA-256 of the secret in the URL: a database leak does not give the feeds away.
+    Column("token_hash", String(64), primary_key=True),
+    Column("family_id", Uuid, nullable=False),
+    Column("child_id", Uuid, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("family_id", "child_id", name="uq_calendar_feed_child"),
 )

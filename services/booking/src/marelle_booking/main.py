@@ -7,25 +7,25 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from marelle_chassis.catalogue_copy import period_copy_router
-from marelle_chassis.dashboard import nothing_yet, requests_router
 from marelle_chassis.dead_letters import dead_letter_router
 from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
 from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
-from marelle_booking import handlers, registrations
+from marelle_booking import api, handlers, registrations
+from marelle_booking.clock import Clock, system_clock
 from marelle_booking.config import BookingSettings
 from marelle_booking.db import child_copy, family_copy, metadata, period_copy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: BookingSettings | None = None) -> FastAPI:
+def create_app(settings: BookingSettings | None = None, clock: Clock = system_clock) -> FastAPI:
     settings = settings or BookingSettings()
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
-    routers = [child_copy_router(child_copy, runtime.sessions),
+    routers = [*api.routers,
+               child_copy_router(child_copy, runtime.sessions),
                family_copy_router(family_copy, runtime.sessions),
-               requests_router(nothing_yet),
                registrations.router(runtime.sessions),
                period_copy_router(period_copy, runtime.sessions)]
     if runtime.broker:
@@ -37,6 +37,11 @@ def create_app(settings: BookingSettings | None = None) -> FastAPI:
             settings.kafka_bootstrap_servers,
             [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT)],
             [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER]))
-    return create_service_app(
+    app = create_service_app(
         runtime, title="Marelle — booking", routers=routers,
-        description="Booking; consumes marelle.identity.v1 and marelle.enrolment.v1")
+        description="Booking calendars, reservations, day waiting lists, typical weeks, shuttles, "
+                    "roll calls; consumes marelle.identity.v1 and marelle.enrolment.v1, publishes "
+                    "marelle.booking.v1. See API.md.")
+    app.state.settings = settings
+    app.state.clock = clock
+    return app

@@ -1,0 +1,5 @@
+"""Booking's HTTP endpoints (operations): see API.md."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["operations"])
