@@ -55,3 +55,34 @@ async def test_registration_decisions_are_emailed_once(identity):
     decisions = [m for m in identity.mail.messages
                  if m["To"] == "ndiaye@example.org" and "Inscription de Awa" in str(m["Subject"])]
     assert len(decisions) == 2  # validated once, refused once, nothing for the family's own cancel
+
+
+async def test_a_waiting_day_that_gets_a_place_is_emailed_once(identity):
+    from datetime import UTC, datetime
+
+    from marelle_contracts import booking as bk
+
+    family_id, parent = await identity.family_with_account("Famille Roux", "roux@example.org",
+                                                           child="Noé")
+    family = (await identity.client.get(f"/families/{family_id}", headers=parent)).json()
+    child_id = next(p["id"] for p in family["persons"] if p["role"] == "child")
+    dispatch = EventDispatcher(family_notices.BOOKING_CONSUMER, identity.app.state.uow_factory,
+                               family_notices.booking_handlers(identity.app.state.settings))
+    day = dict(reservation_id=uuid.uuid4(), registration_id=uuid.uuid4(), child_id=child_id,
+               family_id=family_id, period_id=uuid.uuid4(), group_id=uuid.uuid4(),
+               day=date(2026, 10, 21), unit="journee", unit_label="Journée complète")
+    promoted = new_envelope(bk.ReservationPromoted(**day, status=bk.ReservationStatus.BOOKED),
+                            producer="booking", version=3)
+    await dispatch(promoted)
+    await dispatch(promoted)  # redelivered: no second email
+    await dispatch(new_envelope(bk.ReservationCancelled(
+        **{**day, "reservation_id": uuid.uuid4()}, status=bk.ReservationStatus.CANCELLED,
+        cancelled_by="famille", cancelled_at=datetime.now(UTC), within_deadline=True),
+        producer="booking", version=2))
+
+    mail = await identity.mail.wait_for("roux@example.org", "Une place s'est libérée pour Noé")
+    assert "mercredi 21 octobre 2026" in identity.mail.text(mail)
+    assert "Journée complète" in identity.mail.text(mail)
+    about = [m for m in identity.mail.messages if m["To"] == "roux@example.org"
+             and "Noé" in str(m["Subject"])]
+    assert len(about) == 1  # once, and nothing for the family's own cancellation

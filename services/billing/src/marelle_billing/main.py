@@ -13,7 +13,7 @@ from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
 from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
-from marelle_billing import handlers
+from marelle_billing import booking_copy, handlers
 from marelle_billing.config import BillingSettings
 from marelle_billing.db import child_copy, family_copy, metadata, period_copy
 
@@ -26,16 +26,20 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
     routers = [child_copy_router(child_copy, runtime.sessions),
                family_copy_router(family_copy, runtime.sessions),
                requests_router(nothing_yet),
-               period_copy_router(period_copy, runtime.sessions)]
+               period_copy_router(period_copy, runtime.sessions),
+               booking_copy.router(runtime.sessions)]
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.IDENTITY_CONSUMER,
                   handle=handlers.identity_events(runtime))
         subscribe(runtime.broker, Topics.ENROLMENT, group_id=handlers.ENROLMENT_CONSUMER,
                   handle=handlers.enrolment_events(runtime))
+        subscribe(runtime.broker, Topics.BOOKING, group_id=handlers.BOOKING_CONSUMER,
+                  handle=handlers.booking_events(runtime))
         routers.append(dead_letter_router(
             settings.kafka_bootstrap_servers,
-            [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT)],
-            [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER]))
+            [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT), dlq_topic(Topics.BOOKING)],
+            [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER, handlers.BOOKING_CONSUMER]))
     return create_service_app(
         runtime, title="Marelle — billing", routers=routers,
-        description="Billing; consumes marelle.identity.v1 and marelle.enrolment.v1")
+        description="Billing; consumes marelle.identity.v1, marelle.enrolment.v1 and "
+                    "marelle.booking.v1")

@@ -1,6 +1,7 @@
 """The other services' decisions, told to the families by email: identity owns the addresses.
 
-Consumes `marelle.enrolment.v1`; each handler queues one email in the consumer's transaction
+Consumes `marelle.enrolment.v1` and `marelle.booking.v1` (a waiting day that got a place, a
+day cancelled by the structure); each handler queues one email in the consumer's transaction
 (idempotent through the inbox, so a redelivered event sends nothing twice).
 """
 
@@ -13,12 +14,14 @@ from sqlalchemy import select
 from marelle_chassis.messaging import PayloadHandler
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope
+from marelle_contracts import booking as bk
 from marelle_contracts import enrolment as ev
 from marelle_identity.config import IdentitySettings
 from marelle_identity.db import family, person
 from marelle_identity.notifications import queue_email
 
 CONSUMER = "identity.enrolment-events"
+BOOKING_CONSUMER = "identity.booking-events"
 
 
 def _dates(p: ev.RegistrationFacts) -> str:
@@ -87,3 +90,32 @@ def handlers(settings: IdentitySettings) -> dict[str, PayloadHandler]:
         "enrolment.registration_cancelled": registration("cancelled"),
         "enrolment.attestation_issued": attestation,
     }
+
+
+def _day(day: Any) -> str:
+    from babel.dates import format_date
+
+    return format_date(day, "EEEE d MMMM y", locale="fr_FR")
+
+
+def booking_handlers(settings: IdentitySettings) -> dict[str, PayloadHandler]:
+    async def promoted(p: bk.ReservationPromoted, e: Envelope, uow: UnitOfWork) -> None:
+        child = await _child_name(uow, p.child_id)
+        await _send(uow, settings, p.family_id, f"Une place s'est libérée pour {child}",
+                    f"Une place s'est libérée le {_day(p.day)} : {child} est réservé(e) "
+                    f"({p.unit_label}).",
+                    ["Sa demande a quitté la liste d'attente de ce jour.",
+                     "Si vous n'en avez plus besoin, annulez-la dans « Mes réservations » dans "
+                     "le délai d'annulation."],
+                    "/mes-inscriptions", "Voir mes réservations")
+
+    async def cancelled(p: bk.ReservationCancelled, e: Envelope, uow: UnitOfWork) -> None:
+        if p.cancelled_by != "structure":
+            return  # the family cancelled it, or its registration ended (already told)
+        child = await _child_name(uow, p.child_id)
+        await _send(uow, settings, p.family_id, f"Réservation de {child} annulée",
+                    f"La structure a annulé la réservation de {child} du {_day(p.day)} "
+                    f"({p.unit_label}).", [], "/mes-inscriptions", "Voir mes réservations")
+
+    return {"booking.reservation_promoted": promoted,
+            "booking.reservation_cancelled": cancelled}

@@ -65,6 +65,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         subscribe(runtime.broker, Topics.ENROLMENT, group_id=family_notices.CONSUMER,
                   handle=EventDispatcher(family_notices.CONSUMER, uow_factory,
                                          family_notices.handlers(settings)))
+        subscribe(runtime.broker, Topics.BOOKING, group_id=family_notices.BOOKING_CONSUMER,
+                  handle=EventDispatcher(family_notices.BOOKING_CONSUMER, uow_factory,
+                                         family_notices.booking_handlers(settings)))
     app = create_service_app(
         runtime, title="Marelle — identity", routers=api.routers,
         description="Accounts, staff, households, persons, contact details; "
