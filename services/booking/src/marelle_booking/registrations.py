@@ -16,12 +16,18 @@ from marelle_chassis.copies import apply_if_newer, event_version
 from marelle_chassis.messaging import PayloadHandler
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope
-from marelle_contracts.enrolment import RegistrationCancelled, RegistrationFacts, RegistrationValidated
+from marelle_contracts.enrolment import (
+    RegistrationCancelled,
+    RegistrationFacts,
+    RegistrationRefused,
+    RegistrationValidated,
+)
 from marelle_booking.db import registration_copy as table
 
 
-async def _apply(uow: UnitOfWork, p: RegistrationFacts, e: Envelope) -> None:
-    await apply_if_newer(uow.session, table, {"registration_id": p.registration_id},
+async def _apply(uow: UnitOfWork, p: RegistrationFacts, e: Envelope) -> bool:
+    """Whether the event changed the copy (only the newest version applies)."""
+    return await apply_if_newer(uow.session, table, {"registration_id": p.registration_id},
                          event_version(e), {
         "child_id": p.child_id, "family_id": p.family_id, "period_id": p.period_id,
         "group_id": p.group_id, "facility_name": p.facility_name,
@@ -29,23 +35,30 @@ async def _apply(uow: UnitOfWork, p: RegistrationFacts, e: Envelope) -> None:
         "group_label": p.group_label, "start_date": p.start_date, "end_date": p.end_date,
         "status": p.status.value,
         "typical_week": json.dumps([d.model_dump() for d in p.typical_week]),
+        "memo": p.memo or "",
         "updated_at": datetime.now(UTC),
     })
 
 
 def handlers() -> dict[str, PayloadHandler]:
-    """Only validated registrations are bookable. A cancellation is kept as a tombstone even for
-    a registration this copy never saw validated: a validation arriving late (older version)
-    must not make it bookable."""
+    """Only validated registrations are bookable. A cancellation (or a refusal) is kept as a
+    tombstone even for a registration this copy never saw validated: a validation arriving late
+    (older version) must not make it bookable. When it really changed the copy, the
+    registration's reservations from the event's day on are cancelled (« inscription »), in the
+    same transaction, freeing their places for the waiting lists."""
+    from marelle_booking.usecases.reservations import cancel_for_registration
 
     async def validated(p: RegistrationValidated, e: Envelope, uow: UnitOfWork) -> None:
         await _apply(uow, p, e)
 
-    async def cancelled(p: RegistrationCancelled, e: Envelope, uow: UnitOfWork) -> None:
-        await _apply(uow, p, e)
+    async def closed(p: RegistrationCancelled | RegistrationRefused, e: Envelope,
+                     uow: UnitOfWork) -> None:
+        if await _apply(uow, p, e):
+            await cancel_for_registration(uow, p.registration_id, e.occurred_at)
 
     return {"enrolment.registration_validated": validated,
-            "enrolment.registration_cancelled": cancelled}
+            "enrolment.registration_cancelled": closed,
+            "enrolment.registration_refused": closed}
 
 
 class RegistrationCopy(BaseModel):
@@ -62,6 +75,7 @@ class RegistrationCopy(BaseModel):
     end_date: date
     status: str
     typical_week: list[dict[str, Any]]
+    memo: str = ""
     revision: int
     version: int
 
