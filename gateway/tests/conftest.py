@@ -24,6 +24,7 @@ from marelle_chassis.auth import AUDIENCE, ISSUER
 from marelle_gateway.config import GatewaySettings
 from marelle_gateway.main import create_app
 
+from gateway.tests.booking_fake import FakeBooking
 from gateway.tests.enrolment_fake import NO_REQUESTS, FakeEnrolment
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -144,6 +145,12 @@ def fake() -> FakeServices:
 def enrolment(fake: FakeServices) -> FakeEnrolment:
     """The fake enrolment service and identity's Martin family (Claire, Léa, Tom)."""
     return FakeEnrolment(fake)
+
+
+@pytest.fixture
+def booking(fake: FakeServices, enrolment: FakeEnrolment) -> FakeBooking:
+    """The fake booking service (Léa's validated autumn registration), with enrolment."""
+    return FakeBooking(fake)
 
 
 @pytest.fixture

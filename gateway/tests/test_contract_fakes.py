@@ -1,4 +1,5 @@
-"""The gateway's fakes of identity and enrolment answer what the REAL services would.
+"""The gateway's fakes of identity, enrolment and booking answer what the REAL services would,
+and what the gateway sends booking is what booking accepts.
 
 The real apps are built in-process (their `create_app`, no server, no database opened) and their
 OpenAPI documents read with `app.openapi()`. For every route a fake implements, the route and
@@ -7,10 +8,17 @@ document declares for it (strictly: no undeclared property). Where the service d
 response model (an untyped `dict` answer), the answer is checked against the contract model the
 service is meant to declare (`marelle_contracts.http`), and the route is listed in `UNTYPED`:
 the list must stay exact, so that a route gaining its model is then checked against it.
+
+booking is checked route by route (`BOOKING_CONTRACT`, one test each): the gateway's pages and
+JSON API are driven against `booking_fake.FakeBooking`, and every exchange with booking is
+checked — the fake's answer against the real document's response, the body the gateway
+forwarded against its request schema. A route missing from booking's document fails its own
+test, by name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -20,10 +28,17 @@ import pytest
 from pydantic import BaseModel
 
 from marelle_contracts.dashboard import RequestItems
+from marelle_contracts.http import booking as B
 from marelle_contracts.http import enrolment as E
 from marelle_contracts.http import identity as I
-from marelle_contracts.http.conformance import check_answer, check_model, check_request
+from marelle_contracts.http.conformance import (
+    check_answer,
+    check_model,
+    check_request,
+    find_route,
+)
 
+from gateway.tests import booking_fake as bf
 from gateway.tests import enrolment_fake as ef
 
 BEARER = {"authorization": "Bearer jeton"}
@@ -68,7 +83,6 @@ CONTRACT: dict[tuple[str, str, str], type[BaseModel] | None] = {
     ("enrolment", "GET", "/families/{family_id}/attestations"): E.Attestations,
     ("enrolment", "GET", "/families/{family_id}/attestations/{attestation_id}/pdf"): None,
     ("enrolment", "GET", "/families/{family_id}/requests"): RequestItems,
-    ("booking", "GET", "/families/{family_id}/requests"): RequestItems,
     ("billing", "GET", "/families/{family_id}/requests"): RequestItems,
 }
 
@@ -123,7 +137,7 @@ def fake_answers() -> Iterator[tuple[str, str, str, httpx.Response, Any]]:
     from gateway.tests.conftest import JWKS  # noqa: PLC0415 (the fakes' own module)
 
     yield "identity", "GET", "/.well-known/jwks.json", httpx.Response(200, json=JWKS), None
-    for service in ("identity", "booking", "billing"):
+    for service in ("identity", "billing"):
         yield service, "GET", f"{family}/requests", httpx.Response(200, json=ef.NO_REQUESTS), None
 
 
@@ -200,3 +214,153 @@ def test_the_gateway_reads_the_services_models():
     assert enrolment_models.Offer is E.Offer
     assert models.Family is I.Family and models.Contact is I.Contact
     assert issubclass(registrations.RegistrationIn, E.RegistrationRequestIn)
+
+
+# --- booking, route by route -----------------------------------------------------------------
+
+# Every booking route the gateway calls (and the fake implements), with its contract model.
+BOOKING_CONTRACT: dict[tuple[str, str], type[BaseModel] | None] = {
+    ("GET", "/families/{family_id}/registrations/{registration_id}/calendar"): B.CalendarMonth,
+    ("POST", "/families/{family_id}/registrations/{registration_id}/reservations"):
+        B.ReservationResults,
+    ("POST", "/families/{family_id}/registrations/{registration_id}/typical-week"):
+        B.ReservationResults,
+    ("POST", "/families/{family_id}/registrations/{registration_id}/group-assignments"):
+        B.ReservationResults,
+    ("GET", "/families/{family_id}/waiting-days"): B.WaitingDays,
+    ("GET", "/families/{family_id}/registrations/{registration_id}/shuttle-lines"):
+        B.ShuttleLines,
+    ("GET", "/families/{family_id}/registrations/{registration_id}/shuttles"):
+        B.ShuttleBookings,
+    ("POST", "/families/{family_id}/registrations/{registration_id}/shuttles"):
+        B.ShuttleResults,
+    ("GET", "/families/{family_id}/children/{child_id}/reservations.ics"): None,
+    ("POST", "/families/{family_id}/children/{child_id}/calendar-feed"): B.CalendarFeed,
+    ("GET", "/calendar-feeds/{token}.ics"): None,
+    ("GET", "/families/{family_id}/requests"): RequestItems,
+}
+_BOOKING_ROUTES: dict[str, Any] = {"paths": {}}
+for _method, _template in BOOKING_CONTRACT:
+    _BOOKING_ROUTES["paths"].setdefault(_template, {})[_method.lower()] = {}
+
+
+def _drive_the_gateway() -> list[tuple[httpx.Request, httpx.Response]]:
+    """Every exchange between the gateway and the fake booking while a parent uses the pages
+    (« Mes réservations » and its forms, « Liste d'attente », « Mes navettes », the calendar,
+    the dashboard) and the JSON API."""
+    from gateway.tests.conftest import FakeServices, parent_token, signed_in, with_csrf
+    from marelle_gateway.config import GatewaySettings
+    from marelle_gateway.main import create_app
+
+    exchanges: list[tuple[httpx.Request, httpx.Response]] = []
+
+    class Recording(FakeServices):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            response = super().__call__(request)
+            if request.url.port == 8103:
+                exchanges.append((request, response))
+            return response
+
+    fake = Recording()
+    ef.FakeEnrolment(fake)
+    booking = bf.FakeBooking(fake)
+    base = f"/mes-inscriptions/{ef.R_VALID}"
+    api = f"/api/v1/inscriptions/{ef.R_VALID}"
+    y = ef.YEAR
+
+    async def session() -> None:
+        app = create_app(GatewaySettings(), transport=httpx.MockTransport(fake))
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app),
+                                         base_url="http://portail.test") as client:
+                signed_in(client, parent_token())
+                for path in (f"{base}/reservations", f"{base}/reservations?mois={y}-11",
+                             f"{base}/liste-attente", f"{base}/navettes",
+                             f"{base}/calendrier.ics", "/tableau-de-bord"):
+                    assert (await client.get(path)).status_code == 200, path
+                for path, data in (
+                        (f"{base}/reservations", {
+                            "cases": [f"{bf.OPEN[5]}|soir", f"{bf.FULL_DAY}|journee"],
+                            "initial": [f"{bf.GROUP_FULL}|matin"], "groupe": ef.GROUP_911}),
+                        (f"{base}/reservations/groupes", {
+                            "jours": [str(bf.SHUTTLE_FULL)], "groupe": ef.GROUP_911}),
+                        (f"{base}/reservations/semaine-type", {
+                            "debut": str(bf.START), "fin": str(bf.END),
+                            "jour-1": ["journee"], "jour-3": ["matin", "repas"],
+                            "groupe": ef.GROUP_911}),
+                        (f"{base}/navettes", {"arret": bf.STOP_TOWN_HALL, "sens": ["aller"],
+                                              "jours": [str(bf.SHUTTLE_FULL)],
+                                              "action": "annuler"}),
+                        (f"{base}/abonnement", {})):
+                    response = await client.post(path, data=with_csrf(client, data))
+                    assert response.status_code == 200, (path, response.status_code)
+                assert (await client.get(f"/calendrier/{booking.feed_token}.ics")
+                        ).status_code == 200
+                bearer = {"authorization": f"Bearer {parent_token()}"}
+                for method, path, body in (
+                        ("GET", f"{api}/calendrier?month={y}-10", None),
+                        ("POST", f"{api}/reservations", {"changes": [
+                            {"day": str(bf.OPEN[6]), "unit": "repas", "action": "reserver"}]}),
+                        ("POST", f"{api}/semaine-type", {
+                            "start": str(bf.START), "end": str(bf.END),
+                            "days": [{"weekday": 2, "units": ["soir"]}]}),
+                        ("POST", f"{api}/groupes", {"group_id": ef.GROUP_68,
+                                                    "days": [str(bf.SHUTTLE_FULL)]}),
+                        ("GET", "/api/v1/liste-attente", None),
+                        ("GET", f"{api}/navettes/lignes", None),
+                        ("GET", f"{api}/navettes", None),
+                        ("POST", f"{api}/navettes", {
+                            "stop_id": bf.STOP_SCHOOL, "directions": ["aller", "retour"],
+                            "days": [str(bf.SHUTTLE_FULL)]}),
+                        ("GET", f"/api/v1/enfants/{ef.LEA}/reservations.ics", None),
+                        ("POST", f"/api/v1/enfants/{ef.LEA}/abonnement-calendrier", None)):
+                    response = await client.request(method, path, json=body, headers=bearer)
+                    assert response.status_code in (200, 201), (path, response.text)
+
+    asyncio.run(session())
+    return exchanges
+
+
+@pytest.fixture(scope="module")
+def booking_exchanges() -> list[tuple[httpx.Request, httpx.Response]]:
+    return _drive_the_gateway()
+
+
+@pytest.mark.parametrize("method,route", sorted(BOOKING_CONTRACT),
+                         ids=[f"{m} {r}" for m, r in sorted(BOOKING_CONTRACT)])
+def test_booking_fake_and_gateway_bodies_match_the_real_booking(openapi, booking_exchanges,
+                                                                method, route):
+    spec = openapi["booking"]
+    mine = [(request, response) for request, response in booking_exchanges
+            if request.method == method
+            and find_route(_BOOKING_ROUTES, method, request.url.path) == route]
+    assert mine, f"{method} {route}: never called by the gateway in this session"
+    assert find_route(spec, method, route) == route, (
+        f"{method} {route}: absent from booking's OpenAPI document (not written yet?)")
+    model = BOOKING_CONTRACT[(method, route)]
+    problems: list[str] = []
+    for request, response in mine:
+        path = request.url.path
+        json_body = _is_json(response)
+        body = response.json() if response.content and json_body else None
+        check = check_answer(spec, method, path, response.status_code, body,
+                             json_body=json_body)
+        problems += check.errors
+        if model is not None and body is not None:
+            problems += check_model(model, body)
+            if check.typed:
+                assert check.declared_model == model.__name__, (route, check.declared_model)
+        elif model is None:
+            # Not JSON (iCalendar): the gateway relays only `text/calendar`.
+            assert response.headers["content-type"].startswith("text/calendar"), route
+        if request.content:
+            problems += [f"request {e}"
+                         for e in check_request(spec, method, path, json.loads(request.content))]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_booking_route_of_the_gateway_is_in_the_contract_table(booking_exchanges):
+    called = {(r.method, find_route(_BOOKING_ROUTES, r.method, r.url.path))
+              for r, _ in booking_exchanges}
+    assert None not in {route for _, route in called}, called
+    assert called == set(BOOKING_CONTRACT)

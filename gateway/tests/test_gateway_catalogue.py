@@ -35,6 +35,9 @@ def test_keys_built_at_render_time_exist():
     from marelle_gateway.enrolment_models import MARKS, STATUSES
     from marelle_gateway.pages.registrations import REGISTRATION_MENU, SECTIONS
     from marelle_gateway.pages.registrations.choice import LEVELS
+    from marelle_gateway.pages.registrations.booking import DIRECTIONS, SHUTTLE_ACTIONS
+    from marelle_gateway.pages.registrations.booking import KINDS as BOOKING_KINDS
+    from marelle_gateway.pages.registrations.booking import STATES as BOOKING_STATES
     from marelle_gateway.pages.registrations.detail import BOOKING_SECTIONS
     from marelle_gateway.pages.registrations.detail import NOTICES as REGISTRATION_NOTICES
     from marelle_gateway.pages.registrations.new import WEEKDAYS
@@ -57,8 +60,19 @@ def test_keys_built_at_render_time_exist():
     keys |= {f"registrations.{part}.{section}" for section in SECTIONS
              for part in ("state", "empty")}
     keys |= {f"registration.menu.{section}" for section, _ in REGISTRATION_MENU}
-    keys |= {f"registration.{section}.{part}" for section in BOOKING_SECTIONS
-             for part in ("soon", "after_validation")}
+    keys |= {f"registration.{section}.after_validation" for section in BOOKING_SECTIONS}
+    keys |= {f"booking.kind.{kind}" for kind in BOOKING_KINDS}
+    keys |= {f"booking.state.{state}" for state in BOOKING_STATES}
+    keys |= {f"booking.state.short.{state}" for state in (*BOOKING_STATES, "locked")
+             if state != "libre"}
+    keys |= {f"booking.direction.{d}" for d in DIRECTIONS}
+    keys |= {f"booking.result.icon.{kind}" for kind in ("reservee", "liste_attente", "annulee",
+                                                         "affectee", "refusee")}
+    keys |= {f"booking.results.summary.{kind}" for kind in ("changes", "assigned")}
+    keys |= {f"booking.shuttle.action.{action}" for action in SHUTTLE_ACTIONS}
+    keys |= {f"booking.{section}.title" for section in ("groupes", "semaine_type", "abonnement")}
+    keys |= {f"weekday.letter.{day}" for day in WEEKDAYS}
+    keys |= {f"dashboard.status.reservation.{s}" for s in ("en_attente", "acceptee", "refusee")}
     keys |= {f"registration.status.{prefix}{status}" for status in (*STATUSES, "other")
              for prefix in ("", "icon.")}
     keys |= {f"{prefix}.{mark}" for mark in MARKS.values()

@@ -65,7 +65,8 @@ async def test_dashboard_merges_services_most_recent_first(portal, gw):
         assert f'<th scope="col">{header}</th>' in html
     lines = rows(html)
     assert len(lines) == 3
-    assert lines[0].startswith("Réservation du mercredi 12 octobre 2016 ? En attente")
+    # booking's kind « reservation » has its own words: a pending reservation is waiting.
+    assert lines[0].startswith("Réservation du mercredi 12 octobre 2016 ? Liste d&#39;attente")
     assert "En attente de décision" in lines[0]
     assert lines[1].startswith("Inscription CENTRE DE LOISIRS ALSH – Automne 2016 ✓ Acceptée")
     # Times are shown in the municipality's time zone (UTC+2 in October).

@@ -6,6 +6,7 @@ import logging
 
 import httpx
 
+from gateway.tests import booking_fake as bf
 from gateway.tests import enrolment_fake as ef
 
 FAMILY_ID = "0b7d2a52-3f51-4a8e-9c0e-8f1f5a8f6b11"
@@ -57,6 +58,28 @@ REGISTRATION_PAGES = [  # every state of « Mes inscriptions » that shows other
       for section in ("reservations", "navettes", "attestation", "annulation")),
     f"/mes-inscriptions/{ef.R_VALID}/attestation?confirmation=demande",
     f"/mes-inscriptions/{ef.R_REFUSED}/annulation",
+    # « Mes réservations » and its forms, « Mes navettes », the waiting days (booking)
+    f"/mes-inscriptions/{ef.R_VALID}/reservations?mois={ef.YEAR}-11",
+    f"/mes-inscriptions/{ef.R_VALID}/reservations/groupes",
+    f"/mes-inscriptions/{ef.R_VALID}/reservations/groupes?mois={ef.YEAR}-11",
+    f"/mes-inscriptions/{ef.R_VALID}/reservations/semaine-type",
+]
+BOOKING = f"/mes-inscriptions/{ef.R_VALID}/reservations"
+BOOKING_POSTS = [  # (path, form, status): results, form errors, refusals in English
+    (BOOKING, {"cases": [f"{bf.FULL_DAY}|journee", f"{bf.OPEN[4]}|matin"],
+               "initial": [f"{bf.SHUTTLE_FULL}|repas"]}, 200),
+    (BOOKING, {}, 200),
+    (f"{BOOKING}/groupes", {"jours": [str(bf.GROUP_FULL), str(bf.SHUTTLE_FULL)],
+                            "groupe": ef.GROUP_911}, 200),
+    (f"{BOOKING}/groupes", {}, 422),
+    (f"{BOOKING}/semaine-type", {"debut": str(bf.START), "fin": str(bf.END),
+                                 "jour-1": ["journee"]}, 200),
+    (f"{BOOKING}/semaine-type", {"debut": "x", "fin": str(bf.START)}, 422),
+    (f"/mes-inscriptions/{ef.R_VALID}/navettes",
+     {"arret": bf.STOP_TOWN_HALL, "sens": ["aller", "retour"],
+      "jours": [str(bf.SHUTTLE_FULL), str(bf.GROUP_FULL)]}, 200),
+    (f"/mes-inscriptions/{ef.R_VALID}/navettes", {}, 422),
+    (f"/mes-inscriptions/{ef.R_VALID}/abonnement", {}, 200),
 ]
 CHOSEN = {"enfant": LEA, "equipement": ef.ALSH, "type": ef.HOLIDAYS, "activite": ef.AUTUMN,
           "periode": ef.AUTUMN_PERIOD, "groupe": ef.GROUP_68}
@@ -97,6 +120,7 @@ async def test_every_page_in_english_has_every_key(portal, fake, gw, caplog):
     caplog.set_level(logging.WARNING, logger="marelle_gateway.i18n")
     identity(fake, gw, pending=False)
     enrolment = ef.FakeEnrolment(fake, family=False)
+    booking = bf.FakeBooking(fake)
     seen = 0
     async with portal(fake) as client:
         client.headers["Accept-Language"] = "en"
@@ -125,6 +149,14 @@ async def test_every_page_in_english_has_every_key(portal, fake, gw, caplog):
             response = await client.post(path, data=gw.with_csrf(client, data))
             assert response.status_code == status, path
             assert '<html lang="en">' in response.text, path
+        for path, data, status in BOOKING_POSTS:
+            response = await client.post(path, data=gw.with_csrf(client, data))
+            assert response.status_code == status, (path, response.status_code)
+            assert '<html lang="en">' in response.text, path
+        booking.may_modify = False
+        response = await client.post(BOOKING, data=gw.with_csrf(client, {
+            "cases": [f"{bf.OPEN[5]}|soir"]}))
+        assert response.status_code == 409 and "does not allow online changes" in response.text
         enrolment.request_answer = httpx.Response(201, json={"results": [
             {"child_id": LEA, "ok": False, "registration": None, "detail": "Groupe fermé."}]})
         response = await client.post("/mes-inscriptions/nouvelle",

@@ -192,7 +192,7 @@ async def test_a_malformed_id_is_a_404_without_asking_enrolment(portal, fake, en
     assert not [r for r in fake.requests if r.url.port == 8102]
 
 
-async def test_waiting_list_position_or_not_on_the_list(portal, fake, enrolment, gw):
+async def test_waiting_list_position_or_not_on_the_list(portal, fake, booking, gw):
     on = (await get(portal, fake, gw, f"/mes-inscriptions/{ef.R_WAIT}/liste-attente")).text
     assert "<strong>Liste d&#39;attente : position 2</strong>" in on
     off = (await get(portal, fake, gw, f"/mes-inscriptions/{ef.R_VALID}/liste-attente")).text
@@ -201,15 +201,17 @@ async def test_waiting_list_position_or_not_on_the_list(portal, fake, enrolment,
 
 @pytest.mark.parametrize("section,title", [("reservations", "Mes réservations"),
                                            ("navettes", "Mes navettes")])
-async def test_bookings_and_shuttles_wait_for_validation_then_the_booking_module(
-        portal, fake, enrolment, gw, section, title):
+async def test_bookings_and_shuttles_open_once_validated(portal, fake, booking, gw, section,
+                                                         title):
     validated = (await get(portal, fake, gw, f"/mes-inscriptions/{ef.R_VALID}/{section}")).text
     assert f"<h1>{title}</h1>" in validated
-    assert "arrivent avec le module de réservation" in validated
     assert "doit d&#39;abord être validée" not in validated
+    assert f'action="/mes-inscriptions/{ef.R_VALID}/{section}"' in validated
     pending = (await get(portal, fake, gw, f"/mes-inscriptions/{ef.R_PENDING}/{section}")).text
     assert "Votre inscription doit d&#39;abord être validée." in pending
-    assert "arrivent avec le module" not in pending
+    assert "<form method=\"post\" action=\"/mes-inscriptions" not in pending
+    # Booking is not asked for a registration that is not validated.
+    assert not [r for r in fake.requests if r.url.port == 8103 and ef.R_PENDING in r.url.path]
 
 
 # --- Cancelling -----------------------------------------------------------------------------

@@ -56,6 +56,18 @@ class Translator:
         """A calendar date as the guide writes it (JJ/MM/AAAA in French)."""
         return format_date(value, format=self("format.date.pattern"), locale=self.lang)
 
+    def day(self, value: date) -> str:
+        """« mardi 20 octobre »: a day of a booking month, as a label reads it."""
+        return format_date(value, format=self("format.date.day"), locale=self.lang)
+
+    def full_date(self, value: date) -> str:
+        """« mardi 20 octobre 2026 »."""
+        return format_date(value, format=self("format.date.full"), locale=self.lang)
+
+    def month(self, value: date) -> str:
+        """« octobre 2026 »."""
+        return format_date(value, format=self("format.date.month"), locale=self.lang)
+
     def number(self, value: int) -> str:
         """« 2 000 » in French, "2,000" in English."""
         return format_decimal(value, locale=self.lang)

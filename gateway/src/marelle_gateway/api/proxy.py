@@ -39,6 +39,7 @@ async def api_parent(request: Request) -> Session:
 UNEXPECTED = {
     "identity": "Le service des comptes a répondu de façon inattendue. Réessayez plus tard.",
     "enrolment": "Le service des inscriptions a répondu de façon inattendue. Réessayez plus tard.",
+    "booking": "Le service des réservations a répondu de façon inattendue. Réessayez plus tard.",
 }
 
 

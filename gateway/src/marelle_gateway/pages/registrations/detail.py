@@ -32,7 +32,8 @@ router = APIRouter()
 BASE = "/mes-inscriptions/{registration_id}"
 # `?confirmation=<name>` after an action (allow-list of notices).
 NOTICES = {"annulation": "registration.notice.cancelled"}
-# Sub-pages that arrive with the booking service (`registration.<id>.soon`).
+# Sub-pages of booking, open once the registration is validated
+# (`registration.<id>.after_validation`).
 BOOKING_SECTIONS = ("reservations", "navettes")
 
 
@@ -58,23 +59,16 @@ async def information(request: Request, registration_id: str, confirmation: str 
 @router.get(BASE + "/liste-attente")
 async def waiting_list(request: Request, registration_id: str,
                        session: Session = Depends(parent_session)) -> HTMLResponse:
+    """The registration's own place on enrolment's waiting list, then (once validated) every
+    day of the family waiting for a place, from booking."""
     registration = await load_registration(request, session, registration_id)
-    return registration_page(request, registration, "liste_attente")
-
-
-def _booking_route(section: str, path: str) -> None:
-    async def booking_page(request: Request, registration_id: str,
-                           session: Session = Depends(parent_session)) -> HTMLResponse:
-        registration = await load_registration(request, session, registration_id)
-        return registration_page(request, registration, section)
-
-    booking_page.__name__ = f"registration_{section}"
-    router.add_api_route(BASE + path, booking_page, methods=["GET"])
-
-
-for _section, _path in REGISTRATION_MENU:
-    if _section in BOOKING_SECTIONS:
-        _booking_route(_section, _path)
+    waiting_days = None
+    if registration.validated:
+        with page_errors(request):
+            waiting_days = await request.app.state.upstreams.booking.waiting_days(
+                session.family_id, session.access_token)
+        waiting_days.sort(key=lambda w: (w.day, w.child_first_name, w.unit_label))
+    return registration_page(request, registration, "liste_attente", waiting_days=waiting_days)
 
 
 # --- Cancelling ---------------------------------------------------------------------------
