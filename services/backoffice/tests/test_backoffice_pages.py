@@ -171,6 +171,19 @@ def test_every_catalogue_key_used_exists():
     used |= {f"weekday.{d}" for d in range(1, 8)}
     used |= {f"waiting.flash.{n}" for n in waiting_lists.WAITING_FLASHES}
     used |= {"waiting.error.monter", "waiting.error.descendre", "attestations.flash.delivree"}
+    # Booking pages.
+    from marelle_backoffice.pages import booking_days, bookings, shuttles
+    used |= {f"calendar.flash.{n}" for n in bookings.CALENDAR_FLASHES}
+    used |= {f"unit.kind.{k}" for k in bookings.KINDS}
+    used |= {f"calendar.deadline.{p}" for p in bookings.DEADLINES}
+    used |= {f"booking.nav.{k}" for k in ("calendar", "occupancy", "day", "shuttles")}
+    used |= {f"day.flash.{n}" for n in booking_days.DAY_FLASHES}
+    used |= {f"day.error.{a}" for a in ("promouvoir", "annuler")}
+    used |= {f"roll_call.flash.{n}" for n in booking_days.ROLL_CALL_FLASHES}
+    used |= {f"roll_call.reason.{r}" for r in booking_days.REASONS}
+    used |= {f"attendance.{s}" for s in (*booking_days.BOOKED_STATUSES, booking_days.UNBOOKED)}
+    used |= {f"shuttles.flash.{n}" for n in shuttles.SHUTTLE_FLASHES}
+    used |= {f"occupancy.error.{n}" for n in ("du", "au")}
     assert used <= keys, used - keys
 
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from marelle_chassis.auth import Principal, TokenVerifier
 from marelle_chassis.errors import Unauthorized
 
+from marelle_backoffice.booking import Booking
 from marelle_backoffice.clients import ServiceUnavailable, Services
 from marelle_backoffice.enrolment import Enrolment
 from marelle_backoffice.identity import Identity
@@ -201,6 +202,11 @@ def identity(request: Request, staff: StaffSession) -> Identity:
 def enrolment(request: Request, staff: StaffSession) -> Enrolment:
     client_ip = request.client.host if request.client else None
     return Enrolment(request.app.state.services, staff.token, client_ip)
+
+
+def booking(request: Request, staff: StaffSession) -> Booking:
+    client_ip = request.client.host if request.client else None
+    return Booking(request.app.state.services, staff.token, client_ip)
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:

@@ -13,11 +13,14 @@ from marelle_backoffice.pages import (
     admin,
     attestations,
     auth,
+    booking_days,
+    bookings,
     catalogue,
     families,
     home,
     registrations,
     requests,
+    shuttles,
     waiting_lists,
 )
 from marelle_backoffice.session import check_csrf, require_session
@@ -26,7 +29,7 @@ PUBLIC_PATHS = frozenset({"/connexion", "/deconnexion", "/sante"})
 
 _private = APIRouter(dependencies=[Depends(require_session)])
 for _module in (home, families, requests, registrations, catalogue, waiting_lists, attestations,
-                admin):
+                bookings, booking_days, shuttles, admin):
     _private.include_router(_module.router)
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse,

@@ -22,7 +22,7 @@ router = APIRouter()
 public = APIRouter()
 
 # Sections that are shells for now: page id -> (path, number of planned actions `page.<id>.*`).
-SHELLS = {"bookings": ("/reservations", 3), "billing": ("/facturation", 4)}
+SHELLS = {"billing": ("/facturation", 4)}
 
 # `/staff/families` answers 50 families at most (API.md), so the count of those to review is a
 # lower bound when the list is full.
