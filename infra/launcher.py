@@ -176,6 +176,10 @@ def main() -> int:
                                                stderr=subprocess.STDOUT, start_new_session=True)
         for name, port in {**DOMAIN, **APPS}.items():
             wait_ready(name, port, processes[name])
+        # The calendar of the demo family crosses services: loaded over their APIs (idempotent).
+        subprocess.run([sys.executable, "infra/demo_booking.py",
+                        *(f"{name}={port}" for name, port in DOMAIN.items())],
+                       env=env, cwd=ROOT, timeout=180)
         print(f"""
 Marelle is running (logs in {LOGS}).
 

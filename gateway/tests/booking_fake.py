@@ -72,9 +72,9 @@ CANCEL_DEADLINE = "Délai d'annulation dépassé (la veille à 15 h)."
 
 
 def weeks() -> list[B.WeekInfo]:
-    return [B.WeekInfo(number=1, label=f"20 et 21 octobre {YEAR}",
+    return [B.WeekInfo(number=1, label=f"Sem 1 : 20 et 21 octobre {YEAR}",
                        days=[date(YEAR, 10, 20), date(YEAR, 10, 21)]),
-            B.WeekInfo(number=2, label="du lundi au vendredi",
+            B.WeekInfo(number=2, label="Sem 2 : du lundi au vendredi",
                        days=[d for d in OPEN if date(YEAR, 10, 21) < d < date(YEAR, 11, 1)])]
 
 
