@@ -22,6 +22,9 @@ CHILD_ZOE = "c0000000-0000-4000-8000-00000000000c"
 CHILD_MAX = "c0000000-0000-4000-8000-00000000000d"
 WAIT_ZOE = "90000000-0000-4000-8000-000000000001"
 WAIT_MAX = "90000000-0000-4000-8000-000000000002"
+BOOKED_LEA_DAY = "91000000-0000-4000-8000-000000000001"
+BOOKED_LEA_MEAL = "91000000-0000-4000-8000-000000000002"
+BOOKED_HUGO_MORNING = "91000000-0000-4000-8000-000000000003"
 LINE_ID = "80000000-0000-4000-8000-000000000001"
 STOP_MAIRIE = "81000000-0000-4000-8000-000000000001"
 STOP_ECOLE = "81000000-0000-4000-8000-000000000002"
@@ -82,9 +85,15 @@ DAY_LIST = answer(B.DayList(period_id=PERIOD_ID, day=DAY, groups=[
     B.DayGroup(group_id=GROUP_ID, label="6-8 ans Rémond", children=[
         B.DayChild(child_id=CHILD_LEA, first_name="Léa", last_name="Martin",
                    units=["journee", "repas"], notes="Allergie aux arachides",
-                   shuttle="Ligne 1 — Mairie (aller 8 h 05)"),
+                   shuttle="Ligne 1 — Mairie (aller 8 h 05)", reservations=[
+                       B.DayReservation(reservation_id=BOOKED_LEA_DAY, unit="journee",
+                                        unit_label="Journée complète"),
+                       B.DayReservation(reservation_id=BOOKED_LEA_MEAL, unit="repas",
+                                        unit_label="Repas")]),
         B.DayChild(child_id=CHILD_HUGO, first_name="Hugo", last_name="Bernard",
-                   units=["accueil-matin"]),
+                   units=["accueil-matin"], reservations=[
+                       B.DayReservation(reservation_id=BOOKED_HUGO_MORNING,
+                                        unit="accueil-matin", unit_label="Accueil du matin")]),
     ]),
     B.DayGroup(group_id=FULL_GROUP_ID, label="9-11 ans", children=[]),
 ]))

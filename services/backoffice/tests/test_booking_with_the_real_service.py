@@ -232,9 +232,11 @@ async def test_the_day_its_waiting_list_and_the_roll_call_with_children(booking_
 
         day = f"{base}/jours/2026-10-26"
         html = (await client.get(day)).text
-        assert re.search(r'<th scope="row">Martin Léa</th>\s*'
-                         r"<td>(Journée, Repas|Repas, Journée)</td>\s*"
-                         r'<td><div class="memo">Allergie aux arachides</div></td>', html)
+        units = re.search(r'<th scope="row">Martin Léa</th>\s*<td>\s*<ul class="day-units">\s*'
+                          r"<li>(\w+)\s*<form .*?</form>\s*</li>\s*"
+                          r"<li>(\w+)\s*<form .*?</form>\s*</li>\s*</ul>\s*</td>\s*"
+                          r'<td><div class="memo">Allergie aux arachides</div></td>', html, re.S)
+        assert units and set(units.groups()) == {"Journée", "Repas"}
         waiting = re.search(r'value="promouvoir:([0-9a-f-]+)"', html)
         assert waiting and "Petit" in html.split('id="attente-titre"')[1]
         promoted = await client.post(day, data={"csrf": csrf,
@@ -258,3 +260,21 @@ async def test_the_day_its_waiting_list_and_the_roll_call_with_children(booking_
         shown = (await client.get(roll_call)).text
         assert "<td>Absent justifié</td>" in shown
         assert "<td>Maladie (certificat) : angine</td>" in shown
+
+        # Staff cancel one booked unit of Léa from the day page (even past the deadline).
+        meal = re.search(r'value="annuler_reservation:([0-9a-f-]+)"[^>]*>Annuler<span '
+                         r'class="visually-hidden"> « Repas » de Léa Martin',
+                         (await client.get(day)).text).group(1)
+        gone = await client.post(day, data={"csrf": csrf,
+                                            "action": f"annuler_reservation:{meal}"})
+        assert gone.status_code == 303, gone.text
+        after = (await client.get(gone.headers["location"])).text
+        assert "La réservation est annulée ; la place est libérée" in after
+        assert f"annuler_reservation:{meal}" not in after
+        assert "« Journée » de Léa Martin" in after
+        again = await client.post(day, data={"csrf": csrf,
+                                             "action": f"annuler_reservation:{meal}",
+                                             f"nom-{meal}": "Léa Martin (Repas)"})
+        assert again.status_code == 409, again.text  # no longer listed: said at the top
+        assert "Léa Martin (Repas) : Cette réservation a déjà été annulée ou modifiée." in \
+            again.text

@@ -11,6 +11,9 @@ import httpx
 import pytest
 
 from .booking_sample import (
+    BOOKED_HUGO_MORNING,
+    BOOKED_LEA_DAY,
+    BOOKED_LEA_MEAL,
     CALENDAR,
     CHILD_HUGO,
     CHILD_LEA,
@@ -380,9 +383,11 @@ async def test_the_day_lists_children_per_group_printable_with_the_waiting_list(
     assert html.count('<section class="print-group"') == 2
     assert ('<caption id="enfants-' + GROUP_ID + '">Enfants du groupe 6-8 ans Rémond (2)'
             "</caption>") in html
-    assert re.search(r"<th scope=\"row\">Martin Léa</th>\s*<td>Journée complète, Repas</td>\s*"
+    assert re.search(r"<th scope=\"row\">Martin Léa</th>\s*<td>\s*<ul class=\"day-units\">\s*"
+                     r"<li>Journée complète\s*<form .*?</form>\s*</li>\s*"
+                     r"<li>Repas\s*<form .*?</form>\s*</li>\s*</ul>\s*</td>\s*"
                      r'<td><div class="memo">Allergie aux arachides</div></td>\s*'
-                     r"<td>Ligne 1 — Mairie \(aller 8 h 05\)</td>", html)
+                     r"<td>Ligne 1 — Mairie \(aller 8 h 05\)</td>", html, re.S)
     assert html.index("Bernard Hugo") < html.index("Martin Léa")
     assert f'href="{ROLL_CALL_PATH}">Pointage' in html
     assert "Aucun enfant réservé ce jour dans ce groupe." in html  # 9-11 ans
@@ -443,6 +448,68 @@ async def test_a_promotion_refused_409_is_shown_in_french_by_its_row(backoffice,
     assert f'<tr id="attente-{WAIT_MAX}" class="row-invalid">' in html
     assert nothing.status_code == 422
     assert "Choisissez une action sur une ligne de la liste d&#39;attente." in nothing.text
+
+
+async def test_each_booked_unit_has_its_cancel_button_which_calls_booking(backoffice, fake):
+    route = f"/staff/reservations/{BOOKED_LEA_MEAL}/cancel"
+    fake.on("POST", "booking", route, httpx.Response(204))
+    async with backoffice(with_booking(fake)) as client:
+        sign_in(client)
+        page = await client.get(DAY_PATH)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        response = await client.post(DAY_PATH, data={
+            "csrf": csrf, "action": f"annuler_reservation:{BOOKED_LEA_MEAL}",
+            f"nom-{BOOKED_LEA_MEAL}": "Léa Martin (Repas)"})
+        after = await client.get(response.headers["location"])
+    html = page.text
+    for rid, label, child in ((BOOKED_LEA_DAY, "Journée complète", "Léa Martin"),
+                              (BOOKED_LEA_MEAL, "Repas", "Léa Martin"),
+                              (BOOKED_HUGO_MORNING, "Accueil du matin", "Hugo Bernard")):
+        form = re.search(r'<form method="post" action="' + re.escape(DAY_PATH)
+                         + r'" class="inline-form no-print" novalidate>(.*?)</form>', html[
+                             html.index(f'name="nom-{rid}"') - 400:], re.S).group(1)
+        assert f'<input type="hidden" name="csrf" value="{csrf}">' in form
+        assert f'name="nom-{rid}" value="{child} ({label})"' in form
+        assert (f'<button type="submit" id="annuler_reservation-{rid}" name="action" '
+                f'value="annuler_reservation:{rid}" class="button button-small button-secondary">'
+                f'Annuler<span class="visually-hidden"> « {label} » de {child}</span></button>'
+                ) in form
+    assert "la place revient au premier de la liste d&#39;attente" in html
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{DAY_PATH}?message=reservation_annulee"
+    [sent] = fake.sent("POST", "booking", route)
+    assert sent.content in (b"", None)
+    assert not fake.sent("POST", "booking", f"/staff/reservations/{BOOKED_LEA_DAY}/cancel")
+    assert ("La réservation est annulée ; la place est libérée et la famille est prévenue."
+            in after.text)
+
+
+@pytest.mark.parametrize("status,detail,shown", [
+    (409, "Cette réservation a déjà été annulée ou modifiée.",
+     "Cette réservation a déjà été annulée ou modifiée."),
+    (404, None, "Cette réservation est introuvable : elle a peut-être déjà été annulée."),
+])
+async def test_a_booked_unit_booking_refuses_to_cancel_is_said_in_french(backoffice, fake, status,
+                                                                        detail, shown):
+    route = f"/staff/reservations/{BOOKED_HUGO_MORNING}/cancel"
+    fake.on("POST", "booking", route, problem(status, detail) if detail
+            else httpx.Response(status, json={}))
+    async with backoffice(with_booking(fake)) as client:
+        sign_in(client)
+        csrf = await csrf_of(client, DAY_PATH)
+        response = await client.post(DAY_PATH, data={
+            "csrf": csrf, "action": f"annuler_reservation:{BOOKED_HUGO_MORNING}",
+            f"nom-{BOOKED_HUGO_MORNING}": "Hugo Bernard (Accueil du matin)"})
+    html = response.text
+    assert response.status_code == status
+    assert len(fake.sent("POST", "booking", route)) == 1
+    # Still listed (the fake's day list): the message is by its button, linked from the top.
+    assert (f'<a href="#annuler_reservation-{BOOKED_HUGO_MORNING}">'
+            f"Hugo Bernard (Accueil du matin) : {shown}</a>") in html.replace("&#39;", "'")
+    assert (f'<p id="annuler_reservation-{BOOKED_HUGO_MORNING}-erreur" class="field-error">'
+            in html)
+    assert f'aria-describedby="annuler_reservation-{BOOKED_HUGO_MORNING}-erreur"' in html
+    assert '<tr class="row-invalid">\n      <th scope="row">Bernard Hugo</th>' in html
 
 
 # --- roll call ----------------------------------------------------------------------------------

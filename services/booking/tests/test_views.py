@@ -10,9 +10,9 @@ from datetime import date, timedelta
 
 from icalendar import Calendar
 
-from marelle_booking.db import metadata
+from marelle_booking.db import metadata, reservation
 from marelle_chassis.messaging_tables import outbox_table
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from services.booking.tests.test_shuttles import (  # noqa: F401
     END,
@@ -135,6 +135,19 @@ async def test_day_list_with_notes_and_shuttle(world: World):
     assert léa["shuttle"] == "Ligne 1 — Mairie (aller 8 h 05, retour 17 h 30)"
     [hugo_line] = groups[B]
     assert hugo_line["units"] == ["journee"] and hugo_line["shuttle"] is None
+    # Each booked unit with its reservation, for staff to cancel it from the day page.
+    async with world.uow() as uow:
+        ids = {(r.child_id, r.unit): str(r.id) for r in (await uow.session.execute(
+            select(reservation.c.id, reservation.c.child_id, reservation.c.unit).where(
+                reservation.c.day == START))).all()}
+    child_id = uuid.UUID(léa["child_id"])
+    assert léa["reservations"] == [
+        {"reservation_id": ids[(child_id, "matin")], "unit": "matin",
+         "unit_label": "Accueil matin"},
+        {"reservation_id": ids[(child_id, "repas")], "unit": "repas", "unit_label": "Repas"}]
+    assert hugo_line["reservations"] == [
+        {"reservation_id": ids[(uuid.UUID(hugo_line["child_id"]), "journee")],
+         "unit": "journee", "unit_label": "Journée"}]
 
     r = await world.client.get(f"/staff/calendars/{world.period_id}/days/"
                                f"{START - timedelta(days=1)}/children", headers=world.staff)

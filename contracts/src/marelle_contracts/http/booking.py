@@ -20,15 +20,15 @@ from marelle_contracts.http._base import Answer, Created, Strict
 
 __all__ = [
     "AttendanceStatus", "CalendarDay", "CalendarFeed", "CalendarMonth", "CalendarSettings",
-    "CalendarSettingsIn", "CapacityIn", "Created", "DayCell", "DayChild", "DayGroup", "DayList",
-    "DayWaitingList", "DayWaitingRequest", "Deadline", "GroupAssignmentIn", "GroupChoice",
-    "Occupancy", "OccupancyRow", "ReasonIn", "RequestItem", "RequestItems",
-    "ReservationChange", "ReservationChangesIn", "ReservationResult", "ReservationResults",
-    "ReservationStatus", "RollCall", "RollCallLine", "RollCallRecordIn", "RollCallRecordsIn",
-    "ShuttleBooking", "ShuttleBookingIn", "ShuttleBookings", "ShuttleDirection", "ShuttleLine",
-    "ShuttleLineIn", "ShuttleLines", "ShuttleResult", "ShuttleResults", "ShuttleStop",
-    "ShuttleStopIn", "TypicalWeekIn", "UnitCode", "UnitIn", "UnitInfo", "UnitKind",
-    "WaitingDay", "WaitingDays", "WeekInfo", "WeekdayUnitsIn",
+    "CalendarSettingsIn", "CapacityIn", "Created", "DayCell", "DayChild", "DayGroup",
+    "DayList", "DayReservation", "DayWaitingList", "DayWaitingRequest", "Deadline",
+    "GroupAssignmentIn", "GroupChoice", "Occupancy", "OccupancyRow", "ReasonIn", "RequestItem",
+    "RequestItems", "ReservationChange", "ReservationChangesIn", "ReservationResult",
+    "ReservationResults", "ReservationStatus", "RollCall", "RollCallLine", "RollCallRecordIn",
+    "RollCallRecordsIn", "ShuttleBooking", "ShuttleBookingIn", "ShuttleBookings",
+    "ShuttleDirection", "ShuttleLine", "ShuttleLineIn", "ShuttleLines", "ShuttleResult",
+    "ShuttleResults", "ShuttleStop", "ShuttleStopIn", "TypicalWeekIn", "UnitCode", "UnitIn",
+    "UnitInfo", "UnitKind", "WaitingDay", "WaitingDays", "WeekInfo", "WeekdayUnitsIn",
 ]
 
 UnitCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")]
@@ -342,6 +342,14 @@ class Occupancy(Answer):
     rows: list[OccupancyRow]
 
 
+class DayReservation(Answer):
+    """One booked unit of a child on the day: what staff may cancel from the day page."""
+
+    reservation_id: uuid.UUID
+    unit: str
+    unit_label: str
+
+
 class DayChild(Answer):
     child_id: uuid.UUID
     first_name: str
@@ -349,6 +357,8 @@ class DayChild(Answer):
     units: list[str]
     notes: str = ""  # the registration's memo (allergies, who picks the child up…)
     shuttle: str | None = None  # « Ligne 1 — Mairie (aller 8 h 05) »
+    # The booked units with their reservation ids, in the grid's order (same order as `units`).
+    reservations: list[DayReservation] = []
 
 
 class DayGroup(Answer):

@@ -1,5 +1,6 @@
-"""A period's days: occupancy (table, chart, spreadsheet), the day's children and waiting list
-(printable; promote and cancel), and a group's roll call (« Pointage ») on a tablet."""
+"""A period's days: occupancy (table, chart, spreadsheet), the day's children (printable; cancel
+a booked unit) and waiting list (promote and cancel), and a group's roll call (« Pointage ») on
+a tablet."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ from marelle_backoffice.session import (
 router = APIRouter()
 
 PERIOD = f"{SECTION}/periodes/{{period_id}}"
-DAY_FLASHES = ("promue", "annulee")
+DAY_FLASHES = ("promue", "annulee", "reservation_annulee")
+# « Annuler » by a booked unit of a child (the waiting list's own actions: promouvoir, annuler).
+CANCEL_BOOKED = "annuler_reservation"
 ROLL_CALL_FLASHES = ("enregistre", "verrouille", "deverrouille")
 # Statuses a staff member sets on a booked child, and the one for a child without booking.
 BOOKED_STATUSES = ("present", "absent_justifie", "absent_injustifie")
@@ -196,7 +199,9 @@ async def _day_page(request: Request, staff: StaffSession, period_id: str, day: 
     except UpstreamProblem as problem:
         return await _outside(request, api, period_id, day, problem)
     errors = errors or FormErrors()
-    present = {str(i["reservation_id"]) for i in waiting["items"]}
+    present = {str(i["reservation_id"]) for i in waiting["items"]} | {
+        str(r["reservation_id"]) for g in children["groups"] for c in g["children"]
+        for r in c.get("reservations") or []}
     for field_id in list(errors.fields):
         # A request that left the list meanwhile: its message moves to the top.
         if field_id.partition("-")[2] not in present:
@@ -220,13 +225,14 @@ async def day_page(request: Request, period_id: str, day: str,
 @router.post(f"{PERIOD}/jours/{{day}}")
 async def day_action(request: Request, period_id: str, day: str,
                      staff: StaffSession = Depends(require_session)) -> Response:
-    """« Promouvoir » or « Annuler » one request of the day's waiting list."""
+    """« Promouvoir » or « Annuler » one request of the day's waiting list, or « Annuler » one
+    booked unit of a child (booking's staff cancel: the place goes to the waiting list)."""
     t = Translator()
     period_id, day = checked_id(period_id), checked_day(day)
     form = await request.form()
     action, _, reservation_id = text(form, "action").partition(":")
     errors = FormErrors()
-    if action not in ("promouvoir", "annuler"):
+    if action not in ("promouvoir", "annuler", CANCEL_BOOKED):
         errors.general.append(t("day.error.no_action"))
         return await _day_page(request, staff, period_id, day, errors=errors, status_code=422)
     reservation_id = checked_id(reservation_id)
@@ -237,15 +243,18 @@ async def day_action(request: Request, period_id: str, day: str,
         else:
             await api.cancel(reservation_id)
     except UpstreamProblem as problem:
-        if problem.status not in (409, 422):
+        if problem.status not in (404, 409, 422):
             raise
         child = text(form, f"nom-{reservation_id}") or t("registrations.unknown")
-        detail = problem.detail or t(f"day.error.{action}")
+        # 404: the request or the reservation is gone (booking's French detail, else ours).
+        detail = problem.detail or t(f"day.error.{action}" if problem.status != 404
+                                     else "day.error.unknown")
         errors.add(f"{action}-{reservation_id}", detail,
                    summary=t("registrations.error.item", child=child, message=detail))
         return await _day_page(request, staff, period_id, day, errors=errors,
                                status_code=problem.status)
-    message = "promue" if action == "promouvoir" else "annulee"
+    message = {"promouvoir": "promue", "annuler": "annulee",
+               CANCEL_BOOKED: "reservation_annulee"}[action]
     return RedirectResponse(f"{day_path(period_id, day)}?message={message}", status_code=303)
 
 

@@ -193,16 +193,19 @@ async def occupancy_svg(data: dict[str, Any]) -> bytes:
 # --- the day's list of children (printable) --------------------------------------------------
 
 async def day_list(uow: UnitOfWork, period_id: uuid.UUID, day: date) -> dict[str, Any]:
-    """Children booked on the day per group, with their units, the registration's memo as notes
-    and their shuttle of the day: four queries, whatever the children."""
+    """Children booked on the day per group, with their units (and the reservation of each, for
+    staff to cancel one), the registration's memo as notes and their shuttle of the day: four
+    queries, whatever the children."""
     async with uow:
         period, groups = await period_groups(uow, period_id)
         if not period.start_date <= day <= period.end_date:
             raise InvalidInput(f"Le {french_date(day)} est en dehors de la période "
                                f"« {period.label} ».")
-        order = {code: i for i, code in enumerate(await calendar_units(uow, period_id))}
+        unit_labels = await calendar_units(uow, period_id)
+        order = {code: i for i, code in enumerate(unit_labels)}
         rows = (await uow.session.execute(
-            select(reservation.c.child_id, reservation.c.group_id, reservation.c.unit,
+            select(reservation.c.id.label("reservation_id"), reservation.c.child_id,
+                   reservation.c.group_id, reservation.c.unit,
                    child_copy.c.first_name, child_copy.c.last_name,
                    registration_copy.c.memo, registration_copy.c.group_label)
             .select_from(reservation)
@@ -219,13 +222,16 @@ async def day_list(uow: UnitOfWork, period_id: uuid.UUID, day: date) -> dict[str
         child = children[r.group_id].setdefault(r.child_id, {
             "child_id": r.child_id, "first_name": r.first_name or "",
             "last_name": r.last_name or "", "units": [], "notes": r.memo or "",
-            "shuttle": shuttles.get(r.child_id)})
+            "shuttle": shuttles.get(r.child_id), "reservations": []})
         child["units"].append(r.unit)
+        child["reservations"].append({"reservation_id": r.reservation_id, "unit": r.unit,
+                                      "unit_label": unit_labels.get(r.unit, r.unit)})
     out = []
     for group_id, label in labels.items():
         kids = sorted(children.get(group_id, {}).values(),
                       key=lambda c: (c["last_name"].casefold(), c["first_name"].casefold()))
         for c in kids:
             c["units"].sort(key=lambda u: (order.get(u, len(order)), u))
+            c["reservations"].sort(key=lambda x: (order.get(x["unit"], len(order)), x["unit"]))
         out.append({"group_id": group_id, "label": label, "children": kids})
     return {"period_id": period_id, "day": day, "groups": out}
