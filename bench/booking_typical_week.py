@@ -264,6 +264,16 @@ async def main() -> None:
         "ratio_speed_vs_sql": round(sql_time / http_time, 4),
     }
     print(json.dumps(result, indent=2))
+    from results_io import save
+
+    m = result["marelle_http"]
+    print("result:", save("booking_typical_week", result, (
+        f"{args.families} families × {len(days)} days × 2 units = {sql_rows} rows. One INSERT … "
+        f"SELECT: {sql_time:.2f} s. {args.families} typical-week requests over HTTP "
+        f"({args.concurrency} in flight): {http_time:.1f} s, p50 {m['p50_ms']} ms, p95 "
+        f"{m['p95_ms']} ms, booking CPU {m['cpu_ms_per_request']} ms per request. Ratio (SQL "
+        f"time / HTTP time): {result['ratio_speed_vs_sql']}. Invariants: "
+        f"{'held' if http_rows == sql_rows and not over and not errors else 'VIOLATED'}.")))
     if http_rows != sql_rows or over or errors:
         raise SystemExit(f"invariants violated: {http_rows} booked rows vs {sql_rows} expected, "
                          f"{over} days over capacity, errors {errors}")

@@ -223,6 +223,22 @@ async def main() -> None:
           f"p95 {during['p95_ms'] / baseline['p95_ms']:.2f}")
     print(f"logins: {logins['n']} in {flood_wall:.1f} s ({refused} failed); identity CPU "
           f"{flood_cpu:.1f} s over {flood_wall:.1f} s = {flood_cpu / flood_wall:.2f} cores")
+    from results_io import save
+
+    name = "login_flood_" + ("postgresql" if args.database else "sqlite") + (
+        "_argon2_on_loop" if args.argon2_on_loop else "")
+    ratios = {"throughput": during["rps"] / baseline["rps"],
+              "p50": during["p50_ms"] / baseline["p50_ms"],
+              "p95": during["p95_ms"] / baseline["p95_ms"]}
+    path = save(name, {
+        "setup": label, "reads_alone": baseline, "reads_during_flood": during, "logins": logins,
+        "logins_failed": refused, "ratios_during_vs_alone": ratios,
+        "cpu_ms": {"per_read": read_cpu * 1000, "per_login": login_cpu * 1000}},
+        f"Reads during a login flood / reads alone: throughput {ratios['throughput']:.2f}, "
+        f"p50 ×{ratios['p50']:.2f}, p95 ×{ratios['p95']:.2f}; {logins['rps']:.1f} logins/s; "
+        f"identity CPU {login_cpu * 1000:.0f} ms per login, {read_cpu * 1000:.2f} ms per read "
+        f"({label}).")
+    print(f"result: {path}")
 
 
 if __name__ == "__main__":
