@@ -362,15 +362,26 @@ def _cells(values: Iterable[str]) -> Iterable[tuple[date, str]]:
             yield parsed, unit
 
 
-@router.post(RESERVATIONS)
-async def change_reservations(request: Request, registration_id: str,
-                              session: Session = Depends(parent_session)) -> HTMLResponse:
-    t = translator(request)
+async def _posted(request: Request, session: Session, registration_id: str, section: str
+                  ) -> tuple[Any, str | None, Registration] | HTMLResponse:
+    """A posted booking form: the form, its month and the registration — or, for a
+    registration not validated (yet or any more), the page that says so."""
     form = await request.form()
     month = checked_month(str(form.get("mois") or ""))
     registration = await _registration(request, session, registration_id)
     if not registration.validated:
-        return _not_validated(request, registration, "reservations")
+        return _not_validated(request, registration, section)
+    return form, month, registration
+
+
+@router.post(RESERVATIONS)
+async def change_reservations(request: Request, registration_id: str,
+                              session: Session = Depends(parent_session)) -> HTMLResponse:
+    t = translator(request)
+    posted = await _posted(request, session, registration_id, "reservations")
+    if isinstance(posted, HTMLResponse):
+        return posted
+    form, month, registration = posted
     changes = diff(form.getlist("cases"), form.getlist("initial"))
     errors, outcomes, notice, status = FormErrors(), None, None, 200
     if not changes:
@@ -431,11 +442,10 @@ async def groups_form(request: Request, registration_id: str, mois: str | None =
 async def assign_groups(request: Request, registration_id: str,
                         session: Session = Depends(parent_session)) -> HTMLResponse:
     t = translator(request)
-    form = await request.form()
-    month = checked_month(str(form.get("mois") or ""))
-    registration = await _registration(request, session, registration_id)
-    if not registration.validated:
-        return _not_validated(request, registration, "reservations")
+    posted = await _posted(request, session, registration_id, "reservations")
+    if isinstance(posted, HTMLResponse):
+        return posted
+    form, month, registration = posted
     calendar = await _calendar(request, session, registration, month)
     booked = booked_days(calendar)
     chosen = sorted({d for d in (_date(v) for v in form.getlist("jours")) if d in booked})
@@ -510,11 +520,10 @@ async def typical_week_form(request: Request, registration_id: str, mois: str | 
 async def apply_typical_week(request: Request, registration_id: str,
                              session: Session = Depends(parent_session)) -> HTMLResponse:
     t = translator(request)
-    form = await request.form()
-    month = checked_month(str(form.get("mois") or ""))
-    registration = await _registration(request, session, registration_id)
-    if not registration.validated:
-        return _not_validated(request, registration, "reservations")
+    posted = await _posted(request, session, registration_id, "reservations")
+    if isinstance(posted, HTMLResponse):
+        return posted
+    form, month, registration = posted
     calendar = await _calendar(request, session, registration, month)
     units = {u.code for u in calendar.units}
     offered = week_days(calendar)
@@ -595,11 +604,10 @@ async def shuttles(request: Request, registration_id: str, mois: str | None = No
 async def book_shuttles(request: Request, registration_id: str,
                         session: Session = Depends(parent_session)) -> HTMLResponse:
     t = translator(request)
-    form = await request.form()
-    month = checked_month(str(form.get("mois") or ""))
-    registration = await _registration(request, session, registration_id)
-    if not registration.validated:
-        return _not_validated(request, registration, "navettes")
+    posted = await _posted(request, session, registration_id, "navettes")
+    if isinstance(posted, HTMLResponse):
+        return posted
+    form, month, registration = posted
     values = {"arret": str(form.get("arret") or ""),
               "sens": [d for d in DIRECTIONS if d in form.getlist("sens")],
               "jours": sorted({d.isoformat() for d in (_date(v) for v in form.getlist("jours"))
