@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from marelle_contracts import booking, enrolment, identity
+from marelle_contracts import billing, booking, enrolment, identity
 from marelle_contracts.topics import Topics
 
 
@@ -94,6 +94,23 @@ EVENTS.update({
     for name, model, key, summary in _BOOKING
 })
 
+
+_BILLING = [
+    ("invoice_issued", billing.InvoiceIssued, "family_id",
+     "A final invoice was issued to a family (by an invoicing run, or imported)."),
+    ("credit_note_issued", billing.CreditNoteIssued, "family_id",
+     "A credit note (avoir) was issued to a family, and applied to its open invoices."),
+    ("payment_received", billing.PaymentReceived, "family_id",
+     "Money was received from a family (card online, cash, cheque, CESU, vouchers, direct debit)."),
+    ("invoice_paid", billing.InvoicePaid, "family_id",
+     "An invoice's balance reached zero."),
+    ("fiscal_attestation_issued", billing.FiscalAttestationIssued, "family_id",
+     "A yearly fiscal attestation (childcare costs of children under 6) was issued."),
+]
+EVENTS.update({
+    f"billing.{name}": EventSpec(f"billing.{name}", 1, Topics.BILLING, model, key, summary)
+    for name, model, key, summary in _BILLING
+})
 
 class UnknownEventType(LookupError):
     pass

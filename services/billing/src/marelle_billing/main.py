@@ -13,17 +13,19 @@ from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
 from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
-from marelle_billing import booking_copy, handlers
+from marelle_chassis.clock import Clock, system_clock
+from marelle_billing import api, booking_copy, handlers
 from marelle_billing.config import BillingSettings
 from marelle_billing.db import child_copy, family_copy, metadata, period_copy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: BillingSettings | None = None) -> FastAPI:
+def create_app(settings: BillingSettings | None = None, clock: Clock = system_clock) -> FastAPI:
     settings = settings or BillingSettings()
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
-    routers = [child_copy_router(child_copy, runtime.sessions),
+    routers = [*api.routers,
+               child_copy_router(child_copy, runtime.sessions),
                family_copy_router(family_copy, runtime.sessions),
                requests_router(nothing_yet),
                period_copy_router(period_copy, runtime.sessions),
@@ -39,7 +41,12 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
             settings.kafka_bootstrap_servers,
             [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT), dlq_topic(Topics.BOOKING)],
             [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER, handlers.BOOKING_CONSUMER]))
-    return create_service_app(
+    app = create_service_app(
         runtime, title="Marelle — billing", routers=routers,
-        description="Billing; consumes marelle.identity.v1, marelle.enrolment.v1 and "
-                    "marelle.booking.v1")
+        description="Billing: QF brackets, régies, tariffs, financial profiles, invoicing runs, "
+                    "invoices and credit notes, payments (online and manual), SEPA, fiscal "
+                    "attestations; consumes marelle.identity.v1, marelle.enrolment.v1 and "
+                    "marelle.booking.v1, publishes marelle.billing.v1. See API.md.")
+    app.state.settings = settings
+    app.state.clock = clock
+    return app

@@ -1,31 +1,3 @@
-"""The service's clock: every rule about deadlines and horizons reads the time from here, so
-tests (and a rehearsal of an opening) can set it. Rules are in Europe/Paris."""
+"""The service's clock (shared with billing: `marelle_chassis.clock`)."""
 
-from __future__ import annotations
-
-from collections.abc import Callable
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
-PARIS = ZoneInfo("Europe/Paris")
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-class FixedClock:
-    """A clock that only moves when told (tests)."""
-
-    def __init__(self, at: datetime) -> None:
-        if at.tzinfo is None:
-            raise ValueError("a clock gives timezone-aware times")
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def set(self, at: datetime) -> None:
-        self.at = at
+from marelle_chassis.clock import PARIS, Clock, FixedClock, system_clock  # noqa: F401

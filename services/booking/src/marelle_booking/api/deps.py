@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
-from fastapi import Depends, Request
-
 from marelle_chassis.deps import (  # noqa: F401
     OwnFamily,
     Parent,
@@ -18,11 +13,4 @@ from marelle_chassis.deps import (  # noqa: F401
     uow,
     uow_factory,
 )
-
-
-def now(request: Request) -> datetime:
-    """The service's clock (`app.state.clock`), settable in tests."""
-    return request.app.state.clock()
-
-
-Now = Annotated[datetime, Depends(now)]
+from marelle_chassis.clock import Now, now  # noqa: F401

@@ -1,0 +1,7 @@
+"""« Payer cette facture »: online payments started by a parent, the return from the provider, receipts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
