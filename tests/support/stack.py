@@ -153,6 +153,9 @@ def stack(kafka_bootstrap: str, pg_base_url: str, tmp_path_factory: pytest.TempP
         env[f"{prefix}PORT"] = str(ports[name])
         for other in DOMAIN_SERVICES:
             env[f"{prefix}{other.upper()}_URL"] = urls[other]
+        if name == "billing":
+            # The local sandbox bank plays the card provider (never on in production).
+            env.update({"BILLING_PAYMENT_SANDBOX": "true", "BILLING_PUBLIC_URL": urls["billing"]})
         if name in DOMAIN_SERVICES:
             env[f"{prefix}DATABASE_URL"] = asyncio.run(create_pg_database(pg_base_url, f"e2e_{name}"))
         stack.processes[name] = Process(name, f"marelle_{name}", prefix, env, ports[name],

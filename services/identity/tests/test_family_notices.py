@@ -86,3 +86,39 @@ async def test_a_waiting_day_that_gets_a_place_is_emailed_once(identity):
     about = [m for m in identity.mail.messages if m["To"] == "roux@example.org"
              and "Noé" in str(m["Subject"])]
     assert len(about) == 1  # once, and nothing for the family's own cancellation
+
+
+async def test_a_new_invoice_and_a_payment_are_emailed_once_in_french(identity):
+    from datetime import UTC, datetime
+
+    from marelle_contracts import billing as bi
+
+    family_id, _ = await identity.family_with_account("Famille Perrin", "perrin@example.org",
+                                                      child="Lou")
+    dispatch = EventDispatcher(family_notices.BILLING_CONSUMER, identity.app.state.uow_factory,
+                               family_notices.billing_handlers(identity.app.state.settings))
+    invoice = dict(invoice_id=uuid.uuid4(), number="F2610000001", family_id=family_id,
+                   regie_code="ENFANCE", regie_name="Régie Enfance", month="2026-10",
+                   issued_on=date(2026, 11, 2), due_on=date(2026, 12, 2), total_cents=123450,
+                   balance_cents=123450)
+    issued = new_envelope(bi.InvoiceIssued(**invoice), producer="billing", version=2)
+    await dispatch(issued)
+    await dispatch(issued)  # redelivered: no second email
+    await dispatch(new_envelope(bi.InvoiceIssued(**{**invoice, "number": "F1404000001",
+                                                    "invoice_id": uuid.uuid4(), "month": None},
+                                                 imported=True), producer="billing", version=1))
+    await dispatch(new_envelope(bi.PaymentReceived(
+        payment_id=uuid.uuid4(), family_id=family_id, regie_code="ENFANCE",
+        method=bi.PaymentMethod.CARD, amount_cents=4000, received_at=datetime.now(UTC),
+        receipt_number="R2611000001",
+        allocations=[bi.Allocation(invoice_id=invoice["invoice_id"], invoice_number="F2610000001",
+                                   amount_cents=4000)]), producer="billing", version=2))
+
+    mail = await identity.mail.wait_for("perrin@example.org", "Nouvelle facture n° F2610000001")
+    text = identity.mail.text(mail)
+    assert "1\u202f234,50\u00a0€" in text and "02/12/2026" in text
+    paid = await identity.mail.wait_for("perrin@example.org", "Paiement reçu")
+    assert "R2611000001" in identity.mail.text(paid) and "F2610000001" in identity.mail.text(paid)
+    about = [m for m in identity.mail.messages if m["To"] == "perrin@example.org"
+             and any(w in str(m["Subject"]) for w in ("facture", "Paiement", "Avoir"))]
+    assert len(about) == 2  # the invoice once, the payment once, nothing for the imported one

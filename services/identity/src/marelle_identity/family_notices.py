@@ -1,7 +1,8 @@
 """The other services' decisions, told to the families by email: identity owns the addresses.
 
-Consumes `marelle.enrolment.v1` and `marelle.booking.v1` (a waiting day that got a place, a
-day cancelled by the structure); each handler queues one email in the consumer's transaction
+Consumes `marelle.enrolment.v1`, `marelle.booking.v1` (a waiting day that got a place, a
+day cancelled by the structure) and `marelle.billing.v1` (a new invoice, a payment received);
+each handler queues one email in the consumer's transaction
 (idempotent through the inbox, so a redelivered event sends nothing twice).
 """
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from marelle_chassis.messaging import PayloadHandler
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope
+from marelle_contracts import billing as bi
 from marelle_contracts import booking as bk
 from marelle_contracts import enrolment as ev
 from marelle_identity.config import IdentitySettings
@@ -22,6 +24,7 @@ from marelle_identity.notifications import queue_email
 
 CONSUMER = "identity.enrolment-events"
 BOOKING_CONSUMER = "identity.booking-events"
+BILLING_CONSUMER = "identity.billing-events"
 
 
 def _dates(p: ev.RegistrationFacts) -> str:
@@ -119,3 +122,44 @@ def booking_handlers(settings: IdentitySettings) -> dict[str, PayloadHandler]:
 
     return {"booking.reservation_promoted": promoted,
             "booking.reservation_cancelled": cancelled}
+
+
+def _eur(cents: int) -> str:
+    from decimal import Decimal
+
+    from babel.numbers import format_currency
+
+    return format_currency(Decimal(cents) / 100, "EUR", locale="fr_FR")
+
+
+def billing_handlers(settings: IdentitySettings) -> dict[str, PayloadHandler]:
+    async def invoice(p: bi.InvoiceIssued, e: Envelope, uow: UnitOfWork) -> None:
+        if p.imported:
+            return  # taken over from the previous system: the family already knew it
+        await _send(uow, settings, p.family_id, f"Nouvelle facture n° {p.number}",
+                    f"La facture n° {p.number} de la {p.regie_name} est disponible : "
+                    f"{_eur(p.total_cents)}.",
+                    [f"Date de la facture : {p.issued_on:%d/%m/%Y}."]
+                    + ([f"À régler avant le {p.due_on:%d/%m/%Y}."] if p.due_on and p.balance_cents
+                       else []),
+                    "/mon-compte/detail-par-facture", "Voir et payer mes factures")
+
+    async def credit_note(p: bi.CreditNoteIssued, e: Envelope, uow: UnitOfWork) -> None:
+        await _send(uow, settings, p.family_id, f"Avoir n° {p.number}",
+                    f"Un avoir de {_eur(p.amount_cents)} a été émis par la {p.regie_name}.",
+                    ["Il est déduit de vos factures à payer."],
+                    "/mon-compte/detail-par-facture", "Voir mes factures")
+
+    async def payment(p: bi.PaymentReceived, e: Envelope, uow: UnitOfWork) -> None:
+        numbers = ", ".join(a.invoice_number for a in p.allocations)
+        await _send(uow, settings, p.family_id, f"Paiement reçu : {_eur(p.amount_cents)}",
+                    f"Nous avons bien reçu votre paiement de {_eur(p.amount_cents)} "
+                    f"(reçu n° {p.receipt_number}).",
+                    ([f"Factures réglées : {numbers}."] if numbers else [])
+                    + ([f"{_eur(p.unallocated_cents)} restent à votre crédit."]
+                       if p.unallocated_cents else []),
+                    "/mon-compte/detail-par-facture", "Voir mes factures")
+
+    return {"billing.invoice_issued": invoice,
+            "billing.credit_note_issued": credit_note,
+            "billing.payment_received": payment}

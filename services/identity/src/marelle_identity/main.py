@@ -68,6 +68,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         subscribe(runtime.broker, Topics.BOOKING, group_id=family_notices.BOOKING_CONSUMER,
                   handle=EventDispatcher(family_notices.BOOKING_CONSUMER, uow_factory,
                                          family_notices.booking_handlers(settings)))
+        subscribe(runtime.broker, Topics.BILLING, group_id=family_notices.BILLING_CONSUMER,
+                  handle=EventDispatcher(family_notices.BILLING_CONSUMER, uow_factory,
+                                         family_notices.billing_handlers(settings)))
     app = create_service_app(
         runtime, title="Marelle — identity", routers=api.routers,
         description="Accounts, staff, households, persons, contact details; "
