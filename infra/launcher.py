@@ -180,6 +180,10 @@ def main() -> int:
         subprocess.run([sys.executable, "infra/demo_booking.py",
                         *(f"{name}={port}" for name, port in DOMAIN.items())],
                        env=env, cwd=ROOT, timeout=180)
+        # Billing's set-up and the demo family's open invoices, over its API (idempotent).
+        subprocess.run([sys.executable, "infra/demo_billing.py",
+                        *(f"{name}={port}" for name, port in DOMAIN.items())],
+                       env=env, cwd=ROOT, timeout=180)
         print(f"""
 Marelle is running (logs in {LOGS}).
 

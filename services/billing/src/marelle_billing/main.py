@@ -17,6 +17,7 @@ from marelle_chassis.clock import Clock, system_clock
 from marelle_billing import api, booking_copy, handlers
 from marelle_billing.config import BillingSettings
 from marelle_billing.db import child_copy, family_copy, metadata, period_copy
+from marelle_billing.runner import Runner
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -41,12 +42,17 @@ def create_app(settings: BillingSettings | None = None, clock: Clock = system_cl
             settings.kafka_bootstrap_servers,
             [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT), dlq_topic(Topics.BOOKING)],
             [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER, handlers.BOOKING_CONSUMER]))
+    # Invoicing runs compute in the background of this process; those a stop or a crash left
+    # unfinished resume at startup. The clock is read through app.state (tests move it).
+    runner = Runner(runtime.uow, settings.run_batch_size, lambda: app.state.clock())
     app = create_service_app(
         runtime, title="Marelle — billing", routers=routers,
+        on_startup=[runner.resume], on_shutdown=[runner.stop],
         description="Billing: QF brackets, régies, tariffs, financial profiles, invoicing runs, "
                     "invoices and credit notes, payments (online and manual), SEPA, fiscal "
                     "attestations; consumes marelle.identity.v1, marelle.enrolment.v1 and "
                     "marelle.booking.v1, publishes marelle.billing.v1. See API.md.")
     app.state.settings = settings
     app.state.clock = clock
+    app.state.runner = runner
     return app
