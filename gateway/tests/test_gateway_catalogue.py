@@ -29,6 +29,7 @@ def test_keys_built_at_render_time_exist():
     from marelle_gateway.clients import HISTORY_SERVICES
     from marelle_gateway.main import ERROR_PAGES
     from marelle_gateway.pages.account import ACCOUNT_MENU, BILLING_PAGES
+    from marelle_gateway.pages import billing
     from marelle_gateway.pages.auth import HOME_NOTICES, LINKS
     from marelle_gateway.pages.contact import PHONE_KINDS, RANKS, SCHEMES
     from marelle_gateway.pages.family import NOTICES
@@ -87,6 +88,13 @@ def test_keys_built_at_render_time_exist():
     keys |= {f"family.add.title.{kind}" for kind in ("enfant", "responsable")}
     keys |= {f"sex.{sex}" for sex in ("F", "M", "none")}
     keys |= {f"lang.switch.{lang}" for lang in available_languages()}
+    keys |= {f"billing.{part}{kind}" for kind in billing.INVOICE_KINDS
+             for part in ("invoice.title_", "invoice.pdf_", "allocations.title_",
+                          "allocations.none_")}
+    keys |= {f"billing.line_kind.{kind}" for kind in billing.LINE_KINDS}
+    keys |= {f"billing.method.{method}" for method in billing.METHODS}
+    keys |= {f"billing.payment.title.{page}" for page in billing.PAYMENT_PAGES}
+    keys |= {f"billing.payment.failed.{status}" for status in billing.FAILED}
     assert keys <= set(catalogue("fr")), keys - set(catalogue("fr"))
 
 

@@ -6,6 +6,7 @@ import logging
 
 import httpx
 
+from gateway.tests import billing_fake
 from gateway.tests import booking_fake as bf
 from gateway.tests import enrolment_fake as ef
 
@@ -44,7 +45,8 @@ PRIVATE = ["/", "/tableau-de-bord", "/ma-famille", "/ma-famille?confirmation=ajo
            f"/mes-inscriptions?enfant={LEA}&etat=cours",
            f"/mes-inscriptions/nouvelle?enfant={LEA}", "/mon-compte", "/mon-compte/mot-de-passe",
            "/mon-compte/detail-par-inscription", "/mon-compte/detail-par-facture",
-           "/mon-compte/attestation-fiscale"]
+           "/mon-compte/attestation-fiscale", f"/mon-compte/factures/{billing_fake.FIRST}",
+           f"/mon-compte/factures/{billing_fake.FIRST}/payer"]
 NEW = f"/mes-inscriptions/nouvelle?enfant={LEA}"
 REGISTRATION_PAGES = [  # every state of « Mes inscriptions » that shows other words
     "/mes-inscriptions/nouvelle", f"{NEW}&equipement={ef.ALSH}",
@@ -80,6 +82,14 @@ BOOKING_POSTS = [  # (path, form, status): results, form errors, refusals in Eng
       "jours": [str(bf.SHUTTLE_FULL), str(bf.GROUP_FULL)]}, 200),
     (f"/mes-inscriptions/{ef.R_VALID}/navettes", {}, 422),
     (f"/mes-inscriptions/{ef.R_VALID}/abonnement", {}, 200),
+]
+PAY = f"/mon-compte/factures/{billing_fake.FIRST}/payer"
+BILLING_POSTS = [  # (path, form, status): « Mon compte »'s forms, their errors in English
+    (PAY, {"montant": "trop"}, 422),
+    (PAY, {"montant": "1000"}, 422),
+    (PAY, {"montant": "10"}, 200),
+    ("/mon-compte/attestation-fiscale", {"annee": "1990"}, 422),
+    ("/mon-compte/attestation-fiscale", {"annee": str(billing_fake.LAST_YEAR - 1)}, 409),
 ]
 CHOSEN = {"enfant": LEA, "equipement": ef.ALSH, "type": ef.HOLIDAYS, "activite": ef.AUTUMN,
           "periode": ef.AUTUMN_PERIOD, "groupe": ef.GROUP_68}
@@ -121,6 +131,7 @@ async def test_every_page_in_english_has_every_key(portal, fake, gw, caplog):
     identity(fake, gw, pending=False)
     enrolment = ef.FakeEnrolment(fake, family=False)
     booking = bf.FakeBooking(fake)
+    billing = billing_fake.FakeBilling(fake)
     seen = 0
     async with portal(fake) as client:
         client.headers["Accept-Language"] = "en"
@@ -153,6 +164,28 @@ async def test_every_page_in_english_has_every_key(portal, fake, gw, caplog):
             response = await client.post(path, data=gw.with_csrf(client, data))
             assert response.status_code == status, (path, response.status_code)
             assert '<html lang="en">' in response.text, path
+        for path, data, status in BILLING_POSTS:
+            response = await client.post(path, data=gw.with_csrf(client, data))
+            assert response.status_code == status, (path, response.status_code)
+            assert '<html lang="en">' in response.text, path
+        [payment_id] = billing.payments
+        for result in ("attente", "refuse", "accepte"):
+            response = await client.get(f"/mon-compte/paiement/retour?reference={payment_id}"
+                                        f"&resultat={result}", follow_redirects=True)
+            assert response.status_code == 200 and '<html lang="en">' in response.text
+        billing.add_credit_note()
+        for path in ("/mon-compte/detail-par-facture",
+                     f"/mon-compte/factures/{billing_fake.CREDIT_NOTE}",
+                     f"/mon-compte/factures/{billing_fake.SECOND}",
+                     "/mon-compte/attestation-fiscale?attestation="
+                     + billing_fake.ISSUED_ATTESTATION,
+                     "/mon-compte/paiement/retour?reference=inconnue"):
+            response = await client.get(path)
+            assert response.status_code in (200, 400), path
+            assert '<html lang="en">' in response.text, path
+        billing.provider_method = "POST"
+        response = await client.post(PAY, data=gw.with_csrf(client, {"montant": "1"}))
+        assert response.status_code == 200 and "Continue to secure payment" in response.text
         booking.may_modify = False
         response = await client.post(BOOKING, data=gw.with_csrf(client, {
             "cases": [f"{bf.OPEN[5]}|soir"]}))

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from marelle_chassis.http import outgoing_headers
 from marelle_contracts.dashboard import RequestItem, RequestItems
 
+from marelle_gateway.billing import BillingClient
 from marelle_gateway.booking import BookingClient
 from marelle_gateway.enrolment import EnrolmentClient
 from marelle_gateway.identity import IdentityClient, UpstreamUnavailable  # noqa: F401 (re-exported)
@@ -60,6 +61,7 @@ class Upstreams:
         self.identity = IdentityClient(client, self.urls["identity"])
         self.enrolment = EnrolmentClient(client, self.urls["enrolment"])
         self.booking = BookingClient(client, self.urls["booking"])
+        self.billing = BillingClient(client, self.urls["billing"])
 
     async def _get(self, service: str, path: str, token: str | None = None) -> httpx.Response:
         headers = outgoing_headers()

@@ -1,5 +1,5 @@
 """Parent JSON API (`/api/v1`): thin handlers that forward to the owning service (identity,
-enrolment, booking).
+enrolment, booking, billing).
 
 Bearer tokens only: no cookie is read here, so no CSRF protection is needed.
 """
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from marelle_contracts.http.identity import ProvisionalFamilyCreated, ProvisionalFamilyIn
 
-from marelle_gateway.api import auth, booking, family, registrations
+from marelle_gateway.api import auth, billing, booking, family, registrations
 from marelle_gateway.api.proxy import relay
 from marelle_gateway.clients import Upstreams
 
@@ -73,3 +73,4 @@ router.include_router(auth.router)
 router.include_router(family.router)
 router.include_router(registrations.router)
 router.include_router(booking.router)
+router.include_router(billing.router)

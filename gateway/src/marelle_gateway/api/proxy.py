@@ -40,6 +40,7 @@ UNEXPECTED = {
     "identity": "Le service des comptes a répondu de façon inattendue. Réessayez plus tard.",
     "enrolment": "Le service des inscriptions a répondu de façon inattendue. Réessayez plus tard.",
     "booking": "Le service des réservations a répondu de façon inattendue. Réessayez plus tard.",
+    "billing": "Le service de facturation a répondu de façon inattendue. Réessayez plus tard.",
 }
 
 
