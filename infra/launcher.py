@@ -87,6 +87,11 @@ def service_env(kafka: str, dbs: dict[str, str]) -> dict[str, str]:
     env["KAFKA_BOOTSTRAP_SERVERS"] = kafka
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("IDENTITY_PORTAL_URL", f"http://127.0.0.1:{APPS['gateway']}")
+    # Development run: the local sandbox bank plays the card provider (off by default, so a
+    # production start never accepts its forged answers).
+    env.setdefault("BILLING_PAYMENT_SANDBOX", "true")
+    env.setdefault("BILLING_PUBLIC_URL", f"http://127.0.0.1:{DOMAIN['billing']}")
+    env.setdefault("GATEWAY_PUBLIC_URL", f"http://127.0.0.1:{APPS['gateway']}")
     for name in list(DOMAIN) + list(APPS):
         prefix = name.upper() + "_"
         for other, port in DOMAIN.items():

@@ -5,10 +5,10 @@ OpenAPI documents read with `app.openapi()`. For every route the samples stand f
 and method must exist there and the sample must validate against the declared response schema
 (strictly: no undeclared property). Booking's routes are checked one test per route the fake
 implements (a route missing from booking's OpenAPI fails its own named test), and so are the
-request bodies the back-office's pages send there. Every sample is also checked against its
-contract model (`marelle_contracts.http`), which must be the one the route declares; `UNTYPED`
-lists exactly the routes that declare none (today: none), so that a route losing its model is
-caught.
+request bodies the back-office's pages send there; billing's likewise (`billing_fake.py`).
+Every sample is also checked against its contract model (`marelle_contracts.http`), which must be
+the one the route declares; `UNTYPED` lists exactly the routes that declare none (today: none), so
+that a route losing its model is caught.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 from pydantic import BaseModel
 
 from marelle_chassis.catalogue_copy import PeriodCopy
+from marelle_contracts.http import billing as BL
 from marelle_contracts.http import booking as B
 from marelle_contracts.http import enrolment as E
 from marelle_contracts.http import identity as I
@@ -32,6 +33,7 @@ from marelle_contracts.http.conformance import (
     find_route,
 )
 
+from . import billing_fake as bf
 from . import booking_sample as bs
 from . import enrolment_sample as es
 from .conftest import csrf_of, sign_in
@@ -232,3 +234,174 @@ async def test_each_body_the_backoffice_sends_is_one_booking_accepts(openapi, ba
     errors = check_request(spec, method, path, json.loads(request.content))
     assert not errors, "\n".join(errors)
 
+
+
+# --- billing: per route the fake implements (billing's routes are written alongside) -------------
+
+FID = bf.FAMILY_ID
+# (method, path, status, sample answer, its model); a None model: no JSON body (204, XML, CSV).
+BILLING_ANSWERS: list[tuple[str, str, int, Any, type[BaseModel] | None]] = [
+    ("GET", "/staff/regies", 200, bf.REGIES, BL.Regies),
+    ("POST", "/staff/regies", 201, bf.REGIE, BL.Regie),
+    ("PUT", "/staff/regies/ENF", 200, bf.REGIE, BL.Regie),
+    ("GET", "/staff/brackets", 200, bf.BRACKETS, BL.Brackets),
+    ("PUT", "/staff/brackets", 200, bf.BRACKETS, BL.Brackets),
+    ("GET", "/staff/tariffs", 200, bf.TARIFFS, BL.Tariffs),
+    ("POST", "/staff/tariffs", 201, bf.TARIFF, BL.Tariff),
+    ("PUT", f"/staff/tariffs/{bf.TARIFF_ID}", 200, bf.TARIFF, BL.Tariff),
+    ("DELETE", f"/staff/tariffs/{bf.TARIFF_ID}", 204, None, None),
+    ("GET", f"/staff/families/{FID}/profile", 200, bf.PROFILE, BL.FinancialProfile),
+    ("PUT", f"/staff/families/{FID}/profile", 200, bf.PROFILE, BL.FinancialProfile),
+    ("GET", f"/staff/families/{FID}/account", 200, bf.ACCOUNT, BL.AccountSummary),
+    ("GET", "/staff/invoices", 200, bf.FAMILY_INVOICES, BL.InvoiceList),
+    ("GET", f"/staff/invoices/{bf.INVOICE_ID}", 200, bf.INVOICE_DETAIL, BL.InvoiceDetail),
+    ("POST", "/staff/payments", 201, bf.RECEIPT, BL.PaymentView),
+    ("GET", "/staff/payments", 200, bf.PAYMENTS, BL.PaymentList),
+    ("GET", f"/staff/families/{FID}/mandates", 200, bf.MANDATES, BL.Mandates),
+    ("POST", f"/staff/families/{FID}/mandates", 201, bf.MANDATE, BL.Mandate),
+    ("DELETE", f"/staff/mandates/{bf.MANDATE_ID}", 204, None, None),
+    ("POST", "/staff/runs", 202, bf.RUNNING, BL.Run),
+    ("GET", "/staff/runs", 200, bf.RUNS, BL.Runs),
+    ("GET", f"/staff/runs/{bf.RUN_ID}", 200, bf.RUNNING, BL.Run),
+    ("GET", f"/staff/runs/{bf.DRAFT_RUN_ID}", 200, bf.DRAFT_RUN, BL.Run),
+    ("GET", f"/staff/runs/{bf.DRAFT_RUN_ID}/invoices", 200, bf.RUN_INVOICES, BL.InvoiceList),
+    ("POST", f"/staff/runs/{bf.DRAFT_RUN_ID}/recompute", 202, bf.DRAFT_RUN, BL.Run),
+    ("POST", f"/staff/runs/{bf.DRAFT_RUN_ID}/finalise", 200, bf.FINAL_RUN, BL.Run),
+    ("DELETE", f"/staff/runs/{bf.DRAFT_RUN_ID}", 204, None, None),
+    ("POST", "/staff/sepa/collections", 201, bf.COLLECTION, BL.SepaCollection),
+    ("GET", f"/staff/sepa/collections/{bf.COLLECTION_ID}/pain.008.xml", 200, None, None),
+    ("POST", "/staff/imports/invoices", 200, bf.IMPORT_RESULT, BL.ImportResult),
+    ("GET", "/staff/reports", 200, bf.REPORT, BL.Report),
+    ("GET", "/staff/reports.csv", 200, None, None),
+]
+
+
+def _billing_route(spec: dict[str, Any], method: str, path: str) -> str:
+    """The route's template; a route billing does not declare fails the test that needs it."""
+    route = find_route(spec, method, path)
+    assert route is not None, f"{method} {path}: absent de l'OpenAPI de billing"
+    return route
+
+
+@pytest.mark.parametrize("method,path,status,body,model", BILLING_ANSWERS,
+                         ids=[f"{m} {p} {s}" for m, p, s, *_ in BILLING_ANSWERS])
+def test_each_billing_answer_of_the_fake_is_one_billing_could_send(openapi, method, path,
+                                                                   status, body, model):
+    spec = openapi["billing"]
+    _billing_route(spec, method, path)
+    check = check_answer(spec, method, path, status, body, json_body=model is not None)
+    assert not check.errors, "\n".join(check.errors)
+    if model is not None:
+        assert not check_model(model, body)
+        assert check.declared_model == model.__name__, (path, check.declared_model)
+
+
+async def _post_billing(client, path: str, data: dict[str, Any], page: str | None = None):
+    await client.post(path, data={"csrf": await csrf_of(client, page or path), **data})
+
+
+_FINANCES = f"/familles/{FID}/finances"
+
+
+async def _new_regie(client):
+    await _post_billing(client, "/facturation/regies/nouvelle", {
+        "code": "CANT", "nom": "Régie cantine", "prefixe-facture": "C", "prefixe-avoir": "CA",
+        "delai": "20", "paiement-partiel": "oui", "backend": "dummy", "options": "a=b",
+        "creancier-nom": "Ville", "creancier-iban": "FR7630006000011234567890189",
+        "creancier-bic": "AGRIFRPP", "creancier-ics": "FR12ZZZ123456"})
+
+
+async def _edit_regie(client):
+    await _post_billing(client, "/facturation/regies/ENF/modifier", {
+        "nom": "Régie enfance", "prefixe-facture": "F", "prefixe-avoir": "AV", "delai": "30",
+        "backend": "dummy"})
+
+
+async def _brackets(client):
+    await _post_billing(client, "/facturation/tranches", {
+        "lignes": "2", "tranche-0-code": "A", "tranche-0-libelle": "Tranche A",
+        "tranche-0-min": "0", "tranche-0-max": "650", "tranche-1-code": "B",
+        "tranche-1-libelle": "Tranche B", "tranche-1-min": "651"})
+
+
+_TARIFF_FORM = {"regie": "ENF", "activite": "AUTOMNE", "unite": "repas", "libelle": "Repas",
+                "du": "01/09/2026", "au": "31/08/2027", "repas": "oui", "prix-A-tous": "1,20",
+                "prix-B-resident": "2,50", "prix-defaut-non_resident": "5", "presence": "oui",
+                "majoration": "1,50", "absence": "50"}
+
+
+async def _new_tariff(client):
+    await _post_billing(client, "/facturation/tarifs/nouveau", _TARIFF_FORM)
+
+
+async def _edit_tariff(client):
+    await _post_billing(client, f"/facturation/tarifs/{bf.TARIFF_ID}/modifier", _TARIFF_FORM)
+
+
+async def _profile(client):
+    await _post_billing(client, f"{_FINANCES}/profil", {
+        "profil-qf": "712", "profil-date": "03/02/2026", "profil-source": "caf",
+        "profil-revenus": "28 500", "profil-annee": "2025", "profil-enfants": "2",
+        "profil-resident": "oui", "profil-motif": "Attestation CAF"}, _FINANCES)
+
+
+async def _payment(client):
+    await _post_billing(client, f"{_FINANCES}/paiement", {
+        "paiement-regie": "ENF", "paiement-moyen": "cheque", "paiement-montant": "40",
+        "paiement-date": "05/11/2026", "paiement-cheque-emetteur": "Claire Martin",
+        "paiement-cheque-banque": "Banque Postale", "paiement-cheque-numero": "0001234",
+        f"imputation-{bf.INVOICE_ID}": "15,50"}, _FINANCES)
+
+
+async def _mandate(client):
+    await _post_billing(client, f"{_FINANCES}/mandats", {
+        "mandat-regie": "ENF", "mandat-reference": "MARELLE-ENF-0002",
+        "mandat-titulaire": "Claire Martin", "mandat-iban": "FR7630006000011234567890189",
+        "mandat-bic": "AGRIFRPP", "mandat-date": "01/09/2026"}, _FINANCES)
+
+
+async def _run(client):
+    await _post_billing(client, "/facturation/facturations", {"regie": "ENF", "mois": "2026-10"})
+
+
+async def _sepa(client):
+    await _post_billing(client, "/facturation/prelevements", {"regie": "ENF",
+                                                              "date": "05/12/2026"})
+
+
+async def _import(client):
+    await _post_billing(client, "/facturation/reprise", {
+        "regie": "ENF", "csv": f"famille;numero;date;montant\n{FID};ANC-41;30/06/2026;40,00\n"})
+
+
+# (method, billing path, the page action that sends its body)
+BILLING_BODIES = [
+    ("POST", "/staff/regies", _new_regie),
+    ("PUT", "/staff/regies/ENF", _edit_regie),
+    ("PUT", "/staff/brackets", _brackets),
+    ("POST", "/staff/tariffs", _new_tariff),
+    ("PUT", f"/staff/tariffs/{bf.TARIFF_ID}", _edit_tariff),
+    ("PUT", f"/staff/families/{FID}/profile", _profile),
+    ("POST", "/staff/payments", _payment),
+    ("POST", f"/staff/families/{FID}/mandates", _mandate),
+    ("POST", "/staff/runs", _run),
+    ("POST", "/staff/sepa/collections", _sepa),
+    ("POST", "/staff/imports/invoices", _import),
+]
+
+
+@pytest.mark.parametrize("method,path,send", BILLING_BODIES,
+                         ids=[f"{m} {p}" for m, p, _ in BILLING_BODIES])
+async def test_each_body_the_backoffice_sends_is_one_billing_accepts(openapi, backoffice, fake,
+                                                                     method, path, send):
+    """The bodies are captured from the pages themselves, then checked against the request
+    schema billing's real OpenAPI declares for the route."""
+    spec = openapi["billing"]
+    bf.with_billing(fake)
+    async with backoffice(fake) as client:
+        sign_in(client)
+        await send(client)
+    [request] = fake.sent(method, "billing", path)
+    _billing_route(spec, method, path)
+    errors = check_request(spec, method, path, json.loads(request.content))
+    assert not errors, "\n".join(errors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 
@@ -60,6 +61,18 @@ async def test_regies(billing):
     assert r.status_code == 200, r.text
     assert (r.json()["name"], r.json()["due_days"], r.json()["version"]) == (
         "Régie Petite enfance", 20, 2)
+    # The back-office never shows the options (they hold the provider's secrets): a form that
+    # leaves them out keeps them; sending them replaces them.
+    from marelle_billing.db import regie
+    without = {k: v for k, v in body.items() if k != "payment_options"} | {
+        "name": "Régie Petite enfance", "due_days": 20}
+    r = await billing.client.put("/staff/regies/ENFANCE", headers=h, json=without)
+    assert r.status_code == 200, r.text
+    assert [json.loads(x.payment_options) for x in await billing.rows(regie)] == [
+        {"origin": "marelle"}]
+    r = await billing.client.put("/staff/regies/ENFANCE", headers=h,
+                                 json={**without, "payment_options": {}})
+    assert [json.loads(x.payment_options) for x in await billing.rows(regie)] == [{}]
     r = await billing.client.put("/staff/regies/AUTRE", headers=h, json={**body, "code": "AUTRE"})
     assert r.status_code == 404 and r.json()["detail"] == "Cette régie est inconnue."
     r = await billing.client.get("/staff/regies", headers=h)

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from marelle_backoffice import formatting
+from marelle_backoffice.billing import euros
 from marelle_backoffice.i18n import Translator
 from marelle_backoffice.session import csrf_token, store_csrf_cookie
 
@@ -42,7 +43,8 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.undefined = StrictUndefined
 templates.env.filters.update(
     date=formatting.french_date, datetime=formatting.french_datetime,
-    iso=formatting.iso_datetime, age=formatting.age, phone=formatting.phone)
+    iso=formatting.iso_datetime, age=formatting.age, phone=formatting.phone,
+    euros=euros)
 
 
 def render(request: Request, template: str, *, page: str | None = None, status_code: int = 200,

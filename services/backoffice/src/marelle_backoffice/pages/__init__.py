@@ -13,6 +13,9 @@ from marelle_backoffice.pages import (
     admin,
     attestations,
     auth,
+    billing_accounts,
+    billing_runs,
+    billing_setup,
     booking_days,
     bookings,
     catalogue,
@@ -29,7 +32,8 @@ PUBLIC_PATHS = frozenset({"/connexion", "/deconnexion", "/sante"})
 
 _private = APIRouter(dependencies=[Depends(require_session)])
 for _module in (home, families, requests, registrations, catalogue, waiting_lists, attestations,
-                bookings, booking_days, shuttles, admin):
+                bookings, booking_days, shuttles, billing_setup, billing_runs, billing_accounts,
+                admin):
     _private.include_router(_module.router)
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse,

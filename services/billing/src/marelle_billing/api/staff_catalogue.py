@@ -37,7 +37,9 @@ async def post_regie(body: s.RegieIn, principal: Staff, uow: UoW, now: Now) -> d
 @router.put("/regies/{code}", response_model=s.Regie)
 async def put_regie(code: str, body: s.RegieIn, principal: Staff, uow: UoW,
                     now: Now) -> dict[str, Any]:
-    return await catalogue.update_regie(uow, code, body.model_dump(), now)
+    # Options left out keep the stored ones (they hold the provider's secrets, never shown).
+    return await catalogue.update_regie(uow, code, body.model_dump() | (
+        {} if "payment_options" in body.model_fields_set else {"payment_options": None}), now)
 
 
 @router.get("/tariffs", response_model=s.Tariffs)

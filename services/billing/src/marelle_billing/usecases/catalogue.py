@@ -89,9 +89,12 @@ async def list_regies(uow: UnitOfWork) -> dict[str, Any]:
     return {"regies": [regie_view(r) for r in rows]}
 
 
-def _regie_values(body: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _regie_values(body: dict[str, Any], now: datetime, creating: bool = False) -> dict[str, Any]:
     values = {k: body[k] for k in _REGIE_FIELDS}
-    values["payment_options"] = json.dumps(body.get("payment_options") or {}, sort_keys=True)
+    if body.get("payment_options") is not None:  # None: keep the stored options
+        values["payment_options"] = json.dumps(body["payment_options"], sort_keys=True)
+    elif creating:
+        values["payment_options"] = "{}"
     values["updated_at"] = now
     return values
 
@@ -100,7 +103,7 @@ async def create_regie(uow: UnitOfWork, body: dict[str, Any], now: datetime) -> 
     async with uow:
         try:
             await uow.session.execute(insert(regie).values(
-                regie_id=uuid.uuid4(), version=1, **_regie_values(body, now)))
+                regie_id=uuid.uuid4(), version=1, **_regie_values(body, now, creating=True)))
             await uow.session.flush()
         except IntegrityError:
             raise Conflict("Une régie porte déjà ce code.") from None
