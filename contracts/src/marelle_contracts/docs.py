@@ -122,6 +122,11 @@ _EVENT_VALUES: dict[str, dict[str, Any]] = {
     "booking.reservation_cancelled": {"status": "annulee"},
     "booking.attendance_recorded": {"status": "absent_justifie"},
     "billing.payment_received": {"method": "carte"},
+    "quotient.family_quotient_updated": {"beneficiary_number": "1234567", "qf": 620,
+                                         "qf_date": "2026-10-01", "source": "caf"},
+    "schools.child_assigned_to_class": {"school_year": "2026-2027", "school_id": "0060001A",
+                                        "school_name": "École Jules-Ferry",
+                                        "class_name": "CP A", "level": "CP"},
     "billing.credit_note_issued": {"allocations": [{"amount_cents": 1200}]},
 }
 
@@ -505,9 +510,17 @@ def _events_section() -> list[str]:
 _INBOUND = """\
 ## Inbound topics
 
-Topics on which other systems publish events for Marelle to consume are listed in the registry
-(`contracts/src/marelle_contracts/registry.py`), with their schemas; they follow the same
-envelope and rules.
+Other municipal systems publish facts they own on two topics, with the same envelope and rules
+(their own `producer` name, a fresh `event_id` per message, `key` as below); Marelle validates
+each message on arrival: one that does not match its schema goes to the topic's DLQ with a
+readable reason in its `x-error` header, and never stops the consumer.
+
+| topic | written by | event | key | read by |
+|---|---|---|---|---|
+| `marelle.inbound.quotient.v1` | the CAF/MSA data connector | `quotient.family_quotient_updated` | `family_id` (or the beneficiary number) | billing: the family's QF, shown on « Mon compte », used by the next invoicing run; an older `qf_date` never replaces a newer one |
+| `marelle.inbound.schools.v1` | the schools' system | `schools.child_assigned_to_class` | `child_id` | enrolment: the child's school and class, for age-group checks and lists per class; a later `assigned_on` replaces an earlier one for the same school year |
+
+Their examples are in the sections above, with the other events.
 """
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from marelle_contracts import billing, booking, enrolment, identity
+from marelle_contracts import billing, booking, enrolment, identity, inbound
 from marelle_contracts.topics import Topics
 
 
@@ -110,6 +110,18 @@ _BILLING = [
 EVENTS.update({
     f"billing.{name}": EventSpec(f"billing.{name}", 1, Topics.BILLING, model, key, summary)
     for name, model, key, summary in _BILLING
+})
+
+# Inbound: written by other municipal systems (their producer name in the envelope).
+EVENTS.update({
+    "quotient.family_quotient_updated": EventSpec(
+        "quotient.family_quotient_updated", 1, Topics.QUOTIENT, inbound.FamilyQuotientUpdated,
+        "family_id", "A family's quotient familial from the CAF/MSA data connector (billing "
+        "applies it to the family's financial profile)."),
+    "schools.child_assigned_to_class": EventSpec(
+        "schools.child_assigned_to_class", 1, Topics.SCHOOLS, inbound.ChildAssignedToClass,
+        "child_id", "A child's school and class for a school year, from the schools' system "
+        "(enrolment keeps it for age-group checks and lists per class)."),
 })
 
 class UnknownEventType(LookupError):
