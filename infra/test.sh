@@ -29,6 +29,18 @@ if ! ldconfig -p 2>/dev/null | grep -q "libpango-1.0.so"; then
   fi
 fi
 
+# The interoperability test plays another municipal system with kcat (Debian's package), not
+# with a Python client.
+if ! command -v kcat >/dev/null; then
+  if [[ $(id -u) -eq 0 ]]; then
+    say "installing kcat (Debian package)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >&2 \
+      || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >&2; }
+  else
+    say "kcat is missing: install it with 'apt-get install kcat'"
+  fi
+fi
+
 free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 cleanup() {
