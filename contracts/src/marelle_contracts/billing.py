@@ -22,6 +22,12 @@ class _Payload(BaseModel):
 _FAMILY_ID = "Household (family) id; the Kafka key. — Identifiant du foyer ; la clé Kafka."
 _REGIE_CODE = "Code of the collection office (régie). — Code de la régie."
 _REGIE_NAME = "Name of the collection office (régie). — Nom de la régie."
+_ACCOUNTING_CODE = ("The régie's code in the city's accounting (treasury imputation), if set. — "
+                    "Code comptable de la régie (imputation en trésorerie), s'il est renseigné.")
+_BY_ACTIVITY = ("The amount split per activity (the lines summed per activity; « Reprise » for "
+                "lines imported from the previous system); sums to the total. — Le montant "
+                "ventilé par activité (les lignes additionnées par activité ; « Reprise » pour "
+                "les lignes reprises de l'ancien système) ; la somme fait le total.")
 _ALLOCATIONS = ("How the amount was applied to open invoices. — Comment le montant a été "
                 "imputé sur les factures ouvertes.")
 
@@ -51,6 +57,19 @@ class Allocation(_Payload):
                                           "d'euro.")
 
 
+class ActivityAmount(_Payload):
+    """Part of an invoice's (or credit note's) amount for one activity. — Part du montant d'une
+    facture (ou d'un avoir) pour une activité."""
+
+    activity_name: str = Field(description="Activity name (« Reprise » for imported lines). — "
+                                           "Nom de l'activité (« Reprise » pour les lignes "
+                                           "reprises).")
+    amount_cents: int = Field(description="Amount for that activity, in euro cents, with the "
+                                          "sign of the document's total. — Montant pour cette "
+                                          "activité, en centimes d'euro, du même signe que le "
+                                          "total du document.")
+
+
 class InvoiceIssued(_Payload):
     """A final invoice was issued by an invoicing run (or imported from the previous system)."""
 
@@ -74,6 +93,8 @@ class InvoiceIssued(_Payload):
     imported: bool = Field(default=False, description="True when imported from the previous "
                                                       "system. — Vrai quand elle est importée de "
                                                       "l'ancien système.")
+    regie_accounting_code: str | None = Field(default=None, description=_ACCOUNTING_CODE)
+    by_activity: list[ActivityAmount] = Field(default=[], description=_BY_ACTIVITY)
 
 
 class CreditNoteIssued(_Payload):
@@ -91,6 +112,8 @@ class CreditNoteIssued(_Payload):
     amount_cents: int = Field(description="Amount, in euro cents. — Montant, en centimes "
                                           "d'euro.")
     allocations: list[Allocation] = Field(default=[], description=_ALLOCATIONS)
+    regie_accounting_code: str | None = Field(default=None, description=_ACCOUNTING_CODE)
+    by_activity: list[ActivityAmount] = Field(default=[], description=_BY_ACTIVITY)
 
 
 class PaymentReceived(_Payload):
@@ -111,6 +134,7 @@ class PaymentReceived(_Payload):
                                                           "cents. — Part non imputée, gardée en "
                                                           "crédit de la famille, en centimes "
                                                           "d'euro.")
+    regie_accounting_code: str | None = Field(default=None, description=_ACCOUNTING_CODE)
 
 
 class InvoicePaid(_Payload):

@@ -177,6 +177,9 @@ REPORT = answer(B.Report(
                       outstanding_cents=0)],
     invoiced_cents=173_450, collected_cents=150_000, outstanding_cents=23_450))
 REPORT_CSV = "activite;facture;encaisse;restant\nAUTOMNE;1234,50;1000,00;234,50\n".encode()
+ACCOUNTING_CSV = ("\ufeffType;Numéro;Date;Famille;Régie;Code comptable;Activité;Montant;"
+                  "Moyen de paiement\r\nFacture;F2610000001;05/10/2026;Famille Martin;ENF;"
+                  "7067;AUTOMNE;1234,50;\r\n").encode()
 
 RECEIPT = answer(B.PaymentView.model_validate(
     {**CHEQUE, "payment_id": "b4000000-0000-4000-8000-000000000003",
@@ -224,6 +227,9 @@ def with_billing(fake, *, run=RUNNING, draft_run=DRAFT_RUN):
     fake.on("GET", "billing", "/staff/reports", REPORT)
     fake.on("GET", "billing", "/staff/reports.csv",
             httpx.Response(200, content=REPORT_CSV,
+                           headers={"content-type": "text/csv; charset=utf-8"}))
+    fake.on("GET", "billing", "/staff/exports/accounting.csv",
+            httpx.Response(200, content=ACCOUNTING_CSV,
                            headers={"content-type": "text/csv; charset=utf-8"}))
     return fake
 

@@ -119,3 +119,55 @@ ISSUED = answer(E.StaffAttestations(items=[
 def catalogue() -> dict:
     """A copy the test may change."""
     return copy.deepcopy(CATALOGUE)
+
+
+# --- school classes (from the schools' system) ----------------------------------------------------
+
+SCHOOL_YEAR = "2016-2017"
+UAI = "0750001A"
+CHILD_LEA = REG_LEA.replace("e", "c", 1)
+CHILD_HUGO = REG_HUGO.replace("e", "c", 1)
+CHILD_UNKNOWN = "c0000000-0000-4000-8000-000000000099"
+
+CLASSES = answer(E.SchoolClasses(school_year=SCHOOL_YEAR, items=[
+    E.SchoolClass(school_id=UAI, school_name="École Pasteur", class_name="CE1-CE2",
+                  levels=["CE1", "CE2"], children=24),
+    E.SchoolClass(school_id=UAI, school_name="École Pasteur", class_name="CP A",
+                  levels=["CP"], children=3),
+]))
+
+CLASS_CHILDREN = answer(E.ClassChildren(
+    school_year=SCHOOL_YEAR, school_id=UAI, school_name="École Pasteur", class_name="CP A",
+    levels=["CP"], children=[
+        E.ClassChild(child_id=CHILD_HUGO, known=True, family_id=OTHER_FAMILY_ID,
+                     first_name="Hugo", last_name="Martin", birth_date="2010-11-20", age=5,
+                     level="CP", assigned_on="2016-07-01", registrations=[
+                         E.ClassRegistration(
+                             id=REG_HUGO, period_id=PERIOD_ID, group_id=FULL_GROUP_ID,
+                             facility_name="CENTRE DE LOISIRS ALSH", activity_name="AUTOMNE",
+                             period_label="Automne 2016", group_label="9-11 ans",
+                             start_date="2016-10-20", end_date="2016-11-03",
+                             status="liste_attente", mark="", min_age=9, max_age=11,
+                             age_at_start=5, flags=[
+                                 E.AgeGroupFlag(kind="age", message=(
+                                     "Âge hors du groupe : le groupe « 9-11 ans » accueille les "
+                                     "enfants de 9 à 11 ans (âge au début de la période, le "
+                                     "20/10/2016) ; Hugo a alors 5 ans.")),
+                                 E.AgeGroupFlag(kind="niveau", message=(
+                                     "Niveau scolaire et groupe ne concordent pas : le groupe "
+                                     "« 9-11 ans » accueille les enfants de 9 à 11 ans, alors "
+                                     "qu'un élève de CP a normalement 6 ans au 31/12/2016.")),
+                             ]),
+                     ]),
+        E.ClassChild(child_id=CHILD_LEA, known=True, family_id=FAMILY_ID, first_name="Léa",
+                     last_name="Martin", birth_date="2010-03-10", age=6, level="CP",
+                     assigned_on="2016-07-01", registrations=[
+                         E.ClassRegistration(
+                             id=REG_LEA, period_id=PERIOD_ID, group_id=GROUP_ID,
+                             facility_name="CENTRE DE LOISIRS ALSH", activity_name="AUTOMNE",
+                             period_label="Automne 2016", group_label="6-8 ans Rémond",
+                             start_date="2016-10-20", end_date="2016-11-03", status="validee",
+                             mark="V", min_age=6, max_age=8, age_at_start=6, flags=[]),
+                     ]),
+        E.ClassChild(child_id=CHILD_UNKNOWN, known=False, level="CP", assigned_on="2016-07-01"),
+    ]))

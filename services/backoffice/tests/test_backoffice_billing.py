@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from .billing_fake import (
+    ACCOUNTING_CSV,
     COLLECTION_ID,
     DRAFT_RUN_ID,
     INVOICE_ID,
@@ -681,6 +682,46 @@ async def test_the_dashboard_without_a_choice_asks_for_one(backoffice, fake):
     assert response.status_code == 200 and "<svg" not in response.text
     assert fake.sent("GET", "billing", "/staff/reports") == []
     assert wrong.status_code == 422 and "Indiquez le mois au format AAAA-MM" in wrong.text
+
+
+async def test_the_dashboard_offers_the_accounting_export_and_passes_the_file_on(backoffice,
+                                                                                  fake):
+    with_billing(fake)
+    async with backoffice(fake) as client:
+        sign_in(client)
+        html = (await client.get("/facturation/tableau-de-bord?regie=ENF&mois=2026-10")).text
+        sheet = await client.get("/facturation/export-comptable.csv?regie=ENF&du=01/10/2026"
+                                 "&au=2026-10-31")
+    assert "Export comptable (CSV)" in html
+    assert 'action="/facturation/export-comptable.csv"' in html
+    assert 'name="du"' in html and 'name="au"' in html
+    assert sheet.status_code == 200 and sheet.content == ACCOUNTING_CSV
+    assert sheet.headers["content-type"].startswith("text/csv")
+    assert ('filename="export-comptable-ENF-2026-10-01-2026-10-31.csv"'
+            in sheet.headers["content-disposition"])
+    [proxied] = fake.sent("GET", "billing", "/staff/exports/accounting.csv")
+    assert dict(proxied.url.params) == {"regie": "ENF", "from": "2026-10-01",
+                                        "to": "2026-10-31"}
+
+
+async def test_a_wrong_export_choice_shows_the_dashboard_with_the_reason(backoffice, fake):
+    with_billing(fake)
+    async with backoffice(fake) as client:
+        sign_in(client)
+        typo = await client.get("/facturation/export-comptable.csv?regie=NOPE&du=32/10/2026"
+                                "&au=2026-10-31")
+        assert fake.sent("GET", "billing", "/staff/exports/accounting.csv") == []
+        fake.on("GET", "billing", "/staff/exports/accounting.csv", refusal(
+            "La date de début (31/10/2026) est après la date de fin (01/10/2026).",
+            status=400))
+        refused = await client.get("/facturation/export-comptable.csv?regie=ENF&du=2026-10-31"
+                                   "&au=2026-10-01")
+    assert typo.status_code == 422
+    assert "Choisissez une régie de la liste." in typo.text
+    assert "Indiquez la date de début au format JJ/MM/AAAA." in typo.text
+    assert refused.status_code == 400 and "text/html" in refused.headers["content-type"]
+    assert "est après la date de fin" in refused.text
+    assert 'value="2026-10-31"' in refused.text  # what was typed is kept
 
 
 async def test_a_tariff_billing_no_longer_knows_is_the_404_page(backoffice, fake):

@@ -79,6 +79,8 @@ SAMPLES: list[tuple[str, str, str, Any, type[BaseModel]]] = [
      E.WaitingList),
     ("enrolment", "GET", "/staff/attestation-requests", es.ATTESTATIONS, E.StaffAttestations),
     ("enrolment", "GET", "/staff/attestation-requests", es.ISSUED, E.StaffAttestations),
+    ("enrolment", "GET", "/staff/classes", es.CLASSES, E.SchoolClasses),
+    ("enrolment", "GET", "/staff/classes/children", es.CLASS_CHILDREN, E.ClassChildren),
     # Every service's outbox relay (the chassis mounts the same router on each).
     *[(service, "GET", "/staff/outbox/parked", body, P.ParkedRows)
       for service in SERVICES for body in (PARKED, PARKED_BILLING, NO_PARKED)],
@@ -273,6 +275,7 @@ BILLING_ANSWERS: list[tuple[str, str, int, Any, type[BaseModel] | None]] = [
     ("POST", "/staff/imports/invoices", 200, bf.IMPORT_RESULT, BL.ImportResult),
     ("GET", "/staff/reports", 200, bf.REPORT, BL.Report),
     ("GET", "/staff/reports.csv", 200, None, None),
+    ("GET", "/staff/exports/accounting.csv", 200, None, None),
 ]
 
 

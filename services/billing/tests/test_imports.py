@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import update
+
+from marelle_billing.db import regie
+
 from .conftest import pdf_text, seed_regie
 
 
@@ -25,6 +29,10 @@ async def _import(billing, text: str, regie: str = "ENFANCE"):
 
 async def test_the_guide_s_nine_open_invoices(billing):
     await seed_regie(billing)
+    # The city's accounting code of the régie travels with the events (treasury imputation).
+    async with billing.runtime.uow() as uow:
+        await uow.session.execute(update(regie).values(accounting_code="7067-ENF"))
+        await uow.commit()
     martin = await billing.family("Martin", ["Hugo"])
     r = await _import(billing, guide_csv(martin.id))
     assert r.status_code == 200, r.text
@@ -53,6 +61,11 @@ async def test_the_guide_s_nine_open_invoices(billing):
     events = [(t, p) for t, _, p in await billing.outbox() if t == "billing.invoice_issued"]
     assert len(events) == 9
     assert all(p["imported"] and p["month"] is None for _, p in events)
+    assert all(p["regie_accounting_code"] == "7067-ENF" for _, p in events)
+    assert sorted((p["number"], p["by_activity"][0]["activity_name"],
+                   p["by_activity"][0]["amount_cents"], len(p["by_activity"]))
+                  for _, p in events)[:2] == [("A1302000001", "Reprise", 10000, 1),
+                                              ("F1309000001", "Reprise", 1000, 1)]
 
     account = (await billing.client.get(f"/families/{martin.id}/account",
                                         headers=martin.headers)).json()

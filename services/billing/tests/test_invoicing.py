@@ -140,6 +140,11 @@ async def test_a_month_invoiced_finalised_then_regularised(billing):
     assert len(sent) == 3
     assert {(p["number"], p["total_cents"], v) for _, v, p in sent} == {
         (i["number"], i["total_cents"], 2) for i in issued.values()}
+    # For the treasury: the amount split per activity (one here), the régie's accounting code.
+    assert {p["number"]: p["by_activity"] for _, _, p in sent} == {
+        i["number"]: [{"activity_name": "AUTOMNE", "amount_cents": i["total_cents"]}]
+        for i in issued.values()}
+    assert {p["regie_accounting_code"] for _, _, p in sent} == {None}
 
     # October is closed: no second run.
     r = await billing.client.post("/staff/runs", headers=billing.staff,
@@ -206,6 +211,8 @@ async def test_a_month_invoiced_finalised_then_regularised(billing):
     [(_, version, payload)] = [e for e in await billing.outbox()
                                if e[0] == "billing.credit_note_issued"]
     assert payload["number"] == "AV2611000001" and payload["amount_cents"] == 800
+    # Its lines are negative; the split takes the sign of its (positive) amount.
+    assert payload["by_activity"] == [{"activity_name": "AUTOMNE", "amount_cents": 800}]
     assert version == 2
     assert payload["allocations"] == [{"invoice_id": issued[str(martin.id)]["invoice_id"],
                                        "invoice_number": issued[str(martin.id)]["number"],

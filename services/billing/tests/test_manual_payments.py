@@ -7,9 +7,9 @@ import uuid
 from contextlib import contextmanager
 from datetime import date
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 
-from marelle_billing.db import invoice, payment
+from marelle_billing.db import invoice, payment, regie
 from marelle_billing.domain.money import format_eur
 
 from .conftest import Billing, issued_invoice, payment_regie
@@ -35,6 +35,9 @@ async def test_a_cheque_needs_its_details_and_goes_where_staff_say(billing: Bill
     family = await billing.family("Martin", ["Léa"])
     october = await issued_invoice(billing, family, 4000, issued_on=date(2026, 10, 1))
     november = await issued_invoice(billing, family, 3000, issued_on=date(2026, 11, 1))
+    async with billing.runtime.uow() as uow:  # the régie's code in the city's accounting
+        await uow.session.execute(update(regie).values(accounting_code="7066-ENF"))
+        await uow.commit()
 
     missing = await record(billing, family_id=family.id, method="cheque", amount_cents=5000)
     assert missing.status_code == 422
@@ -59,6 +62,7 @@ async def test_a_cheque_needs_its_details_and_goes_where_staff_say(billing: Bill
     received = [p for t, _v, p in await billing.outbox() if t == "billing.payment_received"]
     assert len(received) == 1
     assert received[0]["unallocated_cents"] == 500 and len(received[0]["allocations"]) == 2
+    assert received[0]["regie_accounting_code"] == "7066-ENF"
 
 
 async def test_wrong_allocations_are_refused_in_french_and_write_nothing(billing: Billing):

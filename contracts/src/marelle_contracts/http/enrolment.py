@@ -15,12 +15,14 @@ from marelle_contracts.http._base import Answer, Created, Strict
 
 __all__ = [
     "CANCELLABLE", "MARKS", "STATUSES", "Activity", "ActivityIn", "ActivityType",
-    "ActivityTypeIn", "Attestation", "Attestations", "Catalogue", "Created", "Decision",
+    "ActivityTypeIn", "AgeGroupFlag", "Attestation", "Attestations", "Catalogue",
+    "ClassChild", "ClassChildren", "ClassRegistration", "Created", "Decision",
     "DecisionResult", "DecisionResults", "DecisionsIn", "Facility", "Group", "GroupIn", "Label",
     "NameIn", "NewGroupIn", "NewPeriodIn", "Offer", "OfferChild", "OrderIn", "Period",
     "PeriodIn", "ReasonIn", "Registration", "RegistrationRequestIn", "RegistrationResult",
-    "RegistrationResults", "Registrations", "RequestItem", "RequestItems", "StaffAttestation",
-    "StaffAttestations", "StaffRegistration", "StaffRegistrations", "Strict", "TypicalDay",
+    "RegistrationResults", "Registrations", "RequestItem", "RequestItems", "SchoolClass",
+    "SchoolClasses", "StaffAttestation", "StaffAttestations", "StaffRegistration",
+    "StaffRegistrations", "Strict", "TypicalDay",
     "ValidationMode", "WaitingList", "WeekdayIn",
 ]
 
@@ -323,3 +325,80 @@ class StaffAttestation(Attestation):
 
 class StaffAttestations(Answer):
     items: list[StaffAttestation]
+
+
+# --- school classes (from the schools' system) --------------------------------------------------
+
+class SchoolClass(Answer):
+    """A class of a school year, as the schools' system assigned children to it."""
+
+    school_id: str
+    school_name: str
+    class_name: str
+    levels: list[str] = []  # TPS … CM2, in school order; two for a mixed class (CE1, CE2)
+    children: int = 0
+
+
+class SchoolClasses(Answer):
+    """`GET /staff/classes?school_year=`: by school name, then class."""
+
+    school_year: str
+    items: list[SchoolClass]
+
+
+class AgeGroupFlag(Answer):
+    """Something staff should check about a registration, explained in French."""
+
+    kind: str  # age | niveau (a newer kind may come: show its message)
+    message: str
+
+
+class ClassRegistration(Answer):
+    """One of the child's registrations on a period of the school year (active ones only)."""
+
+    id: uuid.UUID
+    period_id: uuid.UUID
+    group_id: uuid.UUID
+    facility_name: str = ""
+    activity_name: str = ""
+    period_label: str = ""
+    group_label: str = ""
+    start_date: date
+    end_date: date
+    status: str
+    mark: str = ""
+    min_age: int | None = None
+    max_age: int | None = None
+    age_at_start: int | None = None  # the child's age on the period's first day
+    flags: list[AgeGroupFlag] = []
+
+    @property
+    def status_key(self) -> str:
+        return self.status if self.status in STATUSES else "other"
+
+
+class ClassChild(Answer):
+    """A child of the class; `known: false` while identity has not told enrolment about the
+    child yet (no name, no birth date then)."""
+
+    child_id: uuid.UUID
+    known: bool = True
+    family_id: uuid.UUID | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    birth_date: date | None = None
+    age: int | None = None  # on 1 September of the school year
+    level: str
+    assigned_on: date | None = None
+    registrations: list[ClassRegistration] = []
+
+
+class ClassChildren(Answer):
+    """`GET /staff/classes/children?school_year=&school_id=&class_name=`."""
+
+    school_year: str
+    school_id: str
+    school_name: str
+    class_name: str
+    levels: list[str] = []
+    children: list[ClassChild]

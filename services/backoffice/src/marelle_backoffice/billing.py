@@ -233,6 +233,11 @@ class Billing:
         return await self._download("/staff/reports.csv", "text/csv",
                                     _params(regie=regie, month=month))
 
+    async def accounting_csv(self, regie: str, first: str, last: str) -> Download:
+        """« Export comptable »: invoices, credit notes and payments from `first` to `last`."""
+        return await self._download("/staff/exports/accounting.csv", "text/csv",
+                                    {**_params(regie=regie), "from": first, "to": last})
+
 
 def billing(request: Request, staff: StaffSession) -> Billing:
     """The billing client for this request's staff member."""

@@ -113,3 +113,15 @@ class Enrolment:
     async def issue_attestation(self, attestation_id: str) -> dict[str, Any]:
         return await self._call("POST", f"/staff/attestation-requests/{attestation_id}/issue",
                                 contract.Attestation)
+
+    # --- school classes (from the schools' system) ----------------------------------------------
+
+    async def classes(self, school_year: str) -> dict[str, Any]:
+        return await self._call("GET", "/staff/classes", contract.SchoolClasses,
+                                params={"school_year": school_year})
+
+    async def class_children(self, school_year: str, school_id: str,
+                             class_name: str) -> dict[str, Any]:
+        return await self._call("GET", "/staff/classes/children", contract.ClassChildren,
+                                params={"school_year": school_year, "school_id": school_id,
+                                        "class_name": class_name})

@@ -38,10 +38,14 @@ def create_app(settings: BillingSettings | None = None, clock: Clock = system_cl
                   handle=handlers.enrolment_events(runtime))
         subscribe(runtime.broker, Topics.BOOKING, group_id=handlers.BOOKING_CONSUMER,
                   handle=handlers.booking_events(runtime))
+        subscribe(runtime.broker, Topics.QUOTIENT, group_id=handlers.QUOTIENT_CONSUMER,
+                  handle=handlers.quotient_events(runtime, lambda: app.state.clock()))
         routers.append(dead_letter_router(
             settings.kafka_bootstrap_servers,
-            [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT), dlq_topic(Topics.BOOKING)],
-            [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER, handlers.BOOKING_CONSUMER]))
+            [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT), dlq_topic(Topics.BOOKING),
+             dlq_topic(Topics.QUOTIENT)],
+            [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER, handlers.BOOKING_CONSUMER,
+             handlers.QUOTIENT_CONSUMER]))
     # Invoicing runs compute in the background of this process; those a stop or a crash left
     # unfinished resume at startup. The clock is read through app.state (tests move it).
     runner = Runner(runtime.uow, settings.run_batch_size, lambda: app.state.clock())
@@ -50,8 +54,9 @@ def create_app(settings: BillingSettings | None = None, clock: Clock = system_cl
         on_startup=[runner.resume], on_shutdown=[runner.stop],
         description="Billing: QF brackets, régies, tariffs, financial profiles, invoicing runs, "
                     "invoices and credit notes, payments (online and manual), SEPA, fiscal "
-                    "attestations; consumes marelle.identity.v1, marelle.enrolment.v1 and "
-                    "marelle.booking.v1, publishes marelle.billing.v1. See API.md.")
+                    "attestations; consumes marelle.identity.v1, marelle.enrolment.v1, "
+                    "marelle.booking.v1 and marelle.inbound.quotient.v1, publishes "
+                    "marelle.billing.v1. See API.md.")
     app.state.settings = settings
     app.state.clock = clock
     app.state.runner = runner

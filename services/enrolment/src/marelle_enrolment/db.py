@@ -122,3 +122,22 @@ attestation = Table(
 Index("uq_attestation_pending_registration", attestation.c.registration_id, unique=True,
       postgresql_where=attestation.c.status == "demandee",
       sqlite_where=attestation.c.status == "demandee")
+
+# Each child's school and class per school year, from the schools' system (inbound topic
+# marelle.inbound.schools.v1). A child unknown here is kept too: the family may arrive later.
+school_assignment = Table(
+    "school_assignment", metadata,
+    Column("child_id", Uuid, primary_key=True),
+    Column("school_year", String(9), primary_key=True),  # 2026-2027
+    Column("school_id", String(20), nullable=False),  # UAI
+    Column("school_name", String(120), nullable=False),
+    Column("class_name", String(60), nullable=False),
+    Column("level", String(3), nullable=False),  # TPS … CM2
+    # A later assignment replaces an earlier one (see marelle_enrolment.schools).
+    Column("assigned_on", Date, nullable=False),
+    Column("source_event_id", Uuid, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+# The lists per class.
+Index("ix_school_assignment_class", school_assignment.c.school_year,
+      school_assignment.c.school_id, school_assignment.c.class_name)

@@ -11,7 +11,7 @@ from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
 from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
-from marelle_enrolment import api, handlers
+from marelle_enrolment import api, handlers, schools
 from marelle_enrolment.config import EnrolmentSettings
 from marelle_enrolment.db import child_copy, family_copy, metadata
 
@@ -26,11 +26,16 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
                   handle=handlers.identity_events(runtime))
-        routers.append(dead_letter_router(settings.kafka_bootstrap_servers,
-                                          [dlq_topic(Topics.IDENTITY)], [handlers.CONSUMER]))
+        subscribe(runtime.broker, Topics.SCHOOLS, group_id=schools.CONSUMER,
+                  handle=schools.schools_events(runtime))
+        routers.append(dead_letter_router(
+            settings.kafka_bootstrap_servers,
+            [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.SCHOOLS)],
+            [handlers.CONSUMER, schools.CONSUMER]))
     app = create_service_app(
         runtime, title="Marelle — enrolment", routers=routers,
-        description="Catalogue, registrations, waiting lists, attestations; consumes "
-                    "marelle.identity.v1, publishes marelle.enrolment.v1. See API.md.")
+        description="Catalogue, registrations, waiting lists, attestations, lists per "
+                    "school class; consumes marelle.identity.v1 and marelle.inbound.schools.v1, "
+                    "publishes marelle.enrolment.v1. See API.md.")
     app.state.settings = settings
     return app

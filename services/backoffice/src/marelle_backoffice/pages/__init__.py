@@ -19,6 +19,7 @@ from marelle_backoffice.pages import (
     booking_days,
     bookings,
     catalogue,
+    classes,
     families,
     home,
     registrations,
@@ -32,6 +33,7 @@ PUBLIC_PATHS = frozenset({"/connexion", "/deconnexion", "/sante"})
 
 _private = APIRouter(dependencies=[Depends(require_session)])
 for _module in (home, families, requests, registrations, catalogue, waiting_lists, attestations,
+                classes,
                 bookings, booking_days, shuttles, billing_setup, billing_runs, billing_accounts,
                 admin):
     _private.include_router(_module.router)

@@ -534,7 +534,8 @@ async def dashboard(request: Request, regie: str = "", mois: str = "",
     chart = report_chart(report["rows"]) if report else None
     return render(request, "billing_dashboard.html", page=PAGE, regies=regie_list, values=values,
                   errors=errors, report=report, chart=chart, query=query,
-                  month=month_label(month) if month else "", status_code=status)
+                  month=month_label(month) if month else "", status_code=status,
+                  export={"regie": chosen_regie(regie, regie_list), "du": "", "au": ""})
 
 
 @router.get(f"{SECTION}/tableau-de-bord.csv")
@@ -545,3 +546,35 @@ async def dashboard_csv(request: Request, regie: str = "", mois: str = "",
         raise HTTPException(404)
     sheet = await billing(request, staff).report_csv(checked_code(regie), month)
     return passed_on(sheet, f"facturation-{regie}-{month}.csv", "; charset=utf-8")
+
+
+@router.get(f"{SECTION}/export-comptable.csv")
+async def accounting_export(request: Request, regie: str = "", du: str = "", au: str = "",
+                            staff: StaffSession = Depends(require_session)) -> Response:
+    """« Export comptable (CSV) » of the dashboard: billing's file passed on; a wrong choice
+    shows the dashboard again with the reason."""
+    t = Translator()
+    api = billing(request, staff)
+    regie_list = await api.regies()
+    errors = FormErrors()
+    first, last = parse_date(du), parse_date(au)
+    if not chosen_regie(regie, regie_list):
+        errors.add("export-regie", t("export.error.regie"))
+    if first is None:
+        errors.add("export-du", t("export.error.from"))
+    if last is None:
+        errors.add("export-au", t("export.error.to"))
+    status = 422
+    if not errors and first and last:
+        try:
+            sheet = await api.accounting_csv(regie, first, last)
+        except UpstreamProblem as problem:
+            status = refused(errors, problem, {"regie": "export-regie", "from": "export-du",
+                                               "to": "export-au"}, t("export.error.refused"))
+        else:
+            return passed_on(sheet, f"export-comptable-{regie}-{first}-{last}.csv",
+                             "; charset=utf-8")
+    return render(request, "billing_dashboard.html", page=PAGE, regies=regie_list,
+                  values={"regie": "", "mois": current_month()}, errors=errors, report=None,
+                  chart=None, query="", month="", status_code=status,
+                  export={"regie": regie, "du": du, "au": au})

@@ -1,8 +1,10 @@
-"""Staff views of money: a family's account, invoices (unpaid), the import of open invoices, reports per régie and month."""
+"""Staff views of money: a family's account, invoices (unpaid), the import of open invoices,
+reports per régie and month, the accounting export."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -46,3 +48,13 @@ async def report_csv(_: Staff, uow: UoW, regie: str,
     data = reports.report_csv(await reports.monthly_report(uow, regie, month))
     return Response(data, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="rapport-{regie}-{month}.csv"'})
+
+
+@router.get("/exports/accounting.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+async def accounting_csv(_: Staff, uow: UoW, regie: str, from_: date = Query(alias="from"),
+                         to: date = Query()) -> Response:
+    data = await reports.accounting_export(uow, regie, from_, to)
+    return Response(data, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition":
+            f'attachment; filename="export-comptable-{regie}-{from_}-{to}.csv"'})

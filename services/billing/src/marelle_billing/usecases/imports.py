@@ -28,6 +28,7 @@ from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import billing as events
 from marelle_billing.db import family_copy, invoice, invoice_line, regie
+from marelle_billing.domain.accounting import IMPORTED_ACTIVITY
 from marelle_billing.domain.money import parse_euros
 
 COLUMNS = ("famille", "numero", "date", "montant", "solde", "libelle")
@@ -186,7 +187,11 @@ async def import_invoices(uow: UnitOfWork, regie_code: str, text: str, at: datet
                     invoice_id=invoice_id, number=ln.number, family_id=ln.family_id,
                     regie_code=office.code, regie_name=office.name, month=None,
                     issued_on=ln.issued_on, due_on=None, total_cents=ln.total_cents,
-                    balance_cents=ln.balance_cents, imported=True), version=1)
+                    balance_cents=ln.balance_cents, imported=True,
+                    regie_accounting_code=office.accounting_code,
+                    by_activity=[events.ActivityAmount(activity_name=IMPORTED_ACTIVITY,
+                                                       amount_cents=ln.total_cents)]),
+                    version=1)
             if invoices:  # two statements for the whole file, not two per line
                 await uow.session.execute(insert(invoice), invoices)
                 await uow.session.execute(insert(invoice_line), lines)

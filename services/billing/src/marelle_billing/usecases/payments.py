@@ -252,10 +252,11 @@ async def _apply_paid(uow: UnitOfWork, transaction_id: str, outcome: provider.Ou
     unallocated = won.amount_cents - sum(a.amount_cents for a in made)
     await uow.session.execute(update(payment).where(payment.c.payment_id == won.payment_id)
                               .values(receipt_number=receipt, unallocated_cents=unallocated))
-    regie_code = await uow.session.scalar(select(regie.c.code).where(
-        regie.c.regie_id == won.regie_id))
+    office = (await uow.session.execute(select(regie.c.code, regie.c.accounting_code).where(
+        regie.c.regie_id == won.regie_id))).one()
     uow.publish(events.PaymentReceived(
-        payment_id=won.payment_id, family_id=won.family_id, regie_code=regie_code,
+        payment_id=won.payment_id, family_id=won.family_id, regie_code=office.code,
+        regie_accounting_code=office.accounting_code,
         method=events.PaymentMethod.CARD, amount_cents=won.amount_cents, received_at=now,
         receipt_number=receipt, allocations=[a.event() for a in made],
         unallocated_cents=unallocated), version=won.version)
@@ -383,7 +384,8 @@ async def record_manual_payment(new: UowFactory, recorded_by: str, body: dict[st
                                       .values(unallocated_cents=unallocated))
             uow.publish(events.PaymentReceived(
                 payment_id=payment_id, family_id=family_id, regie_code=reg.code,
-                method=events.PaymentMethod(method), amount_cents=amount, received_at=now,
+                regie_accounting_code=reg.accounting_code, method=events.PaymentMethod(method),
+                amount_cents=amount, received_at=now,
                 receipt_number=receipt, allocations=[a.event() for a in made],
                 unallocated_cents=unallocated), version=1)
             await uow.commit()

@@ -9,6 +9,9 @@ The month's invoices are a run's invoices of that month, and the imported ones i
   already collected;
 - outstanding = invoiced − collected.
 Four queries whatever the size of the month.
+
+And the accounting export (CSV): every issued invoice, credit note and accepted payment of a
+régie over a date range, for cities that import a file rather than consume marelle.billing.v1.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from marelle_chassis.domain_errors import InvalidInput, NotFound
+from marelle_chassis.domain_errors import BadRequest, InvalidInput, NotFound
 from marelle_chassis.uow import UnitOfWork
-from marelle_billing.db import allocation, invoice, invoice_line, regie
-from marelle_billing.usecases.accounts import round_half_up
-
-IMPORTED_ACTIVITY = "Reprise"
+from marelle_billing.db import allocation, family_copy, invoice, invoice_line, payment, regie
+from marelle_billing.domain import accounting
+from marelle_billing.domain.accounting import IMPORTED_ACTIVITY
+from marelle_billing.usecases.accounts import METHOD_LABELS, round_half_up
 
 
 def _month_bounds(month: str) -> tuple[date, date]:
@@ -102,18 +105,100 @@ def _amount(cents: int) -> str:
     return f"{Decimal(cents) / 100:.2f}".replace(".", ",")
 
 
-def report_csv(report: dict[str, Any]) -> bytes:
+def _cell(text: str) -> str:
+    if text[:1] in ("=", "+", "-", "@"):  # a spreadsheet would run it as a formula
+        text = "'" + text
+    text = text.replace('"', '""')
+    if any(c in text for c in ';"\r\n'):
+        text = f'"{text}"'
+    return text
+
+
+def _csv(rows: list[str]) -> bytes:
     """`;`-separated, French headers, UTF-8 with a BOM (Excel then reads the accents)."""
+    return ("\ufeff" + "\r\n".join(rows) + "\r\n").encode("utf-8")
+
+
+def report_csv(report: dict[str, Any]) -> bytes:
     out = ["Activité;Facturé;Encaissé;Reste à recouvrer"]
     for r in report["rows"]:
-        name = r["activity_name"]
-        if name[:1] in ("=", "+", "-", "@"):  # a spreadsheet would run it as a formula
-            name = "'" + name
-        name = name.replace('"', '""')
-        if any(c in name for c in ';"\n'):
-            name = f'"{name}"'
+        name = _cell(r["activity_name"])
         out.append(f"{name};{_amount(r['invoiced_cents'])};{_amount(r['collected_cents'])};"
                    f"{_amount(r['outstanding_cents'])}")
     out.append(f"Total;{_amount(report['invoiced_cents'])};{_amount(report['collected_cents'])};"
                f"{_amount(report['outstanding_cents'])}")
-    return ("\ufeff" + "\r\n".join(out) + "\r\n").encode("utf-8")
+    return _csv(out)
+
+
+# --- the accounting export (cities without a Kafka consumer of marelle.billing.v1) --------------
+
+TYPE_LABELS = {"facture": "Facture", "avoir": "Avoir", "paiement": "Paiement"}
+EXPORT_HEADER = ("Type;Numéro;Date;Famille;Régie;Code comptable;Activité;Montant;"
+                 "Moyen de paiement")
+
+
+def _export_range(first: date, last: date) -> None:
+    if first > last:
+        raise BadRequest(f"La date de début ({first:%d/%m/%Y}) est après la date de fin "
+                         f"({last:%d/%m/%Y}).")
+    try:
+        year_later = first.replace(year=first.year + 1)
+    except ValueError:  # 29 February
+        year_later = date(first.year + 1, 3, 1)
+    if last >= year_later:
+        raise BadRequest("La période exportée ne peut pas dépasser un an.")
+
+
+async def accounting_export(uow: UnitOfWork, regie_code: str, first: date,
+                            last: date) -> bytes:
+    """One row per issued invoice and credit note (one per activity of its lines) and per
+    accepted payment of the régie whose date (issue, receipt) is within [first, last]: what the
+    events of marelle.billing.v1 say, for a city that imports a file instead. Three queries."""
+    _export_range(first, last)
+    async with uow:
+        office = (await uow.session.execute(select(regie).where(
+            regie.c.code == regie_code))).first()
+        if office is None:
+            raise NotFound(f"La régie « {regie_code} » est introuvable.")
+        activity = func.coalesce(invoice_line.c.activity_name, IMPORTED_ACTIVITY)
+        lines = (await uow.session.execute(
+            select(invoice.c.invoice_id, invoice.c.kind, invoice.c.number, invoice.c.issued_on,
+                   family_copy.c.name, activity.label("activity"),
+                   func.sum(invoice_line.c.amount_cents).label("amount"))
+            .join(invoice_line, invoice_line.c.invoice_id == invoice.c.invoice_id)
+            .outerjoin(family_copy, family_copy.c.family_id == invoice.c.family_id)
+            .where(invoice.c.regie_id == office.regie_id,
+                   invoice.c.status.in_(("emise", "payee")),
+                   invoice.c.issued_on >= first, invoice.c.issued_on <= last)
+            .group_by(invoice.c.invoice_id, invoice.c.kind, invoice.c.number,
+                      invoice.c.issued_on, family_copy.c.name, activity))).all()
+        payments = (await uow.session.execute(
+            select(payment.c.receipt_number, payment.c.received_on, payment.c.method,
+                   payment.c.amount_cents, family_copy.c.name)
+            .outerjoin(family_copy, family_copy.c.family_id == payment.c.family_id)
+            .where(payment.c.regie_id == office.regie_id, payment.c.status == "acceptee",
+                   payment.c.received_on >= first, payment.c.received_on <= last))).all()
+    documents: dict[Any, list[Any]] = defaultdict(list)
+    for ln in lines:
+        documents[ln.invoice_id].append(ln)
+    rows: list[tuple[date, int, str, str, str, int, str]] = []
+    for parts in documents.values():
+        head = parts[0]
+        credit = head.kind == "avoir"
+        for name, cents in accounting.by_activity(((p.activity, int(p.amount)) for p in parts),
+                                                  credit_note=credit):
+            rows.append((head.issued_on, 0 if not credit else 1, head.number or "",
+                         head.name or "", name, -cents if credit else cents, head.kind))
+    for p in payments:
+        rows.append((p.received_on, 2, p.receipt_number or "", p.name or "", "",
+                     int(p.amount_cents), p.method))
+    code = _cell(office.code)
+    accounting_code = _cell(office.accounting_code or "")
+    out = [EXPORT_HEADER]
+    for day, order, number, family, name, cents, kind in sorted(
+            rows, key=lambda r: (r[0], r[1], r[2], r[4])):
+        label = TYPE_LABELS["paiement"] if order == 2 else TYPE_LABELS[kind]
+        method = METHOD_LABELS.get(kind, kind) if order == 2 else ""
+        out.append(";".join((label, _cell(number), f"{day:%d/%m/%Y}", _cell(family), code,
+                             accounting_code, _cell(name), _amount(cents), _cell(method))))
+    return _csv(out)

@@ -47,7 +47,7 @@ from marelle_billing.db import (
     regie,
     reservation_copy,
 )
-from marelle_billing.domain import pricing
+from marelle_billing.domain import accounting, pricing
 from marelle_billing.domain.numbering import invoice_number, yymm
 from marelle_billing.usecases import ledger
 from marelle_billing.usecases.catalogue import load_brackets, regie_by_code, regie_tariffs
@@ -586,14 +586,16 @@ async def _finalise_batch(uow: UnitOfWork, run_id: uuid.UUID, batch_size: int,
             return False
         by_invoice: dict[uuid.UUID, list[Any]] = defaultdict(list)
         for x in (await s.execute(select(invoice_line.c.invoice_id, invoice_line.c.source_key,
+                                         invoice_line.c.activity_name,
                                          invoice_line.c.amount_cents).where(
                 invoice_line.c.invoice_id.in_([d.invoice_id for d in drafts])))).all():
             by_invoice[x.invoice_id].append(x)
         for d in drafts:
+            split = activity_amounts(by_invoice[d.invoice_id], credit_note=d.kind != "facture")
             if d.kind == "facture":
-                await _issue_invoice(uow, reg, d, today, now)
+                await _issue_invoice(uow, reg, d, today, now, split)
             else:
-                await _issue_credit_note(uow, reg, d, today, now)
+                await _issue_credit_note(uow, reg, d, today, now, split)
             await _add_billed(uow, [
                 {"source_key": x.source_key, "family_id": d.family_id,
                  "regie_id": reg.regie_id, "amount_cents": x.amount_cents, "updated_at": now}
@@ -602,7 +604,16 @@ async def _finalise_batch(uow: UnitOfWork, run_id: uuid.UUID, batch_size: int,
     return True
 
 
-async def _issue_invoice(uow: UnitOfWork, reg: Any, d: Any, today: date, now: datetime) -> None:
+def activity_amounts(lines: Sequence[Any], *,
+                     credit_note: bool = False) -> list[events.ActivityAmount]:
+    """The event's `by_activity` from invoice lines (rows with activity_name, amount_cents)."""
+    return [events.ActivityAmount(activity_name=name, amount_cents=cents)
+            for name, cents in accounting.by_activity(
+                ((x.activity_name, x.amount_cents) for x in lines), credit_note=credit_note)]
+
+
+async def _issue_invoice(uow: UnitOfWork, reg: Any, d: Any, today: date, now: datetime,
+                         split: list[events.ActivityAmount]) -> None:
     number = await _claim_number(uow, reg.regie_id, reg.invoice_prefix, d.month)
     due_on = today + timedelta(days=reg.due_days)
     # An invoice of 0 (a month's changes cancel out) has nothing to pay.
@@ -618,12 +629,13 @@ async def _issue_invoice(uow: UnitOfWork, reg: Any, d: Any, today: date, now: da
     uow.publish(events.InvoiceIssued(
         invoice_id=d.invoice_id, number=number, family_id=d.family_id, regie_code=reg.code,
         regie_name=reg.name, month=d.month, issued_on=today, due_on=due_on,
-        total_cents=d.total_cents, balance_cents=d.total_cents - d.settled_cents),
+        total_cents=d.total_cents, balance_cents=d.total_cents - d.settled_cents,
+        regie_accounting_code=reg.accounting_code, by_activity=split),
         version=version)
 
 
 async def _issue_credit_note(uow: UnitOfWork, reg: Any, d: Any, today: date,
-                             now: datetime) -> None:
+                             now: datetime, split: list[events.ActivityAmount]) -> None:
     number = await _claim_number(uow, reg.regie_id, reg.credit_prefix, d.month)
     # Applied at once to the family's open invoices of the régie, oldest first; what is left
     # stays as the family's credit.
@@ -640,4 +652,5 @@ async def _issue_credit_note(uow: UnitOfWork, reg: Any, d: Any, today: date,
     uow.publish(events.CreditNoteIssued(
         credit_note_id=d.invoice_id, number=number, family_id=d.family_id, regie_code=reg.code,
         regie_name=reg.name, month=d.month, issued_on=today, amount_cents=d.total_cents,
-        allocations=[a.event() for a in made]), version=version)
+        allocations=[a.event() for a in made], regie_accounting_code=reg.accounting_code,
+        by_activity=split), version=version)

@@ -195,6 +195,7 @@ async def create_collection(new: UowFactory, started_by: str, regie_code: str,
                                    "préparation du prélèvement : recommencez.")
                 uow.publish(events.PaymentReceived(
                     payment_id=payment_id, family_id=d["family_id"], regie_code=reg.code,
+                    regie_accounting_code=reg.accounting_code,
                     method=events.PaymentMethod.DIRECT_DEBIT, amount_cents=d["amount_cents"],
                     received_at=now, receipt_number=receipt, allocations=[made.event()]),
                     version=1)

@@ -1,5 +1,5 @@
 """Enrolment's HTTP adapter: thin endpoints calling the use cases (see API.md)."""
 
-from marelle_enrolment.api import family, staff
+from marelle_enrolment.api import classes, family, staff
 
-routers = [family.router, staff.router]
+routers = [family.router, staff.router, classes.router]
