@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -184,3 +184,24 @@ class EmailChanged(_Payload):
                                                             "avait une.")
     new_email: str = Field(description="New email address (also the new login). — Nouvelle "
                                        "adresse e-mail (aussi le nouvel identifiant).")
+
+
+class SessionsRevoked(_Payload):
+    """Sessions of an account were ended (logout, password changed or reset, login email changed,
+    staff account disabled, stolen refresh token detected): every service refuses their access
+    tokens at once, without waiting for them to expire. — Des sessions d'un compte ont pris fin :
+    chaque service refuse aussitôt leurs jetons d'accès, sans attendre leur expiration."""
+
+    account_id: uuid.UUID = Field(description="The account (the tokens' `sub`). — Le compte (le "
+                                              "`sub` des jetons).")
+    session_id: uuid.UUID | None = Field(
+        default=None, description="The one session ended (the tokens' `sid`); absent: every "
+                                  "session whose tokens were issued until `revoked_before`. — La "
+                                  "session terminée (`sid` des jetons) ; absente : toutes les "
+                                  "sessions dont les jetons ont été émis jusqu'à "
+                                  "`revoked_before`.")
+    revoked_before: datetime = Field(description="Tokens issued (`iat`) at or before this instant "
+                                                 "are refused. — Les jetons émis (`iat`) jusqu'à "
+                                                 "cet instant sont refusés.")
+    reason: str = Field(description="logout, password_changed, password_reset, email_changed, "
+                                    "account_disabled, token_reuse. — Motif.")

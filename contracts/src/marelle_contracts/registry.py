@@ -43,6 +43,10 @@ EVENTS: dict[str, EventSpec] = {
     f"identity.{name}": EventSpec(f"identity.{name}", 1, Topics.IDENTITY, model, "family_id", summary)
     for name, model, summary in _IDENTITY
 }
+# Keyed by account (staff accounts have no family).
+EVENTS["identity.sessions_revoked"] = EventSpec(
+    "identity.sessions_revoked", 1, Topics.IDENTITY, identity.SessionsRevoked, "account_id",
+    "Sessions of an account ended: services refuse their access tokens at once.")
 
 
 _ENROLMENT = [
