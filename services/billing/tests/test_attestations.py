@@ -50,18 +50,19 @@ async def test_amounts_paid_during_the_year_for_children_under_six(billing):
     r = await _ask(billing, martin, 2025)
     assert r.status_code == 201, r.text
     body = r.json()
-    # Léa: 40 € × 60/100 (F1) + 10 € × 10/30 (F2) = 24 € + 3,33 €; meals and Tom left out.
-    assert body["year"] == 2025 and body["total_cents"] == 2733
+    # Léa: 40 € × 60/100 (F1) = 24 €; on F2 the credit note took back 5 € of her 10 € of care
+    # and lowered its due to 25 €: (10 − 5) € × 10/25 = 2 €; meals and Tom left out.
+    assert body["year"] == 2025 and body["total_cents"] == 2600
     assert body["children"] == [{"child_id": str(martin.children["Léa"]), "first_name": "Léa",
                                  "last_name": "MARTIN", "birth_date": "2020-03-01",
-                                 "amount_cents": 2733}]
+                                 "amount_cents": 2600}]
     # 2026: the 40 € paid after midnight on New Year's Eve (Paris): 40 € × 40/100 = 16 €.
     r = await _ask(billing, martin, 2026)
     assert r.status_code == 201 and r.json()["total_cents"] == 1600
 
     events = [(v, p) for t, v, p in await billing.outbox()
               if t == "billing.fiscal_attestation_issued"]
-    assert [(v, p["year"], p["total_cents"]) for v, p in events] == [(1, 2025, 2733),
+    assert [(v, p["year"], p["total_cents"]) for v, p in events] == [(1, 2025, 2600),
                                                                       (1, 2026, 1600)]
     assert events[0][1]["attestation_id"] == body["attestation_id"]
 
@@ -75,7 +76,7 @@ async def test_amounts_paid_during_the_year_for_children_under_six(billing):
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     text = pdf_text(r.content)
     assert "Attestation fiscale — frais de garde 2025" in text
-    assert "Léa MARTIN" in text and "27,33 €" in text and "Tom" not in text
+    assert "Léa MARTIN" in text and "26,00 €" in text and "Tom" not in text
     assert "article 200 quater B" in text and "Régie Enfance" in text
     assert "Famille Martin" in text and "01/03/2020" in text
 
@@ -86,14 +87,14 @@ async def test_asked_again_same_attestation_unless_amounts_changed(billing):
     billing.clock.set(paris(2026, 11, 3, 10))
     again = (await _ask(billing, martin, 2025)).json()
     assert again == first
-    # A late-recorded payment of December 2025: 5 € more on F2 → Léa 24 € + 10 € × 15/30.
+    # A late-recorded payment of December 2025: 5 € more on F2 → Léa 24 € + 5 € × 15/25.
     await seed_payment(billing, martin, regie_id, [(f2, 500)], paris(2025, 12, 20))
     changed = (await _ask(billing, martin, 2025)).json()
     assert changed["attestation_id"] == first["attestation_id"]
-    assert changed["total_cents"] == 2900 and changed["issued_at"] != first["issued_at"]
+    assert changed["total_cents"] == 2700 and changed["issued_at"] != first["issued_at"]
     events = [(v, p["total_cents"]) for t, v, p in await billing.outbox()
               if t == "billing.fiscal_attestation_issued"]
-    assert events == [(1, 2733), (2, 2900)]
+    assert events == [(1, 2600), (2, 2700)]
 
 
 async def test_future_year_and_other_family(billing):

@@ -291,3 +291,19 @@ def regularisation_anomalies(family_id: uuid.UUID, lines: Sequence[DraftLine]) -
                     f"(« {x.label} ») : {format_eur(x.amount_cents)}.",
                     child_id=x.child_id, day=x.day)
             for x in lines if x.kind == "regularisation"]
+
+
+def concerning_the_run(anomalies: Sequence[Anomaly], drafted: Sequence[DraftLine],
+                       month_start: date, month_end: date) -> list[Anomaly]:
+    """What staff must review for this run: a fact of the month, a fact behind one of the lines
+    drafted, and the family-wide notes when the family gets a draft. Earlier months' facts that
+    bill nothing new were reported by their own run, not again on each later one."""
+    days = {(x.child_id, x.day) for x in drafted}
+    kept = []
+    for a in anomalies:
+        if a.day is not None:
+            if month_start <= a.day <= month_end or (a.child_id, a.day) in days:
+                kept.append(a)
+        elif drafted:
+            kept.append(a)
+    return kept

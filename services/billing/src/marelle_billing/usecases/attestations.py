@@ -3,11 +3,12 @@ CGI): what the family PAID during a calendar year for the care of its children u
 1 January of that year, meals excluded.
 
 For each invoice, the money received during the year (allocations of payments whose
-`allocated_at` falls in the year, Europe/Paris) pays each line in proportion: an eligible child's
-non-meal lines × (received in the year / invoice total), rounded half up per invoice and child.
-Credit notes used against an invoice are not money paid (the credit note only lowers what the
-care cost), so their allocations do not count — the money the family paid for the credited
-invoice already counts there.
+`allocated_at` falls in the year, Europe/Paris) pays each line in proportion. A credit note used
+against an invoice is not money paid: it lowers what the care cost. So the invoice's due is its
+total minus the credit notes applied to it, and each child's care on it is their non-meal lines
+minus their share of those credit notes' non-meal lines (in proportion to the part of the credit
+note applied there): an eligible child's care × (received in the year / due), rounded half up
+per invoice and child.
 
 One attestation per family and year: asked again, it is the same one while the amounts are
 unchanged, else updated with its version + 1 (and published again).
@@ -72,19 +73,38 @@ async def _amounts(uow: UnitOfWork, family_id: uuid.UUID, year: int) -> list[dic
         if eligible(c.birth_date, year)}
     if not paid or not children:
         return []
+    credit_note = invoice.alias("credit_note")
+    credits = (await uow.session.execute(
+        select(allocation.c.invoice_id, allocation.c.credit_note_id, allocation.c.amount_cents,
+               credit_note.c.total_cents)
+        .join(credit_note, credit_note.c.invoice_id == allocation.c.credit_note_id)
+        .where(allocation.c.invoice_id.in_(list(paid))))).all()
+    due = dict(totals)
+    for c in credits:
+        due[c.invoice_id] -= c.amount_cents
     lines = (await uow.session.execute(
         select(invoice_line.c.invoice_id, invoice_line.c.child_id, invoice_line.c.amount_cents)
-        .where(invoice_line.c.invoice_id.in_(list(paid)),
+        .where(invoice_line.c.invoice_id.in_(list(paid) + [c.credit_note_id for c in credits]),
                invoice_line.c.child_id.in_(list(children)),
                invoice_line.c.meal.is_(False)))).all()
-    care: dict[tuple[uuid.UUID, uuid.UUID], int] = defaultdict(int)
+    by_document: dict[tuple[uuid.UUID, uuid.UUID], int] = defaultdict(int)
     for ln in lines:
-        care[(ln.invoice_id, ln.child_id)] += ln.amount_cents
+        by_document[(ln.invoice_id, ln.child_id)] += ln.amount_cents
+    care: dict[tuple[uuid.UUID, uuid.UUID], Fraction] = defaultdict(Fraction)
+    for (document_id, child_id), amount in by_document.items():
+        if document_id in paid:
+            care[(document_id, child_id)] += amount
+    for c in credits:  # credit-note lines are negative: the care they took back
+        for child_id in children:
+            taken = by_document.get((c.credit_note_id, child_id))
+            if taken and c.total_cents:
+                care[(c.invoice_id, child_id)] -= Fraction(abs(taken) * c.amount_cents,
+                                                           c.total_cents)
     per_child: dict[uuid.UUID, int] = defaultdict(int)
     for (invoice_id, child_id), amount in care.items():
-        if totals[invoice_id] > 0:
+        if due[invoice_id] > 0 and amount > 0:
             per_child[child_id] += round_half_up(
-                Fraction(amount * paid[invoice_id], totals[invoice_id]))
+                min(amount, amount * paid[invoice_id] / due[invoice_id]))
     out = []
     for child_id, amount in per_child.items():
         if amount <= 0:

@@ -443,6 +443,7 @@ async def _compute_batch(uow: UnitOfWork, run: Any, families: list[uuid.UUID], d
                 family_id, profiles.get(family_id), brackets, tariffs,
                 reservations.get(family_id, []), attendances.get(family_id, []), names)
             drafted = pricing.draft_lines(expected, billed, month_start)
+            found = pricing.concerning_the_run(found, drafted, month_start, last)
             found += pricing.regularisation_anomalies(family_id, drafted)
             if drafted:
                 net = sum(x.amount_cents for x in drafted)
