@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -86,6 +87,14 @@ def service_env(kafka: str, dbs: dict[str, str]) -> dict[str, str]:
     env.setdefault("MARELLE_VAR_DIR", str(ROOT / "var"))
     env["KAFKA_BOOTSTRAP_SERVERS"] = kafka
     env["PYTHONUNBUFFERED"] = "1"
+    # A development run: demo data, said on the console and in every page's footer.
+    env["MARELLE_ENV"] = "development"
+    # Fresh for each run, shared by every process: identity believes the client address the
+    # gateway and the back-office pass on only with it.
+    env.setdefault("MARELLE_PROXY_SECRET", secrets.token_urlsafe(32))
+    # Plain HTTP on 127.0.0.1: cookies cannot be `Secure` here (they are by default).
+    env.setdefault("GATEWAY_COOKIE_SECURE", "false")
+    env.setdefault("BACKOFFICE_COOKIE_SECURE", "false")
     env.setdefault("IDENTITY_PORTAL_URL", f"http://127.0.0.1:{APPS['gateway']}")
     # Development run: the local sandbox bank plays the card provider (off by default, so a
     # production start never accepts its forged answers).
@@ -131,6 +140,7 @@ def main() -> int:
     if taken:
         sys.exit("marelle: ports already in use: " + ", ".join(taken) +
                  ". Is Marelle already running? Stop it (Ctrl-C) first.")
+    say("Mode développement : données de démonstration, ne pas utiliser en production")
     kafka, started_kafka = start_kafka()
     processes: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False

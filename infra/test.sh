@@ -74,7 +74,7 @@ say "Kafka at $KAFKA_BOOTSTRAP_SERVERS, PostgreSQL at $MARELLE_PG_URL"
 
 # Generated files must match the code.
 .venv/bin/python -m marelle_contracts.export --check
-.venv/bin/python infra/compose/check_compose.py docker-compose.yml --require-schema
+.venv/bin/python infra/compose/check_compose.py docker-compose.yml --require-schema --env-file infra/compose/check.env
 
 # CI=true turns a missing service into a failure instead of a skip (see tests/support/infra.py).
 .venv/bin/python -m pytest --timeout=600 "$@"

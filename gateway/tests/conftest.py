@@ -6,6 +6,8 @@ gateway verifies them exactly as in production (chassis `TokenVerifier`, over th
 
 from __future__ import annotations
 
+import os
+
 import json
 import time
 import uuid
@@ -26,6 +28,11 @@ from marelle_gateway.main import create_app
 
 from gateway.tests.booking_fake import FakeBooking
 from gateway.tests.enrolment_fake import NO_REQUESTS, FakeEnrolment
+
+# These tests replace the network by a MockTransport: no broker for the revocation feed, and
+# plain-HTTP test URLs (the production defaults are tested explicitly).
+os.environ.setdefault("GATEWAY_KAFKA_ENABLED", "false")
+os.environ.setdefault("GATEWAY_COOKIE_SECURE", "false")
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -1,5 +1,5 @@
 """JSON API: thin bearer-token proxies to identity (statuses and problem+json passed through,
-the family always the token's); the provisional signup; aggregated health; OpenAPI."""
+the family always the token's); the sign-up; aggregated health; OpenAPI."""
 
 from __future__ import annotations
 
@@ -16,50 +16,69 @@ def service_of(request: httpx.Request) -> str:
     return PORTS[request.url.port]
 
 
-SIGNUP = {"name": "Martin", "email": "claire.martin@example.fr",
-          "child": {"first_name": "Léa", "last_name": "Martin", "birth_date": "2015-01-01",
-                    "sex": "F"}}
-CREATED = {"family_id": "8a0f6a8e-2b55-4e4e-8d4f-2f6c1f6d7a10",
-           "child_id": "1c3b2d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"}
+SIGNUP = {"family_name": "Martin", "email": "claire.martin@example.fr",
+          "password": "un long mot de passe",
+          "guardian": {"first_name": "Claire", "last_name": "Martin"}}
+ACCEPTED = {"message": "Demande d'inscription enregistrée."}
 
 
-async def test_signup_forwards_to_identity_and_returns_its_201(portal):
+async def test_no_household_is_created_without_an_account(portal):
+    """The skeleton's unauthenticated `/api/v1/signup` (a household without account, straight
+    to identity's `/provisional/families`) is gone (issue #11)."""
     received: list[httpx.Request] = []
 
     def identity(request: httpx.Request) -> httpx.Response:
         received.append(request)
-        return httpx.Response(201, json=CREATED)
+        return httpx.Response(201, json={})
 
     async with portal(identity) as client:
-        response = await client.post("/api/v1/signup", json=SIGNUP,
+        response = await client.post("/api/v1/signup", json={
+            "name": "Martin", "child": {"first_name": "Léa", "last_name": "Martin",
+                                        "birth_date": "2015-01-01"}})
+        spec = (await client.get("/api/v1/openapi.json")).json()
+    assert response.status_code in (404, 405)
+    assert received == []
+    assert "/api/v1/signup" not in spec["paths"]
+
+
+async def test_signup_forwards_to_identity_and_returns_its_202(portal):
+    received: list[httpx.Request] = []
+
+    def identity(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(202, json=ACCEPTED)
+
+    async with portal(identity) as client:
+        response = await client.post("/api/v1/auth/signup", json=SIGNUP,
                                      headers={"X-Correlation-ID": "cid-signup"})
-    assert response.status_code == 201
-    assert response.json() == CREATED
+    assert response.status_code == 202
+    assert response.json() == ACCEPTED
     [sent] = received
     assert service_of(sent) == "identity"
-    assert sent.method == "POST" and sent.url.path == "/provisional/families"
+    assert sent.method == "POST" and sent.url.path == "/auth/signup"
     assert json.loads(sent.content) == SIGNUP
     assert sent.headers["x-correlation-id"] == "cid-signup"
 
 
 async def test_signup_passes_identity_problem_json_through(portal):
-    problem = {"type": "https://marelle.example/problemes/conflit", "title": "Conflit",
-               "status": 409, "detail": "Un compte existe déjà pour cette adresse e-mail."}
+    problem = {"type": "https://marelle.example/problemes/trop-de-tentatives",
+               "title": "Trop de tentatives", "status": 429,
+               "detail": "Trop de tentatives d'inscription : réessayez dans 60 minutes."}
 
     def identity(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(409, json=problem,
+        return httpx.Response(429, json=problem,
                               headers={"content-type": "application/problem+json"})
 
     async with portal(identity) as client:
-        response = await client.post("/api/v1/signup", json=SIGNUP)
-    assert response.status_code == 409
+        response = await client.post("/api/v1/auth/signup", json=SIGNUP)
+    assert response.status_code == 429
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json() == problem
 
 
 async def test_signup_gives_a_french_503_when_identity_is_down(portal):
     async with portal() as client:  # every upstream refuses connections by default
-        response = await client.post("/api/v1/signup", json=SIGNUP)
+        response = await client.post("/api/v1/auth/signup", json=SIGNUP)
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
@@ -72,36 +91,36 @@ async def test_signup_never_relays_a_non_json_upstream_body(portal):
         return httpx.Response(500, text="Traceback (most recent call last): ...")
 
     async with portal(identity) as client:
-        response = await client.post("/api/v1/signup", json=SIGNUP)
+        response = await client.post("/api/v1/auth/signup", json=SIGNUP)
     assert response.status_code == 502
     assert "Traceback" not in response.text
 
 
 async def test_signup_validates_input_in_french(portal):
     async with portal() as client:
-        response = await client.post("/api/v1/signup", json={"name": "Martin"})
+        response = await client.post("/api/v1/auth/signup", json={"family_name": "Martin"})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
-    assert "child : Ce champ est obligatoire." in response.json()["detail"]
+    assert "guardian : Ce champ est obligatoire." in response.json()["detail"]
 
 
 async def test_signup_leaves_domain_rules_to_identity(portal):
     """Only the shape is checked here; identity's own French message reaches the parent."""
     problem = {"type": "about:blank", "title": "Données invalides", "status": 422,
-               "detail": "La date de naissance ne peut pas être dans le futur."}
+               "detail": "Le mot de passe doit contenir au moins 10 caractères."}
     sent: list[dict] = []
 
     def identity(request: httpx.Request) -> httpx.Response:
         sent.append(json.loads(request.content))
         return httpx.Response(422, json=problem, headers={"content-type": "application/problem+json"})
 
-    body = {"name": "Famille X", "child": {"first_name": "Zoé", "last_name": "X",
-                                           "birth_date": "2090-01-01"}, "consent": True}
+    body = {**SIGNUP, "consent": True}
     async with portal(identity) as client:
-        response = await client.post("/api/v1/signup", json=body)
+        response = await client.post("/api/v1/auth/signup", json=body)
     assert response.status_code == 422
     assert response.json()["detail"] == problem["detail"]
-    assert sent == [body], "forwarded as sent, unknown fields included"
+    # Unknown fields (« consent ») are dropped: no unbounded input reaches identity.
+    assert sent == [SIGNUP]
 
 
 async def test_health_aggregates_the_services(portal):
@@ -126,10 +145,10 @@ async def test_openapi_is_published_under_api_v1(portal):
     async with portal() as client:
         spec = (await client.get("/api/v1/openapi.json")).json()
         docs = await client.get("/api/v1/docs")
-    assert "/api/v1/signup" in spec["paths"]
     assert "/api/v1/health" in spec["paths"]
     for path in ("/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logout",
-                 "/api/v1/auth/password-reset", "/api/v1/auth/signup", "/api/v1/famille",
+                 "/api/v1/auth/password-reset", "/api/v1/auth/signup",
+                 "/api/v1/auth/signup/confirm", "/api/v1/famille",
                  "/api/v1/famille/enfants", "/api/v1/famille/enfants/{person_id}",
                  "/api/v1/famille/responsables", "/api/v1/coordonnees",
                  "/api/v1/coordonnees/demandes", "/api/v1/tableau-de-bord",
@@ -157,13 +176,15 @@ def bearer(token: str) -> dict[str, str]:
     ("/auth/password-reset", {"email": "a@b.fr"}),
     ("/auth/signup", {"family_name": "Martin", "email": "a@b.fr", "password": "p",
                       "guardian": {"first_name": "Claire", "last_name": "Martin"}}),
+    ("/auth/signup/confirm", {"token": "jeton-de-confirmation"}),
 ])
 async def test_auth_endpoints_forward_to_identity(portal, fake, path, body):
     answers = {"/auth/token": httpx.Response(200, json={"access_token": "a", "expires_in": 900}),
                "/auth/refresh": httpx.Response(200, json={"access_token": "b", "expires_in": 900}),
                "/auth/logout": httpx.Response(204),
                "/auth/password-reset": httpx.Response(202, json={}),
-               "/auth/signup": httpx.Response(201, json={"family_id": FAMILY_ID})}
+               "/auth/signup": httpx.Response(202, json=ACCEPTED),
+               "/auth/signup/confirm": httpx.Response(204)}
     fake.on("POST", path, answers[path])
     async with portal(fake) as client:
         response = await client.post(f"/api/v1{path}", json={**body, "family_id": OTHER})
@@ -171,7 +192,7 @@ async def test_auth_endpoints_forward_to_identity(portal, fake, path, body):
     assert response.content == answers[path].content
     assert fake.body("POST", path) == body, "unknown fields are dropped"
     [sent] = fake.sent("POST", path)
-    assert sent.headers["x-client-ip"] == "127.0.0.1"
+    assert sent.headers["x-marelle-client-address"] == "127.0.0.1"
     assert "set-cookie" not in response.headers
 
 

@@ -54,7 +54,7 @@ async def test_login_sets_both_cookies_and_redirects_to_the_dashboard(portal, fa
     [sent] = fake.sent("POST", "/auth/token")
     assert json.loads(sent.content) == {"email": "claire.martin@example.fr",
                                         "password": " secret à espaces "}
-    assert sent.headers["x-client-ip"] == "127.0.0.1"
+    assert sent.headers["x-marelle-client-address"] == "127.0.0.1"
     assert sent.headers["x-correlation-id"] == "cid-login"
 
 
@@ -259,13 +259,15 @@ SIGNUP_FORM = {"family_name": "Martin", "email": "claire.martin@example.fr",
                "password": "un long mot de passe", "password_confirmation": "un long mot de passe"}
 
 
-async def test_signup_creates_the_household_then_shows_the_login_form(portal, fake, gw):
-    fake.on("POST", "/auth/signup", httpx.Response(201, json={"family_id": fake.FAMILY_ID}))
+async def test_signup_asks_to_confirm_the_address_then_shows_the_login_form(portal, fake, gw):
+    fake.on("POST", "/auth/signup", httpx.Response(202, json={"message": "Demande enregistrée."}))
     async with portal(fake) as client:
         form = (await client.get("/inscription")).text
         for label in ("Nom de la famille", "Prénom", "Nom", "Adresse e-mail", "Mot de passe",
                       "Confirmation du mot de passe"):
             assert f">{label} <span class=\"required\"" in form, label
+        assert "Vous pourrez vous connecter tout de suite" not in form
+        assert "ouvrez le lien qu&#39;il contient pour activer votre compte" in form
         response = await client.post("/inscription", data=gw.with_csrf(client, SIGNUP_FORM))
         assert response.status_code == 303
         login = (await client.get(response.headers["location"])).text
@@ -273,19 +275,52 @@ async def test_signup_creates_the_household_then_shows_the_login_form(portal, fa
         "family_name": "Martin", "email": "claire.martin@example.fr",
         "password": "un long mot de passe",
         "guardian": {"first_name": "Claire", "last_name": "Martin"}}
-    assert "Votre foyer va être vérifié par la structure" in login
+    # The same page whether or not the address had an account (identity answers the same).
+    assert "Ouvrez le lien que nous venons d&#39;envoyer" in login
+    assert "vous pouvez dès maintenant vous connecter" not in login
     assert '<form method="post" action="/connexion"' in login
 
 
-async def test_signup_conflict_and_field_errors(portal, fake, gw):
-    fake.on("POST", "/auth/signup",
-            gw.problem(409, "Un compte existe déjà pour cette adresse e-mail."))
+async def test_signup_field_errors_and_throttling(portal, fake, gw):
+    fake.on("POST", "/auth/signup", gw.problem(422, "Données invalides", erreurs=[
+        {"champ": "guardian.first_name", "message": "Le prénom est trop long."}]))
     async with portal(fake) as client:
-        conflict = await client.post("/inscription", data=gw.with_csrf(client, SIGNUP_FORM))
-        fake.on("POST", "/auth/signup", gw.problem(422, "Données invalides", erreurs=[
-            {"champ": "guardian.first_name", "message": "Le prénom est trop long."}]))
         invalid = await client.post("/inscription", data=gw.with_csrf(client, SIGNUP_FORM))
-    assert conflict.status_code == 409
-    assert '<a href="#email">Un compte existe déjà pour cette adresse e-mail.</a>' in conflict.text
-    assert 'value="Martin"' in conflict.text and "un long mot de passe" not in conflict.text
+        fake.on("POST", "/auth/signup", gw.problem(
+            429, "Trop de tentatives d'inscription : réessayez dans 60 minutes."))
+        throttled = await client.post("/inscription", data=gw.with_csrf(client, SIGNUP_FORM))
+    assert invalid.status_code == 422
     assert '<a href="#first_name">Le prénom est trop long.</a>' in invalid.text
+    assert 'value="Martin"' in invalid.text and "un long mot de passe" not in invalid.text
+    assert throttled.status_code == 429
+    assert "Trop de tentatives d&#39;inscription" in throttled.text
+
+
+async def test_confirmation_link_activates_only_through_the_button(portal, fake, gw):
+    fake.on("POST", "/auth/signup/confirm", httpx.Response(204))
+    async with portal(fake) as client:
+        page = await client.get("/inscription/confirmer?jeton=jeton-de-confirmation")
+        # Opening the link (a mail scanner does) changes nothing.
+        assert fake.sent("POST", "/auth/signup/confirm") == []
+        assert page.status_code == 200
+        assert 'action="/inscription/confirmer"' in page.text
+        assert 'name="jeton" value="jeton-de-confirmation"' in page.text
+        response = await client.post("/inscription/confirmer", data=gw.with_csrf(
+            client, {"jeton": "jeton-de-confirmation"}))
+        assert response.status_code == 303
+        login = (await client.get(response.headers["location"])).text
+    assert fake.body("POST", "/auth/signup/confirm") == {"token": "jeton-de-confirmation"}
+    assert "Votre adresse e-mail est confirmée et votre compte activé." in login
+
+
+async def test_confirmation_link_used_or_missing(portal, fake, gw):
+    fake.on("POST", "/auth/signup/confirm", gw.problem(
+        400, "Ce lien de confirmation n'est plus valide : il a déjà servi ou il a expiré."))
+    async with portal(fake) as client:
+        used = await client.post("/inscription/confirmer", data=gw.with_csrf(
+            client, {"jeton": "jeton-deja-utilise"}))
+        missing = await client.get("/inscription/confirmer")
+    assert used.status_code == 400
+    assert "Ce lien de confirmation n&#39;est plus valide" in used.text
+    assert "Inscrivez-vous de nouveau" in used.text
+    assert missing.status_code == 400

@@ -2,6 +2,7 @@
 """Validate a Compose file without a Docker engine.
 
     python infra/compose/check_compose.py [docker-compose.yml] [--schema PATH] [--require-schema]
+                                          [--env-file FILE]
 
 Structural checks (always): every service has an image or a build whose context, Dockerfile,
 COPY sources and build args exist; depends_on targets exist, form no cycle, and the
@@ -9,7 +10,9 @@ COPY sources and build args exist; depends_on targets exist, form no cycle, and 
 (one-shot services are those others wait for with `service_completed_successfully`); published host ports are unique; environment keys are valid strings and
 values are not YAML booleans; named volumes are declared and bind-mount sources exist.
 Variables are interpolated like Compose does (`${VAR}`, `${VAR:-default}`, `$$`) from the
-current environment.
+current environment, completed by --env-file (KEY=VALUE lines, like Compose's; the environment
+wins). Required variables (`${VAR:?}`, the secrets) must be set: infra/compose/check.env holds
+placeholders for this offline check only.
 
 Schema check (when possible): against compose-spec's JSON Schema, taken from --schema, from
 $COMPOSE_SPEC_SCHEMA, or from the `check-jsonschema` PyPI package, which ships the file
@@ -497,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema", help="compose-spec JSON Schema file to validate against")
     parser.add_argument("--require-schema", action="store_true",
                         help="fail when no compose-spec schema (or jsonschema) is available")
+    parser.add_argument("--env-file", help="KEY=VALUE file completing the environment")
     args = parser.parse_args(argv)
 
     try:
@@ -518,7 +522,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     report = Report()
-    doc = interpolate(raw, dict(os.environ), report)
+    env: dict[str, str] = {}
+    if args.env_file:
+        for line in Path(args.env_file).read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, _, value = line.partition("=")
+                env[key.strip()] = value.strip()
+    env.update(os.environ)
+    doc = interpolate(raw, env, report)
     structural_checks(doc, path.resolve().parent, report)
     bad_keys = non_string_keys(doc)
     for where in bad_keys:

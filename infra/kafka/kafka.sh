@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local single-node Apache Kafka broker (KRaft) without Docker, from Maven Central jars.
 #
-#   infra/kafka/kafka.sh start  [--port P] [--controller-port C] [--data-dir DIR]
+#   infra/kafka/kafka.sh start  [--port P] [--controller-port C] [--data-dir DIR] [--auth]
 #   infra/kafka/kafka.sh stop   [--data-dir DIR]
 #   infra/kafka/kafka.sh status [--data-dir DIR]
 #   infra/kafka/kafka.sh fetch
@@ -11,6 +11,10 @@
 # Defaults: port 9092, controller port = port + 1, data dir <repo>/var/kafka. A relative
 # --data-dir is taken from the current directory. A data dir that was started before keeps
 # its ports when --port is not given.
+# --auth: SASL_PLAINTEXT listener (SCRAM-SHA-512 for clients, PLAIN for the admin only), ACLs
+# enforced (StandardAuthorizer: nothing is allowed without an ACL), super user "admin" whose
+# password is MARELLE_KAFKA_ADMIN_PASSWORD (required). <data dir>/admin.properties is then the
+# admin's client config; infra/kafka/acls.sh creates Marelle's users and ACLs.
 #
 # Environment (all optional):
 #   MARELLE_KAFKA_VERSION    force one kafka_2.13 version (default: first that resolves of
@@ -41,7 +45,7 @@ log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -73,7 +77,7 @@ libs_ready() {
     local marker="$LIBS/$MARKER_NAME" have
     [[ -f "$marker" ]] || return 1
     have=$(<"$marker")
-    [[ -n "$have" && -f "$LIBS/kafka_2.13-$have.jar" ]] || return 1
+    [[ -n "$have" && -f "$LIBS/kafka_2.13-$have.jar" && -f "$LIBS/kafka-tools-$have.jar" ]] || return 1
     [[ -z "${MARELLE_KAFKA_VERSION:-}" || "$MARELLE_KAFKA_VERSION" == "$have" ]]
 }
 
@@ -205,10 +209,48 @@ java_opts() {
 
 # ---------------------------------------------------------------- start
 
+# The authenticated mode's additions to server.properties (later keys win in a properties file).
+# The controller listener and the inter-broker link use PLAIN with the admin's static credentials
+# (SCRAM credentials live in the metadata log, which the controller must read first); clients
+# use SCRAM-SHA-512. PLAIN on the client listener knows the admin only.
+auth_properties() {
+    local port="$1" cport="$2" pw="$3" plain
+    plain="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"$pw\" user_admin=\"$pw\";"
+    cat <<PROPS
+
+# ---- --auth (added by kafka.sh)
+listeners=SASL_PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$port
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=$plain
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=$plain
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=false
+auto.create.topics.enable=false
+PROPS
+}
+
+admin_password() {
+    local pw="${MARELLE_KAFKA_ADMIN_PASSWORD:-}"
+    [[ -n "$pw" ]] || die "--auth needs MARELLE_KAFKA_ADMIN_PASSWORD (the broker's super user password; there is no default)"
+    # It goes inside a JAAS string and a properties file: characters both take as they are.
+    [[ "$pw" =~ ^[A-Za-z0-9._~+/=-]{12,}$ ]] \
+        || die "MARELLE_KAFKA_ADMIN_PASSWORD must be 12+ characters among A-Z a-z 0-9 . _ ~ + / = -"
+    printf '%s\n' "$pw"
+}
+
 cmd_start() {
-    local port="" cport="" data="$REPO_ROOT/var/kafka"
+    local port="" cport="" data="$REPO_ROOT/var/kafka" auth=""
     while (($#)); do
         case "$1" in
+            --auth) auth=1; shift ;;
             --port) port="${2:?--port needs a value}"; shift 2 ;;
             --controller-port) cport="${2:?--controller-port needs a value}"; shift 2 ;;
             --data-dir) data="${2:?--data-dir needs a value}"; shift 2 ;;
@@ -222,8 +264,13 @@ cmd_start() {
     exec 9>"$DATA_DIR/.start.lock"
     if command -v flock >/dev/null 2>&1; then flock 9; fi
 
-    local pid
+    local pid pw="" running_auth=""
+    [[ -n "$auth" ]] && pw=$(admin_password)
     if pid=$(running_pid); then
+        # A running broker keeps its mode: refuse rather than hand out the other kind.
+        [[ -n "$(prop "$conf" authorizer.class.name)" ]] && running_auth=1
+        [[ "$running_auth" == "$auth" ]] \
+            || die "the broker of $DATA_DIR runs in the other mode (with/without --auth); stop it first"
         port=$(prop "$conf" advertised.listeners | sed 's/.*://')
         log "already running (pid $pid, data dir $DATA_DIR)"
         wait_ready "$pid" "$port" port-only || die "the running broker (pid $pid) is not answering on port $port"
@@ -258,7 +305,18 @@ cmd_start() {
     tpl=${tpl//@PORT@/"$port"}
     tpl=${tpl//@CONTROLLER_PORT@/"$cport"}
     tpl=${tpl//@LOG_DIRS@/"$DATA_DIR/data"}
-    printf '%s\n' "$tpl" >"$conf.tmp"
+    rm -f -- "$conf.tmp"
+    # With --auth it holds the admin's password: owner only.
+    (umask 077 && printf '%s\n' "$tpl" >"$conf.tmp")
+    if [[ -n "$auth" ]]; then
+        auth_properties "$port" "$cport" "$pw" >>"$conf.tmp"
+        rm -f -- "$DATA_DIR/admin.properties"
+        (umask 077 && printf '%s\n' "security.protocol=SASL_PLAINTEXT" "sasl.mechanism=PLAIN" \
+            "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"$pw\";" \
+            >"$DATA_DIR/admin.properties")
+    else
+        rm -f -- "$DATA_DIR/admin.properties"
+    fi
     mv -- "$conf.tmp" "$conf"
 
     java_opts

@@ -7,6 +7,7 @@ import email
 import email.policy
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -142,7 +143,13 @@ def stack(kafka_bootstrap: str, pg_base_url: str, tmp_path_factory: pytest.TempP
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     base_env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
     base_env.update({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "PYTHONUNBUFFERED": "1",
-                     "MARELLE_VAR_DIR": str(tmp_path_factory.mktemp("var"))})
+                     "MARELLE_VAR_DIR": str(tmp_path_factory.mktemp("var")),
+                     # Development mode, one proxy secret for all, cookies over plain HTTP.
+                     "MARELLE_ENV": "development",
+                     "MARELLE_PROXY_SECRET": secrets.token_urlsafe(32),
+                     "GATEWAY_COOKIE_SECURE": "false", "BACKOFFICE_COOKIE_SECURE": "false",
+                     # Their unit tests turn the revocation feed off; the stack has a broker.
+                     "GATEWAY_KAFKA_ENABLED": "true", "BACKOFFICE_KAFKA_ENABLED": "true"})
     mailbox = Mailbox()
     mailbox.controller.start()
     base_env.update({"IDENTITY_SMTP_PORT": str(mailbox.port), "IDENTITY_PORTAL_URL": urls["gateway"]})

@@ -14,6 +14,7 @@ import jwt
 from fastapi import Depends, Request
 
 from marelle_chassis.domain_errors import Forbidden, ServiceUnavailable, Unauthorized
+from marelle_chassis.revocations import Revocations
 
 ISSUER = "marelle-identity"
 AUDIENCE = "marelle"
@@ -50,12 +51,16 @@ class TokenVerifier:
     """Verifies RS256 tokens against identity's JWKS, fetched lazily and cached.
 
     An unknown `kid` triggers one refetch (key rotation), at most every `min_refresh` seconds.
+    With `revocations`, a token whose session was ended (logout, password change…) is refused
+    at once rather than when it expires.
     """
 
     def __init__(self, jwks_url: str | None = None, *, jwks: dict[str, Any] | None = None,
                  min_refresh: float = 30.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 revocations: Revocations | None = None) -> None:
         self.jwks_url = jwks_url
+        self.revocations = revocations
         self._transport = transport  # tests replace the network to identity
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
@@ -102,7 +107,18 @@ class TokenVerifier:
             raise Unauthorized("Votre session a expiré ; reconnectez-vous.") from None
         except jwt.PyJWTError:
             raise Unauthorized("Jeton d'accès invalide.") from None
+        if self.revocations is not None and self.revocations.is_revoked(
+                str(claims["sub"]), claims.get("sid"), _issued_at(claims), token):
+            raise Unauthorized("Cette session a été fermée ; reconnectez-vous.")
         return principal_from_claims(claims)
+
+
+def _issued_at(claims: dict[str, Any]) -> float:
+    try:
+        return float(claims["iat"])
+    except (TypeError, ValueError):
+        # An unreadable `iat` cannot prove the token is newer than a revocation.
+        return float("-inf")
 
 
 def bearer_token(request: Request) -> str:

@@ -11,13 +11,27 @@ from typing import Any
 
 from marelle_chassis import migrations
 from marelle_chassis.logs import configure_logging
-from marelle_chassis.settings import ServiceSettings
+from marelle_chassis.settings import ServiceSettings, UnsafeConfiguration
 
 
 def run_cli(*, settings_factory: Callable[[], ServiceSettings], app_path: str,
             migrations_dir: Path | None,
             commands: dict[str, Callable[[ServiceSettings], Awaitable[Any]]] | None = None,
-            argv: list[str] | None = None) -> int:
+            argv: list[str] | None = None,
+            preflight: Callable[[ServiceSettings], None] | None = None) -> int:
+    """`preflight` checks the settings before serving (e.g. no default secret in production):
+    its `UnsafeConfiguration` is said in one clear line, with exit status 2, no traceback."""
+    try:
+        return _run(settings_factory, app_path, migrations_dir, commands, argv, preflight)
+    except UnsafeConfiguration as exc:
+        print(f"marelle: {exc}", file=sys.stderr, flush=True)
+        return 2
+
+
+def _run(settings_factory: Callable[[], ServiceSettings], app_path: str,
+         migrations_dir: Path | None,
+         commands: dict[str, Callable[[ServiceSettings], Awaitable[Any]]] | None,
+         argv: list[str] | None, preflight: Callable[[ServiceSettings], None] | None) -> int:
     commands = commands or {}
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +52,8 @@ def run_cli(*, settings_factory: Callable[[], ServiceSettings], app_path: str,
     if args.command == "serve":
         import uvicorn
 
+        if preflight:
+            preflight(settings)
         if migrations_dir and not args.no_migrate:
             migrations.upgrade(migrations_dir, settings.database_url)
         uvicorn.run(app_path, factory=True, host=settings.host, port=settings.port,

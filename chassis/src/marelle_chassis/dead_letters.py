@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 
 from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
 from marelle_chassis.domain_errors import NotFound
+from marelle_chassis.kafka_security import kafka_client_options
 from marelle_contracts.http.platform import DeadLetter, DeadLetters
 
 REPLAY_HEADER = "x-replayed-from"
@@ -57,7 +58,8 @@ def to_dead_letter(record: Any) -> DeadLetter:
 
 
 async def _partitions(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dlq-reader")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dlq-reader",
+                                **kafka_client_options())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -70,6 +72,7 @@ async def _partitions(bootstrap: str, topic: str) -> list[int]:
 async def read_all(bootstrap: str, topic: str, limit: int = 500) -> list[Any]:
     """Every record of `topic`, without joining a consumer group (nothing is committed)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                **kafka_client_options(),
                                 client_id=f"dlq-reader-{uuid.uuid4().hex[:6]}")
     await consumer.start()
     try:
@@ -102,7 +105,8 @@ async def replay(bootstrap: str, topic: str, partition: int, offset: int) -> Dea
         raise NotFound("Ce message n'indique pas son sujet d'origine ; il ne peut être rejoué.")
     headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("x-")]
     headers.append((REPLAY_HEADER, f"{topic}/{partition}/{offset}".encode()))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                                **kafka_client_options())
     await producer.start()
     try:
         await producer.send_and_wait(parked.original_topic, record.value, key=record.key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 import weakref
@@ -13,27 +14,36 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, ValidationError
 
 from marelle_chassis import context
+from marelle_chassis.kafka_security import faststream_security, kafka_client_options
 from marelle_chassis.transactions import is_transient
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope, Topics, dlq_topic, parse_payload
-from marelle_contracts.registry import UnknownEventType
+from marelle_contracts.registry import UnknownEventType, event_spec
 from marelle_contracts.topics import PARTITIONS
 
 log = logging.getLogger(__name__)
 
 
-def create_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
+def create_broker(bootstrap_servers: str, client_id: str,
+                  security_env: Mapping[str, str] | None = None) -> KafkaBroker:
+    """`security_env`: where the KAFKA_SECURITY_PROTOCOL/KAFKA_SASL_* settings are read
+    (default: the process environment; see kafka_security)."""
     # acks=all + idempotence: an acknowledged event survives and is not duplicated by retries.
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
+        security=faststream_security(security_env),
         acks="all",
         enable_idempotence=True,
         graceful_timeout=15.0,
@@ -44,12 +54,16 @@ def create_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
 
 async def ensure_topics(bootstrap_servers: str, topics: Sequence[str] | None = None,
                         partitions: int = PARTITIONS, replication: int = 1,
-                        timeout: float = 60.0) -> None:
+                        timeout: float = 60.0,
+                        security_env: Mapping[str, str] | None = None) -> None:
     """Create the topics explicitly (several partitions) instead of relying on auto-creation."""
     names = list(topics or Topics.all())
+    security = kafka_client_options(security_env)
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="marelle-admin")
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="marelle-admin",
+                                    **security)
+        missing: list[str] = []
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -62,6 +76,11 @@ async def ensure_topics(bootstrap_servers: str, topics: Sequence[str] | None = N
                 except TopicAlreadyExistsError:
                     pass
             return
+        except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError) as exc:
+            # With ACLs (production) the deployment creates the topics, not the services.
+            log.warning("not allowed to create the missing topics %s (%r): they must be created "
+                        "by the deployment (infra/kafka/acls.sh --topics)", missing, exc)
+            return
         except Exception:
             if asyncio.get_running_loop().time() > deadline:
                 raise
@@ -73,6 +92,46 @@ async def ensure_topics(bootstrap_servers: str, topics: Sequence[str] | None = N
 
 class PermanentError(Exception):
     """Retrying cannot help (bad payload, impossible state): straight to the DLQ."""
+
+
+class ForeignEvent(PermanentError):
+    """An event on a topic its producer does not own, or of a type that belongs elsewhere."""
+
+
+# marelle.<service>.v<N> is written by <service> only; marelle.inbound.<name>.v<N> by another
+# municipal system (any producer name) and carries only the event types registered for it.
+_OWNED_TOPIC = re.compile(r"^marelle\.(?P<owner>[a-z][a-z0-9_]*)\.v[0-9]+$")
+_INBOUND_TOPIC = re.compile(r"^marelle\.inbound\.[a-z0-9_]+\.v[0-9]+$")
+
+
+def check_origin(envelope: Envelope, topic: str) -> None:
+    """Raise ForeignEvent when `envelope` may not travel on `topic`.
+
+    ACLs keep other principals from writing a service's topic; this check is the consumer's own
+    guard (a mistaken producer, a replay, a broker without ACLs). Topics outside Marelle's naming
+    (tests' scratch topics) have no owner to check."""
+    inbound = _INBOUND_TOPIC.match(topic)
+    owned = None if inbound else _OWNED_TOPIC.match(topic)
+    if not inbound and not owned:
+        return
+    kind = envelope.event_type
+    if owned:
+        owner = owned["owner"]
+        if envelope.producer != owner:
+            raise ForeignEvent(f"producteur « {envelope.producer} » refusé : le sujet {topic} "
+                               f"appartient à « {owner} »")
+        if not kind.startswith(f"{owner}."):
+            raise ForeignEvent(f"type « {kind} » refusé : le sujet {topic} ne porte que des "
+                               f"événements {owner}.*")
+    try:
+        spec = event_spec(kind)
+    except UnknownEventType:
+        if inbound:
+            raise ForeignEvent(f"type « {kind} » inconnu sur le sujet entrant {topic}") from None
+        return  # the owner added a type within the version: the dispatcher ignores it
+    if spec.topic != topic:
+        raise ForeignEvent(f"type « {kind} » refusé : il appartient au sujet {spec.topic}, "
+                           f"pas à {topic}")
 
 
 @dataclass(frozen=True)
@@ -153,6 +212,12 @@ def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: Envelop
         context.correlation_id.set(envelope.correlation_id)
         context.causation_id.set(str(envelope.event_id))
         extra = {"event_id": str(envelope.event_id), "event_type": envelope.event_type, **position}
+        try:
+            check_origin(envelope, record.topic)
+        except ForeignEvent as exc:
+            log.error("event rejected: %r", exc, extra=extra)
+            await _park(broker, msg, position, _describe(exc), attempts=1, group=group_id)
+            return
         failures = transient = 0
         while True:
             try:

@@ -22,9 +22,9 @@ import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -244,7 +244,8 @@ def parked_outbox_router(engine: AsyncEngine, outbox: Table) -> APIRouter:
         return ParkedRows(items=[ParkedRow.model_validate(dict(r)) for r in rows])
 
     @router.post("/{row_id}/retry", response_model=ParkedRow)
-    async def retry_parked(row_id: int, who: Principal = Depends(admin)) -> ParkedRow:
+    async def retry_parked(row_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+                           who: Principal = Depends(admin)) -> ParkedRow:
         async with engine.begin() as conn:
             row = (await conn.execute(
                 update(o).where(o.c.id == row_id, o.c.parked_at.is_not(None))

@@ -17,11 +17,13 @@ from marelle_chassis.auth import TokenVerifier
 from marelle_chassis.docs import offline_docs
 from marelle_chassis.errors import install_problem_handlers
 from marelle_chassis.health import health_router
-from marelle_chassis.http import CorrelationIdMiddleware
+from marelle_chassis.http import CorrelationIdMiddleware, NoStoreMiddleware, RefuseNulMiddleware
 from marelle_chassis.messaging import consumer_health, create_broker, ensure_topics, publish_raw
 from marelle_chassis.messaging_tables import inbox_table, outbox_table
+from marelle_chassis.openapi import document_api
 from marelle_chassis.outbox import OutboxRelay, Retention, parked_outbox_router
-from marelle_chassis.settings import ServiceSettings
+from marelle_chassis.revocations import RevocationFeed, Revocations
+from marelle_chassis.settings import ServiceSettings, announce_mode, refuse_unsafe_production
 from marelle_chassis.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -46,23 +48,38 @@ class ServiceRuntime:
                                             inbox_days=settings.inbox_retention_days))
             if self.broker else None
         )
-        self.token_verifier = TokenVerifier(settings.jwks_url)
+        # Every service refuses at once the tokens of a session identity ended (logout,
+        # password change…), learnt from identity's topic by this very process.
+        self.revocations = Revocations(settings.revocation_memory_seconds)
+        self.revocation_feed: RevocationFeed | None = (
+            RevocationFeed(settings.kafka_bootstrap_servers, self.revocations,
+                           client_id=self.name)
+            if settings.kafka_enabled else None
+        )
+        self.token_verifier = TokenVerifier(settings.jwks_url, revocations=self.revocations)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.metadata, producer=self.name,
                           on_commit=self.relay.notify if self.relay else None)
 
     async def start(self) -> None:
+        announce_mode(self.settings)
         if self.broker:
             await ensure_topics(self.settings.kafka_bootstrap_servers)
             await self.broker.start()
         if self.relay:
             self.relay.start()
+        if self.revocation_feed:
+            self.revocation_feed.start()
+            # Serve once the recent revocations are read (readiness says so meanwhile).
+            await self.revocation_feed.wait_caught_up(timeout=15.0)
         log.info("%s started", self.name)
 
     async def stop(self) -> None:
         # Drain the outbox while the producer is up, then let the consumers finish their
         # message and commit (broker.stop waits up to graceful_timeout).
+        if self.revocation_feed:
+            await self.revocation_feed.stop()
         if self.relay:
             await self.relay.stop()
         if self.broker:
@@ -83,6 +100,10 @@ class ServiceRuntime:
         """Not ready while a consumer holds a message because a dependency is down."""
         if self.broker:
             consumer_health(self.broker).check()
+
+    async def check_revocations(self) -> None:
+        if self.revocation_feed:
+            self.revocation_feed.check()
 
 
 def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence[APIRouter],
@@ -105,19 +126,29 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence
                     await result  # type: ignore[misc]
             await runtime.stop()
 
+    # A production start with a broker reached without authentication is refused here, once for
+    # every service (each service adds its own secrets where it has some).
+    refuse_unsafe_production(runtime.settings, {})
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,
                   license_info={"name": "AGPL-3.0-or-later"}, docs_url=None, redoc_url=None)
     offline_docs(app)
     app.state.runtime = runtime
     app.state.token_verifier = runtime.token_verifier
+    # API answers carry personal data: never kept by a browser or a shared cache.
+    app.add_middleware(NoStoreMiddleware)
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(CorrelationIdMiddleware)
     install_problem_handlers(app)
     checks = {"database": runtime.check_database}
     if runtime.broker:
         checks["kafka"] = runtime.check_broker
         checks["consumers"] = runtime.check_consumers
+    if runtime.revocation_feed:
+        checks["revocations"] = runtime.check_revocations
     app.include_router(health_router(runtime.name, checks))
     for router in routers:
         app.include_router(router)
     app.include_router(parked_outbox_router(runtime.engine, outbox_table(runtime.metadata)))
+    # The OpenAPI says what the API really does: bearer scheme, problem+json errors, statuses.
+    document_api(app)
     return app

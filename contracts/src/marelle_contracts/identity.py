@@ -205,3 +205,13 @@ class SessionsRevoked(_Payload):
                                                  "cet instant sont refusés.")
     reason: str = Field(description="logout, password_changed, password_reset, email_changed, "
                                     "account_disabled, token_reuse. — Motif.")
+
+
+class FamilyReviewed(_Payload):
+    """Staff checked a household created by sign-up (« à vérifier »): the services may now
+    accept its requests. — Le personnel a vérifié un foyer créé par une inscription en ligne : les
+    services peuvent accepter ses demandes."""
+
+    family_id: uuid.UUID = Field(description=_FAMILY_ID)
+    reviewed_by: uuid.UUID | None = Field(default=None, description="The staff member. — "
+                                                                    "L'agent.")

@@ -35,6 +35,8 @@ _IDENTITY = [
      "Staff accepted a contact-change request (the change follows as contact_details_changed)."),
     ("contact_change_refused", identity.ContactChangeRefused,
      "Staff refused a contact-change request, with a reason."),
+    ("family_reviewed", identity.FamilyReviewed,
+     "Staff checked a household created by sign-up: its requests may now be accepted."),
     ("email_changed", identity.EmailChanged,
      "Staff changed a household's email address (also its login identifier)."),
 ]

@@ -55,13 +55,14 @@ def _aware(value: datetime) -> datetime:
 
 
 class Upstreams:
-    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str]) -> None:
+    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str],
+                 proxy_secret: str = "") -> None:
         self.client = client
         self.urls = {name: url.rstrip("/") for name, url in urls.items()}
-        self.identity = IdentityClient(client, self.urls["identity"])
-        self.enrolment = EnrolmentClient(client, self.urls["enrolment"])
-        self.booking = BookingClient(client, self.urls["booking"])
-        self.billing = BillingClient(client, self.urls["billing"])
+        self.identity = IdentityClient(client, self.urls["identity"], proxy_secret)
+        self.enrolment = EnrolmentClient(client, self.urls["enrolment"], proxy_secret)
+        self.booking = BookingClient(client, self.urls["booking"], proxy_secret)
+        self.billing = BillingClient(client, self.urls["billing"], proxy_secret)
 
     async def _get(self, service: str, path: str, token: str | None = None) -> httpx.Response:
         headers = outgoing_headers()

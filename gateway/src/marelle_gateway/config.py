@@ -14,16 +14,20 @@ class GatewaySettings(ServiceSettings):
     service_name: ClassVar[str] = "gateway"
 
     port: int = 8080
-    # The gateway holds no domain state: no database, no broker.
-    kafka_enabled: bool = False
+    # The gateway holds no domain state: no database. Kafka is only read, for identity's
+    # `sessions_revoked` (a logged-out session is refused at once); off, a revoked token is
+    # refused by the services but the gateway's pages accept it until it expires.
+    kafka_enabled: bool = True
     enrolment_url: str = "http://127.0.0.1:8102"
     booking_url: str = "http://127.0.0.1:8103"
     billing_url: str = "http://127.0.0.1:8104"
     upstream_timeout: float = 5.0
     default_language: str = "fr"
-    # Secure cookies need HTTPS: off by default so the portal works on a local http address;
-    # turn it on in every real deployment.
-    cookie_secure: bool = False
+    # Secure cookies (sent over HTTPS only). The development run on http://127.0.0.1 turns it off
+    # explicitly (GATEWAY_COOKIE_SECURE=false).
+    cookie_secure: bool = True
+    # Request bodies larger than this are refused (413); the portal has no upload.
+    max_body_bytes: int = 1 << 20
     # The portal's public origin (e.g. https://famille.ville.fr), for the CSRF Origin check
     # behind a TLS-terminating proxy. Empty: the request's own Host is the reference.
     public_url: str = ""

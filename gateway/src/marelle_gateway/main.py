@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,14 +14,24 @@ from fastapi.staticfiles import StaticFiles
 from marelle_chassis.errors import DomainError, problem
 from marelle_chassis.health import health_router, upstream_checks
 from marelle_chassis.docs import offline_docs
-from marelle_chassis.http import CorrelationIdMiddleware
-from marelle_chassis.web import SecurityHeadersMiddleware, install_web_error_handlers, wants_json
+from marelle_chassis.http import CorrelationIdMiddleware, NoStoreMiddleware, RefuseNulMiddleware
+from marelle_chassis.openapi import document_api
+from marelle_chassis.revocations import RevocationFeed, Revocations
+from marelle_chassis.settings import announce_mode, refuse_unsafe_production
+from marelle_chassis.web import (
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    install_web_error_handlers,
+    wants_json,
+)
 
 from marelle_gateway import api, pages
 from marelle_gateway.clients import Upstreams
 from marelle_gateway.config import GatewaySettings
 from marelle_gateway.rendering import STATIC_DIR, render
 from marelle_gateway.session import CookieMiddleware, GatewayTokenVerifier, install_session_handlers
+
+log = logging.getLogger(__name__)
 
 # Error pages with their own wording; any other status gets the generic one.
 ERROR_PAGES = (400, 403, 404, 500, 503)
@@ -30,14 +41,29 @@ def create_app(settings: GatewaySettings | None = None,
                transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """Build the app; `transport` replaces the network to the upstream services (tests)."""
     settings = settings or GatewaySettings()
+    check_production(settings)
+    revocations = Revocations(settings.revocation_memory_seconds)
+    feed = (RevocationFeed(settings.kafka_bootstrap_servers, revocations,
+                           client_id=settings.service_name)
+            if settings.kafka_enabled else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(transport=transport,
-                                     timeout=httpx.Timeout(settings.upstream_timeout)) as client:
-            app.state.upstreams = Upstreams(client, settings.upstream_urls())
-            app.state.token_verifier = GatewayTokenVerifier(client, settings.jwks_url)
-            yield
+        announce_mode(settings)
+        if feed:
+            feed.start()
+        try:
+            async with httpx.AsyncClient(transport=transport,
+                                         timeout=httpx.Timeout(settings.upstream_timeout)
+                                         ) as client:
+                app.state.upstreams = Upstreams(client, settings.upstream_urls(),
+                                                settings.proxy_secret)
+                app.state.token_verifier = GatewayTokenVerifier(client, settings.jwks_url,
+                                                                revocations)
+                yield
+        finally:
+            if feed:
+                await feed.stop()
 
     app = FastAPI(title="Marelle — API des familles", version="0.1.0", lifespan=lifespan,
                   description="API JSON du portail des familles (Marelle). Authentification : "
@@ -47,19 +73,39 @@ def create_app(settings: GatewaySettings | None = None,
                   license_info={"name": "AGPL-3.0-or-later"})
     offline_docs(app, "/api/v1/docs")
     app.state.settings = settings
+    app.state.revocations = revocations
     app.add_middleware(CookieMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    # Pages and API answers show a family's data: no browser or proxy keeps them.
+    app.add_middleware(NoStoreMiddleware, exempt=("/static/",))
+    app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.is_development)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(CorrelationIdMiddleware)
     install_web_error_handlers(app, _error_page)
     app.add_exception_handler(DomainError, _domain_error)
     install_session_handlers(app, _csrf_page)
 
-    app.include_router(health_router(settings.service_name, upstream_checks(
-        list(settings.upstream_urls()), lambda name: app.state.upstreams.check_live(name))))
+    checks = upstream_checks(list(settings.upstream_urls()),
+                             lambda name: app.state.upstreams.check_live(name))
+    if feed:
+        async def revocations_read() -> None:
+            feed.check()
+
+        checks["revocations"] = revocations_read
+    app.include_router(health_router(settings.service_name, checks))
     app.include_router(api.router)
+    document_api(app, relayed=True, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def check_production(settings: GatewaySettings) -> None:
+    """A production start without a real proxy secret is refused (`UnsafeConfiguration`)."""
+    refuse_unsafe_production(settings, {"MARELLE_PROXY_SECRET": settings.proxy_secret})
+    if not settings.is_development and not settings.cookie_secure:
+        log.warning("GATEWAY_COOKIE_SECURE=false in production: session cookies may travel "
+                    "over plain HTTP")
 
 
 def _error_page(request: Request, status: int) -> Response:

@@ -10,6 +10,8 @@ from jinja2 import StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from marelle_chassis.settings import DEVELOPMENT_NOTICE
+
 from marelle_gateway.i18n import LANG_COOKIE, Translator, available_languages, negotiate
 from marelle_gateway.session import current_session, csrf_token
 
@@ -50,7 +52,9 @@ def render(request: Request, template: str, *, page: str | None = None, status_c
         "t": Translator(lang), "lang": lang, "menu": MENU, "page": page,
         "language_switches": switches, "session": current_session(request),
         # Called by the forms only: a page without a form sets no CSRF cookie.
-        "csrf_token": lambda: csrf_token(request), **context,
+        "csrf_token": lambda: csrf_token(request),
+        "development_notice": (DEVELOPMENT_NOTICE if request.app.state.settings.is_development
+                               else None), **context,
     }, status_code=status_code, headers=headers)
     if explicit:
         # Remember an explicit choice so the menu links keep the language without `?lang=`.

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+import jwt
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from marelle_chassis.auth import TokenVerifier
 from marelle_chassis.errors import Unauthorized
 from marelle_chassis.http import outgoing_headers
+from marelle_chassis.revocations import Revocations
 
 from marelle_gateway.identity import IDENTITY_DOWN, IdentityClient, UpstreamUnavailable
 
@@ -161,8 +163,9 @@ class GatewayTokenVerifier(TokenVerifier):
     identity is a 503 (`UpstreamUnavailable`), not a silent logout.
     """
 
-    def __init__(self, client: httpx.AsyncClient, jwks_url: str) -> None:
-        super().__init__(jwks_url)
+    def __init__(self, client: httpx.AsyncClient, jwks_url: str,
+                 revocations: Revocations | None = None) -> None:
+        super().__init__(jwks_url, revocations=revocations)
         self._client = client
 
     async def _refresh(self) -> None:
@@ -227,6 +230,23 @@ def start_session(request: Request, tokens: Tokens) -> None:
         queue_cookie(request, REFRESH_COOKIE, tokens.refresh_token, samesite="strict")
     # A new CSRF token per login: one planted before login is worth nothing after.
     rotate_csrf(request)
+
+
+def forget_access_token(request: Request, token: str | None) -> None:
+    """Logout: this process refuses the access token at once, whoever still holds a copy.
+
+    Other processes and the services learn it from identity's `sessions_revoked` event (the
+    refresh chain is revoked by identity's logout); this record covers the time the event takes,
+    and an identity that is unreachable at logout."""
+    if not token:
+        return
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return
+    revocations = getattr(request.app.state, "revocations", None)
+    if revocations is not None and isinstance(exp, int | float):
+        revocations.revoke_token(token, float(exp))
 
 
 def end_session(request: Request) -> None:

@@ -52,6 +52,18 @@ def problem_of(response: httpx.Response) -> UpstreamProblem:
                            errors, int(retry) if retry.isdigit() else None)
 
 
+CLIENT_ADDRESS = "x-marelle-client-address"
+PROXY_SECRET = "x-marelle-proxy-secret"
+
+
+def proxy_headers(client_ip: str, secret: str) -> dict[str, str]:
+    """The end user's address for identity, vouched for by the proxy secret (when set)."""
+    headers = {CLIENT_ADDRESS: client_ip}
+    if secret:
+        headers[PROXY_SECRET] = secret
+    return headers
+
+
 def family_path(family_id: object, *parts: object) -> str:
     """`/families/{id}/...`; ids may be UUIDs (the contract's) or their text."""
     return "/".join((f"/families/{family_id}", *map(str, parts)))
@@ -63,17 +75,19 @@ class ServiceClient:
     name = "service"
     down = "Un service du portail est momentanément indisponible. Réessayez dans quelques minutes."
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, base_url: str, proxy_secret: str = "") -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
+        self.proxy_secret = proxy_secret
 
     def headers(self, token: str | None, client_ip: str | None = None) -> dict[str, str]:
         headers = outgoing_headers()
         if token:
             headers["authorization"] = f"Bearer {token}"
         if client_ip:
-            # Services throttle per end user, not per gateway.
-            headers["x-client-ip"] = client_ip
+            # Services throttle per end user, not per gateway; they believe the address only
+            # with the shared proxy secret (anyone else could send this header).
+            headers.update(proxy_headers(client_ip, self.proxy_secret))
         return headers
 
     async def send(self, method: str, path: str, *, json: Any = None, token: str | None = None,

@@ -6,6 +6,7 @@ Tokens are signed with a throwaway RSA key whose JWKS the fake identity serves, 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,11 @@ from marelle_chassis.auth import AUDIENCE, ISSUER
 
 from marelle_backoffice.config import BackofficeSettings
 from marelle_backoffice.main import create_app
+
+# These tests replace the network by a MockTransport: no broker for the revocation feed, and
+# plain-HTTP test URLs (the production defaults are tested explicitly).
+os.environ.setdefault("BACKOFFICE_KAFKA_ENABLED", "false")
+os.environ.setdefault("BACKOFFICE_COOKIE_SECURE", "false")
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -146,7 +146,10 @@ def test_every_catalogue_key_used_exists():
     used |= {f"error.{k}.{p}" for k in ("400", "403", "404", "500", "503", "other", "unavailable",
                                         "not_staff", "admin_only", "csrf")
              for p in ("title", "message")}
-    used |= {"agents.flash.agent_cree"}
+    used |= {f"agents.flash.{n}" for n in admin.AGENT_FLASHES}
+    used |= {f"agents.confirm.{a}.{k}" for a in ("desactiver", "reactiver")
+             for k in ("title", "question", "effect", "submit")}
+    used |= {f"agents.error.{a}" for a in ("desactiver", "reactiver")}
     used |= {f"dead_letters.flash.{n}" for n in admin.DEAD_LETTER_FLASHES}
     # Enrolment pages.
     from marelle_backoffice.pages import catalogue as cat

@@ -57,7 +57,7 @@ async def test_login_calls_identity_sets_the_cookie_and_redirects(backoffice, fa
     [sent] = fake.sent("POST", "identity", "/auth/staff/token")
     assert json.loads(sent.content) == {"email": "camille@ville.test",
                                         "password": "secret-de-camille"}
-    assert sent.headers["x-client-ip"] == "127.0.0.1"
+    assert sent.headers["x-marelle-client-address"] == "127.0.0.1"
     assert sent.headers["x-correlation-id"] == "corr-42"
 
 

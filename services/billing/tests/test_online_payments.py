@@ -291,3 +291,23 @@ async def test_the_receipt_of_an_accepted_payment_is_a_pdf(bank: Billing):
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(receipt.content)).pages)
     assert "R2611000001" in text and "40,00" in text and "0003" in text
     assert "Famille Garnier" in text
+
+
+def test_production_refuses_the_sandbox_bank_and_an_unauthenticated_broker(monkeypatch):
+    import pytest
+
+    from marelle_billing.config import BillingSettings
+    from marelle_billing.main import create_app
+    from marelle_chassis.settings import UnsafeConfiguration
+
+    monkeypatch.setenv("MARELLE_ENV", "production")
+    with pytest.raises(UnsafeConfiguration, match="BILLING_PAYMENT_SANDBOX"):
+        create_app(BillingSettings(database_url="sqlite+aiosqlite:///:memory:",
+                                   kafka_enabled=False, payment_sandbox=True))
+    with pytest.raises(UnsafeConfiguration, match="Kafka sans authentification"):
+        create_app(BillingSettings(database_url="sqlite+aiosqlite:///:memory:"))
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "billing")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "a-long-generated-password-for-billing")
+    assert create_app(BillingSettings(database_url="sqlite+aiosqlite:///:memory:")) is not None

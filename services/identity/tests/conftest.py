@@ -21,6 +21,7 @@ from marelle_identity.config import IdentitySettings
 from marelle_identity.main import MIGRATIONS, create_app
 from tests.support.infra import free_port
 
+PROXY_SECRET = "secret-partage-de-test-" + "x" * 16
 ADMIN = ("admin@marelle.local", "marelle-admin")
 MANAGER = ("gestionnaire@marelle.local", "marelle-gestion")
 
@@ -63,6 +64,11 @@ def smtp() -> Mailbox:
     controller.stop()
 
 
+def proxied(ip: str) -> dict[str, str]:
+    """What the gateway sends: the end user's address, proven by the shared secret."""
+    return {"X-Marelle-Client-Address": ip, "X-Marelle-Proxy-Secret": PROXY_SECRET}
+
+
 @dataclass
 class Identity:
     client: httpx.AsyncClient
@@ -76,7 +82,7 @@ class Identity:
 
     async def login(self, email_: str, password: str, ip: str = "203.0.113.1") -> httpx.Response:
         return await self.client.post("/auth/token", json={"email": email_, "password": password},
-                                      headers={"X-Client-IP": ip})
+                                      headers=proxied(ip))
 
     async def parent(self, email_: str, password: str) -> dict[str, str]:
         r = await self.login(email_, password)
@@ -100,6 +106,22 @@ class Identity:
         assert r.status_code == 204, r.text
         return await self._family_id(staff, email_), await self.parent(email_, password)
 
+    async def sign_up(self, email_: str, password: str = "un-mot-de-passe",
+                      family_name: str | None = None, ip: str | None = None) -> httpx.Response:
+        return await self.client.post("/auth/signup", headers=proxied(ip) if ip else None, json={
+            "family_name": family_name or f"Famille {email_.split('@')[0]}", "email": email_,
+            "password": password, "guardian": {"first_name": "Ana", "last_name": "Nouvelle"}})
+
+    async def signed_up(self, email_: str, password: str = "un-mot-de-passe",
+                        family_name: str | None = None) -> None:
+        """Online sign-up, its emailed link opened: the account is active."""
+        r = await self.sign_up(email_, password, family_name)
+        assert r.status_code == 202, r.text
+        message = await self.mail.wait_for(email_, "Confirmez votre adresse")
+        r = await self.client.post("/auth/signup/confirm",
+                                   json={"token": Mailbox.link_token(message)})
+        assert r.status_code == 204, r.text
+
     async def _family_id(self, staff: dict[str, str], email_: str) -> str:
         r = await self.client.get("/staff/families", params={"q": email_}, headers=staff)
         return r.json()["items"][0]["id"]
@@ -109,7 +131,8 @@ class Identity:
 async def identity(database_url: str, smtp: Mailbox, tmp_path) -> AsyncIterator[Identity]:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, database_url)
     settings = IdentitySettings(database_url=database_url, kafka_enabled=False,
-                                smtp_port=smtp.port, identity_url="http://identity.test")
+                                smtp_port=smtp.port, identity_url="http://identity.test",
+                                proxy_secret=PROXY_SECRET)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         from marelle_identity.usecases.accounts import ensure_staff_account

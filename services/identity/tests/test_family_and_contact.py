@@ -212,4 +212,5 @@ async def test_unknown_ids_and_bad_bodies_are_clear_errors(identity):
     r = await identity.client.post("/staff/families", headers=staff, json={
         "name": "Famille X", "email": "pas-une-adresse",
         "guardian": {"first_name": "A", "last_name": "X"}})
-    assert r.status_code == 422 and r.json()["detail"] == "L'adresse e-mail n'est pas valide."
+    # Refused by the body's model (a real address parser) or by the domain, in French.
+    assert r.status_code == 422 and "n'est pas valide" in r.json()["detail"]

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from marelle_contracts.billing import PaymentMethod
-from marelle_contracts.http._base import Answer, Created, Strict
+from marelle_contracts.http._base import Answer, Created, FreeText, SingleLine, Strict
 
 __all__ = [
     "AccountSummary", "AllocationIn", "AllocationView", "AttestationChild", "AttestationIn",
@@ -34,10 +34,10 @@ __all__ = [
 Cents = Annotated[int, Field(ge=0, le=100_000_000)]
 SignedCents = Annotated[int, Field(ge=-100_000_000, le=100_000_000)]
 Code = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_-]+$")]
-Label = Annotated[str, Field(min_length=1, max_length=120)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Label = Annotated[str, Field(min_length=1, max_length=120), SingleLine]
+ShortText = Annotated[str, Field(min_length=1, max_length=200), SingleLine]
 UnitCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")]
-MonthCode = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]  # "2026-10"
+MonthCode = Annotated[str, Field(max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]  # "2026-10"
 InvoiceStatus = Literal["brouillon", "emise", "payee", "annulee"]
 PaymentStatus = Literal["en_attente", "acceptee", "refusee", "abandonnee"]
 RunStatus = Literal["en_cours", "brouillon", "finalisation", "finale", "abandonnee", "echec"]
@@ -74,15 +74,15 @@ class RegieIn(Strict):
     due_days: Annotated[int, Field(ge=0, le=120)] = 30
     # An eopayment backend ("dummy" = the sandbox bank, refused in production; "tipi",
     # "payfip_ws", "payzen", …) and its options (strings, as eopayment documents them).
-    payment_backend: Annotated[str, Field(min_length=1, max_length=30)] = "dummy"
-    payment_options: Annotated[dict[Annotated[str, Field(max_length=60)],
-                                    Annotated[str, Field(max_length=500)]],
+    payment_backend: Annotated[str, Field(min_length=1, max_length=30), SingleLine] = "dummy"
+    payment_options: Annotated[dict[Annotated[str, Field(max_length=60), SingleLine],
+                                    Annotated[str, Field(max_length=500), SingleLine]],
                                Field(max_length=20)] = {}
     creditor_name: Label | None = None
-    creditor_iban: Annotated[str, Field(max_length=34)] | None = None
-    creditor_bic: Annotated[str, Field(max_length=11)] | None = None
-    creditor_id: Annotated[str, Field(max_length=35)] | None = None  # ICS
-    accounting_code: Annotated[str, Field(max_length=40)] | None = None
+    creditor_iban: Annotated[str, Field(max_length=34), SingleLine] | None = None
+    creditor_bic: Annotated[str, Field(max_length=11), SingleLine] | None = None
+    creditor_id: Annotated[str, Field(max_length=35), SingleLine] | None = None  # ICS
+    accounting_code: Annotated[str, Field(max_length=40), SingleLine] | None = None
 
 
 class Regie(Answer):
@@ -164,7 +164,7 @@ class FinancialProfileIn(Strict):
     income_year: Annotated[int, Field(ge=2000, le=2100)] | None = None
     dependent_children: Annotated[int, Field(ge=0, le=30)] | None = None
     resident: bool = True
-    reason: Annotated[str, Field(max_length=200)] | None = None
+    reason: FreeText(200) | None = None  # type: ignore[valid-type]
 
 
 class ProfileChange(Answer):
@@ -287,7 +287,7 @@ class OnlinePaymentIn(Strict):
     sends the parent back (the portal's return page)."""
 
     amount_cents: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
-    return_url: Annotated[str, Field(min_length=1, max_length=500)]
+    return_url: Annotated[str, Field(min_length=1, max_length=500), SingleLine]
 
 
 class OnlinePaymentStart(Answer):
@@ -305,7 +305,7 @@ class OnlinePaymentStart(Answer):
 class PaymentReturnIn(Strict):
     """What the provider appended to the parent's return URL, forwarded as is."""
 
-    query_string: Annotated[str, Field(max_length=4000)]
+    query_string: Annotated[str, Field(max_length=4000), SingleLine]
 
 
 class PaymentView(Answer):
@@ -349,7 +349,7 @@ class CallbackAnswer(Answer):
 class ChequeDetails(Strict):
     issuer: Label
     bank: Label
-    number: Annotated[str, Field(min_length=1, max_length=30)]
+    number: Annotated[str, Field(min_length=1, max_length=30), SingleLine]
 
 
 class AllocationIn(Strict):
@@ -367,7 +367,7 @@ class ManualPaymentIn(Strict):
     amount_cents: Annotated[int, Field(ge=1, le=100_000_000)]
     received_on: date
     cheque: ChequeDetails | None = None
-    reference: Annotated[str, Field(max_length=60)] | None = None  # CESU / voucher numbers
+    reference: Annotated[str, Field(max_length=60), SingleLine] | None = None  # CESU / voucher numbers
     allocations: Annotated[list[AllocationIn], Field(max_length=100)] | None = None
 
 
@@ -375,8 +375,8 @@ class MandateIn(Strict):
     regie_code: Code
     reference: Annotated[str, Field(min_length=1, max_length=35, pattern=r"^[A-Za-z0-9+?/:().,' -]+$")]
     debtor_name: Label
-    iban: Annotated[str, Field(min_length=15, max_length=34)]
-    bic: Annotated[str, Field(min_length=8, max_length=11)]
+    iban: Annotated[str, Field(min_length=15, max_length=34), SingleLine]
+    bic: Annotated[str, Field(min_length=8, max_length=11), SingleLine]
     signed_on: date
 
 
@@ -459,7 +459,7 @@ class ImportIn(Strict):
     Amounts in euros with a comma or a dot (« 40,00 »)."""
 
     regie_code: Code
-    csv: Annotated[str, Field(min_length=1, max_length=5_000_000)]
+    csv: FreeText(5_000_000, min_length=1)  # type: ignore[valid-type]
 
 
 class ImportLineError(Answer):

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from marelle_contracts.booking import AttendanceStatus, ReservationStatus, ShuttleDirection
 from marelle_contracts.dashboard import RequestItem, RequestItems
-from marelle_contracts.http._base import Answer, Created, Strict
+from marelle_contracts.http._base import Answer, Created, FreeText, SingleLine, Strict
 
 __all__ = [
     "AttendanceStatus", "CalendarDay", "CalendarFeed", "CalendarMonth", "CalendarSettings",
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 UnitCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")]
-Label = Annotated[str, Field(min_length=1, max_length=120)]
+Label = Annotated[str, Field(min_length=1, max_length=120), SingleLine]
 # « Accueils », « Suppléments », « Journée »: the three rows of the guide's grid.
 UnitKind = Literal["accueil", "supplement", "journee"]
 CellState = Literal["libre", "reservee", "liste_attente", "complet", "ferme"]
@@ -81,7 +81,7 @@ class CalendarSettingsIn(Strict):
     horizon_days: Annotated[int | None, Field(ge=1, le=730)] = None
     families_may_modify: bool = True
     week_only: bool = False
-    memo: Annotated[str, Field(max_length=4000)] = ""
+    memo: FreeText(4000) = ""  # type: ignore[valid-type]
     units: Annotated[list[UnitIn], Field(min_length=1, max_length=20)]
     capacities: Annotated[list[CapacityIn], Field(max_length=5000)] = []
 
@@ -394,7 +394,7 @@ class DayWaitingList(Answer):
 class RollCallRecordIn(Strict):
     child_id: uuid.UUID
     status: AttendanceStatus
-    reason: Annotated[str | None, Field(max_length=200)] = None
+    reason: FreeText(200) | None = None  # type: ignore[valid-type]
 
 
 class RollCallRecordsIn(Strict):
@@ -402,7 +402,7 @@ class RollCallRecordsIn(Strict):
 
 
 class ReasonIn(Strict):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: FreeText(500, min_length=1)  # type: ignore[valid-type]
 
 
 class RollCallLine(Answer):

@@ -130,3 +130,85 @@ def check_model(model: type[BaseModel], body: Any) -> list[str]:
     schema = model.model_json_schema(mode="serialization", ref_template=_REF + "{model}")
     components = {"schemas": schema.pop("$defs", {})}
     return [f"{model.__name__}: {e}" for e in _errors(schema, components, body)]
+
+
+# --- bounds of request bodies -------------------------------------------------------------------
+
+# Strings whose format already bounds them (pydantic checks the format before anything else).
+_BOUNDED_FORMATS = frozenset({"uuid", "date", "date-time", "time", "duration"})
+
+
+def unbounded(schema: Any, components: dict[str, Any] | None = None,
+              where: str = "") -> list[str]:
+    """The places of a (request) JSON Schema where a string has no `maxLength`, a list no
+    `maxItems` or a map no `maxProperties`: what an attacker could make as big as the body limit
+    allows. `$ref`s are followed in `components` (`{"schemas": …}` or pydantic's `$defs`)."""
+    components = components or {}
+    found: list[str] = []
+    seen: set[str] = set()
+
+    def resolve(ref: str) -> Any:
+        name = ref.rsplit("/", 1)[-1]
+        for table in (components.get("schemas", {}), components.get("$defs", {})):
+            if name in table:
+                return name, table[name]
+        return name, {}
+
+    def walk(node: Any, at: str) -> None:
+        if not isinstance(node, dict):
+            return
+        if "$ref" in node:
+            name, target = resolve(node["$ref"])
+            if name not in seen:
+                seen.add(name)
+                walk(target, name)
+            return
+        kind = node.get("type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if "enum" in node or "const" in node:
+            pass
+        elif "string" in kinds and "maxLength" not in node \
+                and node.get("format") not in _BOUNDED_FORMATS:
+            found.append(f"{at or '(corps)'}: chaîne sans longueur maximale")
+        if "array" in kinds and "maxItems" not in node:
+            found.append(f"{at or '(corps)'}: liste sans nombre maximal d'éléments")
+        if "object" in kinds and isinstance(node.get("additionalProperties"), dict) \
+                and "maxProperties" not in node:
+            found.append(f"{at or '(corps)'}: dictionnaire sans nombre maximal de clés")
+        if "object" in kinds and isinstance(node.get("additionalProperties"), dict) \
+                and "propertyNames" not in node:
+            found.append(f"{at}{{propertyNames}}: chaîne sans longueur maximale")
+        for name, sub in node.get("properties", {}).items():
+            walk(sub, f"{at}.{name}" if at else name)
+        for key in ("items", "additionalProperties", "propertyNames"):
+            if isinstance(node.get(key), dict):
+                walk(node[key], f"{at}[]" if key == "items" else f"{at}{{{key}}}")
+        for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+            for sub in node.get(key, []):
+                walk(sub, at)
+
+    walk(schema, where)
+    return found
+
+
+def request_models() -> list[type[BaseModel]]:
+    """Every request body of the contracts: the `Strict` models, and the one `Answer` a service
+    still reads (identity's provisional sign-up)."""
+    from marelle_contracts.http import _base, billing, booking, enrolment, identity, platform  # noqa: F401
+
+    found: list[type[BaseModel]] = []
+    pending = list(_base.Strict.__subclasses__())
+    while pending:
+        model = pending.pop()
+        if model not in found:
+            found.append(model)
+            pending += model.__subclasses__()
+    found.append(identity.ProvisionalFamilyIn)
+    return sorted(found, key=lambda m: f"{m.__module__}.{m.__qualname__}")
+
+
+def model_unbounded(model: type[BaseModel]) -> list[str]:
+    """`unbounded` on a model's validation schema (what it accepts)."""
+    schema = model.model_json_schema(mode="validation")
+    return [f"{model.__module__.rsplit('.', 1)[-1]}.{model.__name__}: {p}"
+            for p in unbounded(schema, {"$defs": schema.get("$defs", {})})]

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field
 
 from marelle_contracts.dashboard import RequestItem, RequestItems
-from marelle_contracts.http._base import Answer, Created, Strict
+from marelle_contracts.http._base import Answer, Created, FreeText, SingleLine, Strict
 
 __all__ = [
     "CANCELLABLE", "MARKS", "STATUSES", "Activity", "ActivityIn", "ActivityType",
@@ -26,7 +26,7 @@ __all__ = [
     "ValidationMode", "WaitingList", "WeekdayIn",
 ]
 
-Label = Annotated[str, Field(min_length=1, max_length=120)]
+Label = Annotated[str, Field(min_length=1, max_length=120), SingleLine]
 
 # Statuses of a registration (API.md « Statuses »), in the order the portal groups them.
 STATUSES = ("en_attente", "liste_attente", "validee", "refusee", "annulee")
@@ -67,7 +67,7 @@ class PeriodIn(Strict):
     opens_at: AwareDatetime
     closes_at: AwareDatetime
     priority_opens_at: AwareDatetime | None = None
-    memo: Annotated[str, Field(max_length=5000)] = ""
+    memo: FreeText(5000) = ""  # type: ignore[valid-type]
     validation_mode: ValidationMode = ValidationMode.STAFF
     promotion_mode: ValidationMode = ValidationMode.AUTO
 
@@ -161,7 +161,8 @@ class Offer(Answer):
 
 class WeekdayIn(Strict):
     weekday: Annotated[int, Field(ge=1, le=7)]  # 1 = lundi … 7 = dimanche
-    units: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=10)] = []
+    units: Annotated[list[Annotated[str, Field(max_length=40), SingleLine]],
+                     Field(max_length=10)] = []
 
 
 class RegistrationRequestIn(Strict):
@@ -170,7 +171,7 @@ class RegistrationRequestIn(Strict):
     child_id: uuid.UUID
     group_id: uuid.UUID
     typical_week: Annotated[list[WeekdayIn], Field(max_length=7)] = []
-    memo: Annotated[str, Field(max_length=2000)] = ""
+    memo: FreeText(2000) = ""  # type: ignore[valid-type]
     duplicate_for: Annotated[list[uuid.UUID], Field(max_length=10)] = []
 
 
@@ -261,7 +262,7 @@ class RegistrationResults(Answer):
 class Decision(Strict):
     registration_id: uuid.UUID
     decision: Literal["validate", "refuse"]
-    reason: Annotated[str | None, Field(max_length=1000)] = None
+    reason: FreeText(1000) | None = None  # type: ignore[valid-type]
 
 
 class DecisionsIn(Strict):
@@ -293,7 +294,7 @@ class OrderIn(Strict):
 
 
 class ReasonIn(Strict):
-    reason: Annotated[str | None, Field(max_length=1000)] = None
+    reason: FreeText(1000) | None = None  # type: ignore[valid-type]
 
 
 # --- attestations -------------------------------------------------------------------------------

@@ -10,7 +10,15 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from marelle_contracts.dashboard import RequestItem, RequestItems
-from marelle_contracts.http._base import Answer, Created, Strict
+from marelle_contracts.http._base import (
+    Answer,
+    Created,
+    EmailAddress,
+    FreeText,
+    Name,
+    SingleLine,
+    Strict,
+)
 from marelle_contracts.identity import Sex
 
 __all__ = [
@@ -25,11 +33,10 @@ __all__ = [
     "StaffAccounts", "StaffFamilyDetail", "StaffFamilyIn", "Strict", "Token", "TokensOut",
 ]
 
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-Email = Annotated[str, Field(min_length=3, max_length=254)]
+Email = EmailAddress
 Password = Annotated[str, Field(min_length=1, max_length=200)]
-Token = Annotated[str, Field(min_length=10, max_length=200)]
-Phone = Annotated[str | None, Field(max_length=30)]
+Token = Annotated[str, Field(min_length=10, max_length=200), SingleLine]
+Phone = Annotated[str | None, Field(max_length=30), SingleLine]
 RequestStatus = Literal["en_attente", "acceptee", "refusee"]
 
 
@@ -162,10 +169,10 @@ class ContactChangeIn(Strict):
     """Only the fields sent are changed (absent = unchanged, "" = cleared)."""
 
     home_phone: Phone = None
-    guardian_phones: list[GuardianPhonesIn] | None = None
-    beneficiary_name: Annotated[str | None, Field(max_length=100)] = None
-    beneficiary_scheme: Annotated[str | None, Field(max_length=10)] = None
-    beneficiary_number: Annotated[str | None, Field(max_length=30)] = None
+    guardian_phones: Annotated[list[GuardianPhonesIn] | None, Field(max_length=10)] = None
+    beneficiary_name: Annotated[str | None, Field(max_length=100), SingleLine] = None
+    beneficiary_scheme: Annotated[str | None, Field(max_length=10), SingleLine] = None
+    beneficiary_number: Annotated[str | None, Field(max_length=30), SingleLine] = None
 
     def proposal(self) -> dict[str, Any]:
         """Only the fields the family sent (absent = unchanged, "" = cleared)."""
@@ -266,7 +273,7 @@ class PendingContactChanges(Answer):
 class Decision(Strict):
     request_id: uuid.UUID
     decision: Literal["accept", "refuse"]
-    reason: Annotated[str | None, Field(max_length=1000)] = None
+    reason: FreeText(1000) | None = None  # type: ignore[valid-type]
 
 
 class DecisionsIn(Strict):
@@ -307,7 +314,7 @@ class StaffAccountIn(Strict):
     email: Email
     display_name: Name
     password: Password
-    roles: list[Literal["administrator", "manager"]]
+    roles: Annotated[list[Literal["administrator", "manager"]], Field(max_length=2)]
 
 
 class StaffAccount(Answer):

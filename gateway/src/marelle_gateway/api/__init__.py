@@ -9,29 +9,12 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
-
-from marelle_contracts.http.identity import ProvisionalFamilyCreated, ProvisionalFamilyIn
+from pydantic import BaseModel
 
 from marelle_gateway.api import auth, billing, booking, family, registrations
-from marelle_gateway.api.proxy import relay
 from marelle_gateway.clients import Upstreams
 
 router = APIRouter(prefix="/api/v1", tags=["parents"])
-
-
-# identity's own bodies (`marelle_contracts.http.identity`): the same limits are checked here
-# (a French 422 without asking identity); identity's other rules (dates in the past, e-mail
-# format...) arrive as its French problem+json, passed through as is.
-class SignupRequest(ProvisionalFamilyIn):
-    """A provisional family: the guardian's name, an optional e-mail and a first child
-    (forwarded as sent, unknown top-level fields included: identity ignores them)."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-SignupCreated = ProvisionalFamilyCreated
 
 
 class ServiceHealth(BaseModel):
@@ -59,15 +42,8 @@ async def health(request: Request) -> AggregatedHealth:
                             services=services)
 
 
-@router.post("/signup", status_code=201, response_model=SignupCreated,
-             summary="Créer une famille provisoire (sans compte de connexion)",
-             responses={422: {"description": "Données invalides (problem+json)"},
-                        503: {"description": "Service des comptes indisponible (problem+json)"}})
-async def signup(body: SignupRequest, request: Request) -> Response:
-    upstream = await _upstreams(request).create_provisional_family(
-        body.model_dump(mode="json", exclude_unset=True))
-    return relay(upstream, request)
-
+# No household is created without an account any more (issue #11): the apps sign up with
+# `/api/v1/auth/signup`, which emails a confirmation link.
 
 router.include_router(auth.router)
 router.include_router(family.router)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from marelle_contracts.http import identity as contract
 
 from marelle_gateway.api.proxy import DROP_UNKNOWN, relay
-from marelle_gateway.session import client_ip, identity_of
+from marelle_gateway.session import client_ip, forget_access_token, identity_of
 
 router = APIRouter(prefix="/auth", tags=["authentification"])
 
@@ -64,6 +64,10 @@ async def refresh(body: RefreshIn, request: Request) -> Response:
              summary="Se déconnecter (révoque le jeton de rafraîchissement)",
              responses=_UNAVAILABLE)
 async def logout(body: RefreshIn, request: Request) -> Response:
+    scheme, _, access = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        # The app's access token dies now here, not in 15 minutes.
+        forget_access_token(request, access.strip())
     return await _forward(request, "/auth/logout", body)
 
 
@@ -75,9 +79,33 @@ async def password_reset(body: EmailIn, request: Request) -> Response:
     return await _forward(request, "/auth/password-reset", body)
 
 
-@router.post("/signup", status_code=201, response_model=contract.FamilyCreated, summary="Première inscription : créer son espace famille",
-             responses={409: {"description": "Un compte existe déjà pour cette adresse"},
-                        422: {"description": "Données invalides (problem+json)"},
+class SignupAccepted(BaseModel):
+    """The same answer whether or not the address already has an account."""
+
+    message: str
+
+
+class SignupConfirmIn(BaseModel):
+    model_config = DROP_UNKNOWN
+
+    token: contract.Token
+
+
+@router.post("/signup", status_code=202, response_model=SignupAccepted,
+             summary="Première inscription : demander son espace famille (un lien de "
+                     "confirmation est envoyé par e-mail ; réponse identique que l'adresse ait "
+                     "déjà un compte ou non)",
+             responses={422: {"description": "Données invalides (problem+json)"},
+                        429: {"description": "Trop de tentatives (en-tête Retry-After)"},
                         **_UNAVAILABLE})
 async def signup(body: SignupIn, request: Request) -> Response:
     return await _forward(request, "/auth/signup", body)
+
+
+@router.post("/signup/confirm", status_code=204,
+             summary="Confirmer l'adresse e-mail (jeton du lien reçu) : active le compte",
+             responses={400: {"description": "Lien expiré, déjà utilisé ou inconnu"},
+                        429: {"description": "Trop de tentatives (en-tête Retry-After)"},
+                        **_UNAVAILABLE})
+async def signup_confirm(body: SignupConfirmIn, request: Request) -> Response:
+    return await _forward(request, "/auth/signup/confirm", body)

@@ -17,7 +17,7 @@ from marelle_contracts.http import identity as contract
 from marelle_gateway.api.proxy import DROP_UNKNOWN, api_parent, relay
 from marelle_gateway.clients import UpstreamRequest
 from marelle_gateway.identity import family_path
-from marelle_gateway.session import Session, identity_of
+from marelle_gateway.session import Session, client_ip, identity_of
 
 router = APIRouter(tags=["famille"])
 
@@ -56,7 +56,8 @@ async def _send(request: Request, session: Session, method: str, path: str,
     # exclude_unset: "absent" and "empty" mean different things to identity.
     payload: Any = body.model_dump(mode="json", exclude_unset=True) if body else None
     upstream = await identity_of(request).send(method, path, json=payload,
-                                               token=session.access_token)
+                                               token=session.access_token,
+                                               client_ip=client_ip(request))
     return relay(upstream, request)
 
 

@@ -19,10 +19,12 @@ from marelle_gateway.identity import UpstreamProblem, UpstreamUnavailable, probl
 from marelle_gateway.rendering import render, translator
 from marelle_gateway.session import (
     REFRESH_COOKIE,
+    SESSION_COOKIE,
     Session,
     Tokens,
     client_ip,
     end_session,
+    forget_access_token,
     identity_of,
     optional_session,
     rotate_csrf,
@@ -39,7 +41,8 @@ HOME_NOTICES = {
     "deconnexion": "login.notice.logged_out",
     "mot-de-passe-modifie": "login.notice.password_reset",
     "compte-active": "login.notice.invitation_accepted",
-    "inscription": "login.notice.signed_up",
+    "inscription": "login.notice.signup_sent",
+    "adresse-confirmee": "login.notice.address_confirmed",
 }
 
 
@@ -131,6 +134,7 @@ async def logout(request: Request) -> RedirectResponse:
         except UpstreamUnavailable:
             # The cookies go anyway; the refresh token dies on its own after 30 days.
             log.warning("logout: identity unreachable, refresh token not revoked")
+    forget_access_token(request, request.cookies.get(SESSION_COOKIE))
     end_session(request)
     rotate_csrf(request)
     return RedirectResponse("/?message=deconnexion", status_code=303)
@@ -274,24 +278,57 @@ async def signup(request: Request) -> Response:
     check_new_password(values, errors, t, "password", "password_confirmation")
     if not errors:
         try:
+            # identity answers the same whether or not the address has an account (202).
             await identity_of(request).fetch(
-                "POST", "/auth/signup", ok=(201,), client_ip=client_ip(request),
+                "POST", "/auth/signup", ok=(202,), client_ip=client_ip(request),
                 json={"family_name": values["family_name"], "email": values["email"],
                       "password": values["password"],
                       "guardian": {"first_name": values["first_name"],
                                    "last_name": values["last_name"]}})
             return RedirectResponse("/?message=inscription", status_code=303)
         except UpstreamProblem as problem:
-            if problem.status == 409:
-                errors.add("email", problem.detail or t("signup.error.exists"),
+            if problem.status == 429:
+                errors.top(_throttled_message(problem, t),
                            UPSTREAM_LANGUAGE if problem.detail else None)
-                status = 409
             else:
                 errors.add_problem(problem, SIGNUP_ERRORS)
-                status = problem.status
+            status = problem.status
         except UpstreamUnavailable:
             errors.top(t("error.identity_down"))
             status = 503
     # Passwords are never sent back to the browser.
     values.update(password="", password_confirmation="")
     return _signup_page(request, values, errors, status_code=status)
+
+
+# The link of the confirmation email: a page with a button (GET changes nothing), whose POST
+# activates the account.
+@router.get("/inscription/confirmer", dependencies=[Depends(optional_session)])
+async def signup_confirm_page(request: Request, jeton: str = "") -> HTMLResponse:
+    if not jeton:
+        return _invalid_link(request, "signup")
+    return render(request, "signup_confirm.html", page=None, token=jeton, errors=FormErrors())
+
+
+@router.post("/inscription/confirmer")
+async def signup_confirm(request: Request) -> Response:
+    t = translator(request)
+    values = await form_values(request, "jeton")
+    if not values["jeton"]:
+        return _invalid_link(request, "signup")
+    errors = FormErrors()
+    try:
+        await identity_of(request).fetch("POST", "/auth/signup/confirm", ok=(204,),
+                                         json={"token": values["jeton"]},
+                                         client_ip=client_ip(request))
+        return RedirectResponse("/?message=adresse-confirmee", status_code=303)
+    except UpstreamProblem as problem:
+        if problem.status != 429:
+            return _invalid_link(request, "signup", problem.detail)
+        errors.top(_throttled_message(problem, t), UPSTREAM_LANGUAGE if problem.detail else None)
+        status = 429
+    except UpstreamUnavailable:
+        errors.top(t("error.identity_down"))
+        status = 503
+    return render(request, "signup_confirm.html", page=None, token=values["jeton"],
+                  errors=errors, status_code=status)

@@ -15,7 +15,7 @@ from marelle_gateway.identity import (
     family_path,
 )
 from marelle_gateway.models import Family
-from marelle_gateway.session import LoginRequired, Session, end_session, identity_of
+from marelle_gateway.session import LoginRequired, Session, client_ip, end_session, identity_of
 
 log = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=BaseModel)
@@ -35,7 +35,8 @@ async def call_identity(request: Request, session: Session, method: str, path: s
     """identity's JSON body; 4xx other than 401/403/404 raise `UpstreamProblem` for the form."""
     try:
         return await identity_of(request).fetch(method, path, ok=ok, json=json,
-                                                token=session.access_token)
+                                                token=session.access_token,
+                                                client_ip=client_ip(request))
     except UpstreamProblem as problem:
         if problem.status == 401:
             # Revoked or expired between our check and identity's: log in again.

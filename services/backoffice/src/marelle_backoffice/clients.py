@@ -29,15 +29,18 @@ class SessionRejected(Exception):
 
 
 class UpstreamProblem(Exception):
-    """A 4xx answer (problem+json): French `detail`; 422 field `errors` (`champ`, `message`)."""
+    """A 4xx answer (problem+json): French `detail`; 422 field `errors` (`champ`, `message`);
+    `reason`: the problem's machine-readable `raison` when it has one (e.g. identity's
+    `mot_de_passe_a_changer`)."""
 
     def __init__(self, status: int, detail: str | None, errors: list[dict[str, str]] | None = None,
-                 retry_after: str | None = None) -> None:
+                 retry_after: str | None = None, reason: str | None = None) -> None:
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
         self.errors = errors or []
         self.retry_after = retry_after
+        self.reason = reason
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> "UpstreamProblem":
@@ -48,10 +51,12 @@ class UpstreamProblem(Exception):
         if not isinstance(body, dict):
             body = {}
         errors = [e for e in body.get("erreurs") or [] if isinstance(e, dict)]
+        reason = body.get("raison")
         return cls(response.status_code, body.get("detail"),
                    [{"champ": str(e.get("champ", "")), "message": str(e.get("message", ""))}
                     for e in errors],
-                   response.headers.get("retry-after"))
+                   response.headers.get("retry-after"),
+                   reason if isinstance(reason, str) else None)
 
 
 def request_body(service: str, model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
@@ -93,9 +98,11 @@ class ServiceStatus:
 
 
 class Services:
-    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str]) -> None:
+    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str],
+                 proxy_secret: str = "") -> None:
         self.client = client
         self.urls = {name: url.rstrip("/") for name, url in urls.items()}
+        self.proxy_secret = proxy_secret
 
     async def call(self, service: str, method: str, path: str, *, token: str | None = None,
                    client_ip: str | None = None, json: Any = None,
@@ -105,7 +112,11 @@ class Services:
         if token:
             headers["authorization"] = f"Bearer {token}"
         if client_ip:
-            headers["x-client-ip"] = client_ip
+            # The staff member's address (login throttling), believed by identity only with
+            # the shared proxy secret: anyone else could send this header.
+            headers["x-marelle-client-address"] = client_ip
+            if self.proxy_secret:
+                headers["x-marelle-proxy-secret"] = self.proxy_secret
         try:
             response = await self.client.request(method, self.urls[service] + path,
                                                  headers=headers, json=json, params=params)

@@ -15,14 +15,16 @@ class BackofficeSettings(ServiceSettings):
     service_name: ClassVar[str] = "backoffice"
 
     port: int = 8090
-    # The back-office holds no domain state: no database, no broker.
-    kafka_enabled: bool = False
+    # The back-office holds no domain state: no database. Kafka is only read, for identity's
+    # `sessions_revoked` (a disabled or logged-out staff member is refused at once).
+    kafka_enabled: bool = True
     enrolment_url: str = "http://127.0.0.1:8102"
     booking_url: str = "http://127.0.0.1:8103"
     billing_url: str = "http://127.0.0.1:8104"
     upstream_timeout: float = 5.0
-    # True in production (HTTPS); False lets the cookies work on http://127.0.0.1 in development.
-    cookie_secure: bool = False
+    # Secure cookies (HTTPS only); the development run on http://127.0.0.1 turns it off
+    # explicitly (BACKOFFICE_COOKIE_SECURE=false).
+    cookie_secure: bool = True
     # The origin browsers see (e.g. "https://agents.ville.fr") when a proxy rewrites the scheme or
     # host; empty means the request's own scheme and Host. POSTs from any other origin are refused.
     public_origin: str = ""

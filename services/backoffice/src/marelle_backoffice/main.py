@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,7 +12,9 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from marelle_chassis.health import health_router, upstream_checks
-from marelle_chassis.http import CorrelationIdMiddleware
+from marelle_chassis.http import CorrelationIdMiddleware, NoStoreMiddleware
+from marelle_chassis.revocations import RevocationFeed, Revocations
+from marelle_chassis.settings import announce_mode, refuse_unsafe_production
 from marelle_chassis.web import SecurityHeadersMiddleware, install_web_error_handlers
 
 from marelle_backoffice import api, pages
@@ -34,36 +37,69 @@ from marelle_backoffice.session import (
     login_url,
 )
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: BackofficeSettings | None = None,
                transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """Build the app; `transport` replaces the network to the services (tests)."""
     settings = settings or BackofficeSettings()
+    check_production(settings)
+    revocations = Revocations(settings.revocation_memory_seconds)
+    feed = (RevocationFeed(settings.kafka_bootstrap_servers, revocations,
+                           client_id=settings.service_name)
+            if settings.kafka_enabled else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(transport=transport,
-                                     timeout=httpx.Timeout(settings.upstream_timeout)) as client:
-            app.state.services = Services(client, settings.upstream_urls())
-            app.state.staff_tokens = StaffTokens(app.state.services)
-            yield
+        announce_mode(settings)
+        if feed:
+            feed.start()
+        try:
+            async with httpx.AsyncClient(transport=transport,
+                                         timeout=httpx.Timeout(settings.upstream_timeout)
+                                         ) as client:
+                app.state.services = Services(client, settings.upstream_urls(),
+                                              settings.proxy_secret)
+                app.state.staff_tokens = StaffTokens(app.state.services,
+                                                     revocations=revocations)
+                yield
+        finally:
+            if feed:
+                await feed.stop()
 
     app = FastAPI(title="Marelle — API des agents", version="0.1.0", lifespan=lifespan,
                   description="API JSON du back-office (Marelle).",
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
                   license_info={"name": "AGPL-3.0-or-later"})
     app.state.settings = settings
-    app.add_middleware(SecurityHeadersMiddleware)
+    # Staff pages show families' data: no browser or proxy keeps them (static files excepted).
+    app.add_middleware(NoStoreMiddleware, exempt=("/static/",))
+    app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.is_development)
     app.add_middleware(CorrelationIdMiddleware)
     install_web_error_handlers(app, _error_page)
     _install_session_handlers(app)
 
-    app.include_router(health_router(settings.service_name, upstream_checks(
-        list(settings.upstream_urls()), lambda name: app.state.services.check_live(name))))
+    checks = upstream_checks(list(settings.upstream_urls()),
+                             lambda name: app.state.services.check_live(name))
+    if feed:
+        async def revocations_read() -> None:
+            feed.check()
+
+        checks["revocations"] = revocations_read
+    app.include_router(health_router(settings.service_name, checks))
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def check_production(settings: BackofficeSettings) -> None:
+    """A production start without a real proxy secret is refused (`UnsafeConfiguration`)."""
+    refuse_unsafe_production(settings, {"MARELLE_PROXY_SECRET": settings.proxy_secret})
+    if not settings.is_development and not settings.cookie_secure:
+        log.warning("BACKOFFICE_COOKIE_SECURE=false in production: session cookies may travel "
+                    "over plain HTTP")
 
 
 def _error_page(request: Request, status: int, kind: str | None = None,

@@ -10,6 +10,8 @@ from jinja2 import StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from marelle_chassis.settings import DEVELOPMENT_NOTICE
+
 from marelle_backoffice import formatting
 from marelle_backoffice.billing import euros
 from marelle_backoffice.i18n import Translator
@@ -55,7 +57,9 @@ def render(request: Request, template: str, *, page: str | None = None, status_c
     menu = [m for m in MENU if staff and (staff.is_admin or not m.admin_only)]
     response = templates.TemplateResponse(request, template, {
         "t": translator, "lang": translator.lang, "menu": menu, "page": page, "staff": staff,
-        "csrf": csrf_token(request), **context,
+        "csrf": csrf_token(request),
+        "development_notice": (DEVELOPMENT_NOTICE if request.app.state.settings.is_development
+                               else None), **context,
     }, status_code=status_code)
     store_csrf_cookie(request, response)
     return response

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from marelle_chassis.auth import Principal, TokenVerifier
 from marelle_chassis.errors import Unauthorized
+from marelle_chassis.revocations import Revocations
 
 from marelle_backoffice.booking import Booking
 from marelle_backoffice.clients import ServiceUnavailable, Services
@@ -76,11 +77,13 @@ class StaffTokens:
     """
 
     def __init__(self, services: Services, jwks_path: str = "/.well-known/jwks.json",
-                 min_refresh: float = 30.0) -> None:
+                 min_refresh: float = 30.0, revocations: Revocations | None = None) -> None:
         self.services = services
         self.jwks_path = jwks_path
         self.min_refresh = min_refresh
-        self._verifier = TokenVerifier(jwks={"keys": []})
+        # Ended sessions (logout here, account disabled, password changed): refused at once.
+        self.revocations = revocations if revocations is not None else Revocations()
+        self._verifier = TokenVerifier(jwks={"keys": []}, revocations=self.revocations)
         self._kids: set[str] = set()
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
@@ -90,7 +93,7 @@ class StaffTokens:
             if time.monotonic() - self._fetched_at < self.min_refresh:
                 return
             jwks = (await self.services.call("identity", "GET", self.jwks_path)).json()
-            self._verifier = TokenVerifier(jwks=jwks)
+            self._verifier = TokenVerifier(jwks=jwks, revocations=self.revocations)
             self._kids = {str(k.get("kid")) for k in jwks.get("keys", [])}
             self._fetched_at = time.monotonic()
 
@@ -214,6 +217,13 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
     # from "never logged in"; the token's own `exp` is what ends the session.
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/",
                         secure=request.app.state.settings.cookie_secure)
+
+
+def forget_token(request: Request, token: str | None) -> None:
+    """Logout: this process refuses the token from now on, whoever holds a copy of it."""
+    exp = _claims(token).get("exp") if token else None
+    if token and isinstance(exp, int | float):
+        request.app.state.staff_tokens.revocations.revoke_token(token, float(exp))
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:

@@ -11,9 +11,10 @@ from marelle_chassis.dashboard import nothing_yet, requests_router
 from marelle_chassis.dead_letters import dead_letter_router
 from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
-from marelle_chassis.runtime import ServiceRuntime, create_service_app
-from marelle_contracts import Topics, dlq_topic
 from marelle_chassis.clock import Clock, system_clock
+from marelle_chassis.runtime import ServiceRuntime, create_service_app
+from marelle_chassis.settings import UnsafeConfiguration
+from marelle_contracts import Topics, dlq_topic
 from marelle_billing import api, booking_copy, handlers
 from marelle_billing.config import BillingSettings
 from marelle_billing.db import child_copy, family_copy, metadata, period_copy
@@ -24,6 +25,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: BillingSettings | None = None, clock: Clock = system_clock) -> FastAPI:
     settings = settings or BillingSettings()
+    if settings.payment_sandbox and not settings.is_development:
+        # The sandbox bank accepts forged answers by design: never in production.
+        raise UnsafeConfiguration("billing : démarrage en production refusé : "
+                                  "BILLING_PAYMENT_SANDBOX=true (banque de test) n'est permis "
+                                  "qu'en développement (MARELLE_ENV=development).")
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
     routers = [*api.routers,
                child_copy_router(child_copy, runtime.sessions),

@@ -12,3 +12,6 @@ class EnrolmentSettings(ServiceSettings):
     port: int = 8102
     # Printed on attestations.
     structure_name: str = "Ville de Marelle — Service enfance"
+    # The city's choice: a household created by online sign-up may ask for registrations only
+    # once staff have reviewed it (« à vérifier » in the back-office). Off by default.
+    refuse_unreviewed_families: bool = False

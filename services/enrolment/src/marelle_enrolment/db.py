@@ -23,6 +23,16 @@ metadata = new_metadata()
 # Enrolment's own copy of the households and their children, fed by identity's events.
 child_copy = add_child_copy_table(metadata)
 family_copy = add_family_copy_table(metadata)
+# Whether identity still has the household « à vérifier » (online sign-up not yet reviewed by
+# staff): with ENROLMENT_REFUSE_UNREVIEWED_FAMILIES, its registration requests are refused.
+# No row: a household created by staff, or known from before this copy: not to review.
+family_review = Table(
+    "family_review", metadata,
+    Column("family_id", Uuid, primary_key=True),
+    Column("needs_review", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),  # household version of the event that set it
+    Column("revision", Integer, nullable=False),
+)
 
 # The catalogue: équipement › type d'activité › activité › période › groupe.
 facility = Table(

@@ -1,12 +1,42 @@
 """Enrolment's Kafka adapter: which events it consumes and what each one changes."""
 
+from typing import Any
+
+from marelle_chassis.copies import apply_if_newer, event_version
 from marelle_chassis.identity_copy import child_copy_handlers
-from marelle_chassis.messaging import EventDispatcher
+from marelle_chassis.messaging import EventDispatcher, PayloadHandler
 from marelle_chassis.runtime import ServiceRuntime
-from marelle_enrolment.db import child_copy, family_copy
+from marelle_chassis.uow import UnitOfWork
+from marelle_contracts import Envelope
+from marelle_contracts.identity import FamilyCreated, FamilyReviewed
+from marelle_enrolment.db import child_copy, family_copy, family_review
 
 CONSUMER = "enrolment.identity-events"
 
 
+async def set_review(uow: UnitOfWork, family_id: Any, version: int, needs_review: bool) -> None:
+    """The household's review state, by household version (a late event never undoes a newer
+    one). Only « à vérifier » households get a row until they are reviewed."""
+    await apply_if_newer(uow.session, family_review, {"family_id": family_id}, version,
+                         {"needs_review": needs_review})
+
+
+def identity_handlers() -> dict[str, PayloadHandler]:
+    handlers = child_copy_handlers(child_copy, family_copy)
+    copy_family = handlers["identity.family_created"]
+
+    async def family_created(p: FamilyCreated, e: Envelope, uow: UnitOfWork) -> None:
+        await copy_family(p, e, uow)
+        if p.needs_review:
+            await set_review(uow, p.family_id, event_version(e), True)
+
+    async def family_reviewed(p: FamilyReviewed, e: Envelope, uow: UnitOfWork) -> None:
+        await set_review(uow, p.family_id, event_version(e), False)
+
+    handlers["identity.family_created"] = family_created
+    handlers["identity.family_reviewed"] = family_reviewed
+    return handlers
+
+
 def identity_events(runtime: ServiceRuntime) -> EventDispatcher:
-    return EventDispatcher(CONSUMER, runtime.uow, child_copy_handlers(child_copy, family_copy))
+    return EventDispatcher(CONSUMER, runtime.uow, identity_handlers())

@@ -59,9 +59,13 @@ account = Table(
     Column("family_id", Uuid, ForeignKey("family.id"), nullable=False, unique=True),
     Column("email", String(254), nullable=False, unique=True),
     Column("password_hash", String(200), nullable=True),  # null until the invitation is accepted
-    Column("status", String(10), nullable=False),  # invited | active
+    # invited | pending (a sign-up whose address is not yet confirmed) | active
+    Column("status", String(10), nullable=False),
     Column("activated_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # Bumped by each revocation of its sessions: the `aggregate_version` of `sessions_revoked`
+    # (keyed by account), and the UPDATE that bumps it locks the account's row meanwhile.
+    Column("session_version", Integer, nullable=False, server_default="0"),
 )
 
 refresh_token = Table(
@@ -73,24 +77,40 @@ refresh_token = Table(
     Column("revoked_at", UtcDateTime, nullable=True),
     # Set when revoked by rotation (not by logout): a grace period lets two tabs refresh at once.
     Column("rotated_at", UtcDateTime, nullable=True),
+    # The session (one per login, kept across rotations): the access tokens' `sid`. Null only on
+    # tokens issued before sessions existed.
+    Column("session_id", Uuid, nullable=True, index=True),
+)
+
+# Ended sessions, for identity's own token check (the other services learn them from the
+# `identity.sessions_revoked` event): a token is refused when its `sub` has a row with its `sid`,
+# or a row without session whose `revoked_before` is at or after the token's `iat`.
+session_revocation = Table(
+    "session_revocation", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("account_id", Uuid, nullable=False, index=True),
+    Column("session_id", Uuid, nullable=True),
+    Column("revoked_before", UtcDateTime, nullable=False),
+    Column("reason", String(30), nullable=False),
 )
 
 one_time_token = Table(
     "one_time_token", metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("purpose", String(20), nullable=False),  # invitation | reset
+    Column("purpose", String(20), nullable=False),  # invitation | reset | signup
     Column("account_id", Uuid, ForeignKey("account.id"), nullable=False, index=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("used_at", UtcDateTime, nullable=True),
 )
 
+# Attempt counters (`domain.throttle`): one row per key ("login:<email>@<address>",
+# "address:<ip>", ...), counted in its current window by one atomic upsert per attempt.
 login_throttle = Table(
     "login_throttle", metadata,
-    Column("key", String(300), primary_key=True),  # "account:<email>" or "address:<ip>"
+    Column("key", String(400), primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("window_started_at", UtcDateTime, nullable=False),
-    Column("blocked_until", UtcDateTime, nullable=True),
 )
 
 contact_change_request = Table(
@@ -115,6 +135,10 @@ staff_account = Table(
     Column("password_hash", String(200), nullable=False),
     Column("roles", String(200), nullable=False),  # space-separated: administrator manager
     Column("created_at", UtcDateTime, nullable=False),
+    Column("session_version", Integer, nullable=False, server_default="0"),  # as on `account`
+    Column("disabled_at", UtcDateTime, nullable=True),  # disabled: no login, sessions revoked
+    # A generated one-time password (`create-admin`): no session until it is changed.
+    Column("must_change_password", Boolean, nullable=False, server_default="0"),
 )
 
 staff_audit = Table(

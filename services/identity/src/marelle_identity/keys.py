@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -63,9 +64,13 @@ class KeyRing:
 
     # RS256 signing costs ~0.4 ms of CPU here (Argon2: ~100-250 ms): it stays on the event loop,
     # where a thread hop would cost about as much as the signature.
-    def sign(self, claims: dict[str, Any], ttl_seconds: int) -> str:
-        now = int(time.time())
-        body = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + ttl_seconds,
+    def sign(self, claims: dict[str, Any], ttl_seconds: int, issued_at: float | None = None) -> str:
+        """`iat` in milliseconds (a JSON number, as RFC 7519 allows): a session revoked at
+        12:00:00.400 must not also refuse the new login of 12:00:00.700. Truncated, never
+        rounded up, so a token is never dated after the moment it was issued."""
+        issued = time.time() if issued_at is None else issued_at
+        iat = math.floor(issued * 1000) / 1000
+        body = {"iss": ISSUER, "aud": AUDIENCE, "iat": iat, "exp": int(issued) + ttl_seconds,
                 "jti": uuid.uuid4().hex, **claims}
         return jwt.encode(body, self._active.private_key, algorithm=ALGORITHM,
                           headers={"kid": self._active.kid})

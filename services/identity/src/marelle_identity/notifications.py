@@ -22,6 +22,8 @@ SUBJECTS = {
     "contact_accepted": "Votre demande de modification de coordonnées a été acceptée",
     "contact_refused": "Votre demande de modification de coordonnées a été refusée",
     "email_changed": "Votre adresse e-mail a été modifiée",
+    "signup_confirm": "Confirmez votre adresse e-mail",
+    "signup_existing": "Tentative d'inscription avec votre adresse e-mail",
 }
 
 

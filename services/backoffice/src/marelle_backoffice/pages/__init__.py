@@ -29,7 +29,8 @@ from marelle_backoffice.pages import (
 )
 from marelle_backoffice.session import check_csrf, require_session
 
-PUBLIC_PATHS = frozenset({"/connexion", "/deconnexion", "/sante"})
+PUBLIC_PATHS = frozenset({"/connexion", "/connexion/nouveau-mot-de-passe", "/deconnexion",
+                          "/sante"})
 
 _private = APIRouter(dependencies=[Depends(require_session)])
 for _module in (home, families, requests, registrations, catalogue, waiting_lists, attestations,

@@ -8,7 +8,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -22,7 +22,7 @@ from marelle_backoffice.clients import (
 )
 from marelle_backoffice.forms import FormErrors, text
 from marelle_backoffice.i18n import Translator
-from marelle_backoffice.pages.common import client_ip, flash
+from marelle_backoffice.pages.common import checked_id, client_ip, flash
 from marelle_backoffice.rendering import render
 from marelle_backoffice.session import (
     ADMINISTRATOR,
@@ -54,13 +54,99 @@ async def audit(request: Request,
 
 # --- staff accounts -----------------------------------------------------------------------------
 
+# `?message=` names after a POST-redirect-GET on the staff accounts page.
+AGENT_FLASHES = ("agent_cree", "agent_desactive", "agent_reactive", "roles_modifies")
+
+
+def agent_field(account_id: str) -> str:
+    """The HTML id of an account's row actions: identity's refusal is shown there."""
+    return f"agent-{account_id}"
+
+
 def _agents_page(request: Request, accounts: list[dict[str, Any]], *,
                  values: dict[str, Any] | None = None, errors: FormErrors | None = None,
+                 role_values: dict[str, list[str]] | None = None,
                  status_code: int = 200) -> HTMLResponse:
     return render(request, "agents.html", page="agents", accounts=accounts, roles=ROLES,
                   values=values or {"email": "", "nom": "", "roles": []},
-                  errors=errors or FormErrors(), message=flash(request, ("agent_cree",)),
+                  role_values=role_values or {}, agent_field=agent_field,
+                  errors=errors or FormErrors(), message=flash(request, AGENT_FLASHES),
                   status_code=status_code)
+
+
+async def _refused(request: Request, staff: StaffSession, account_id: str,
+                   problem: UpstreamProblem, fallback: str,
+                   role_values: dict[str, list[str]] | None = None) -> HTMLResponse:
+    """The list again, identity's French refusal (e.g. « you cannot disable your own account »)
+    by the account's forms, with identity's status."""
+    if problem.status not in (404, 409, 422):
+        raise problem
+    errors = FormErrors()
+    field = agent_field(account_id)
+    errors.add(field, problem.detail or fallback)
+    for error in problem.errors:  # a 422's field messages, when they say more than its detail
+        if error["message"] and error["message"] != errors.get(field):
+            errors.general.append(error["message"])
+    return _agents_page(request, await identity(request, staff).accounts(), errors=errors,
+                        role_values=role_values, status_code=problem.status)
+
+
+@router.post("/agents/{account_id}/desactiver")
+async def disable_account(request: Request, account_id: str,
+                          staff: StaffSession = Depends(require_administrator)) -> Response:
+    """Disabling ends that person's sessions at once, in every service."""
+    return await _account_action(request, account_id, "desactiver", staff)
+
+
+@router.post("/agents/{account_id}/reactiver")
+async def enable_account(request: Request, account_id: str,
+                         staff: StaffSession = Depends(require_administrator)) -> Response:
+    return await _account_action(request, account_id, "reactiver", staff)
+
+
+async def _account_action(request: Request, account_id: str, action: str,
+                          staff: StaffSession) -> Response:
+    """After a confirmation page: the first POST (the list's button) shows it, the confirmed one
+    acts. A POST, not a link: nothing is done by following a URL."""
+    account_id = checked_id(account_id)
+    t = Translator()
+    api = identity(request, staff)
+    form = await request.form()
+    if text(form, "confirme") != "oui":
+        account = next((a for a in await api.accounts() if str(a.get("id")) == account_id),
+                       None)
+        if account is None:
+            raise HTTPException(404)
+        return render(request, "agent_confirm.html", page="agents", account=account,
+                      action=action)
+    try:
+        if action == "desactiver":
+            await api.disable_account(account_id)
+        else:
+            await api.enable_account(account_id)
+    except UpstreamProblem as problem:
+        return await _refused(request, staff, account_id, problem,
+                              t(f"agents.error.{action}"))
+    done = "agent_desactive" if action == "desactiver" else "agent_reactive"
+    return RedirectResponse(f"/agents?message={done}", status_code=303)
+
+
+@router.post("/agents/{account_id}/roles")
+async def account_roles(request: Request, account_id: str,
+                        staff: StaffSession = Depends(require_administrator)) -> Response:
+    """New roles for an account; identity ends its sessions (its tokens carry the old roles)."""
+    account_id = checked_id(account_id)
+    t = Translator()
+    form = await request.form()
+    roles = [r for r in ROLES if r in form.getlist("roles")]
+    try:
+        if not roles:  # identity refuses it too (422): no round trip for it
+            raise UpstreamProblem(422, t("agents.error.roles"))
+        await identity(request, staff).set_roles(account_id, roles)
+    except UpstreamProblem as problem:
+        return await _refused(request, staff, account_id, problem, t("agents.error.roles_refused"),
+                              role_values={account_id: roles})
+    return RedirectResponse("/agents?message=roles_modifies", status_code=303)
 
 
 @router.get("/agents")

@@ -1,21 +1,28 @@
-"""Staff login and logout (identity's `POST /auth/staff/token`; no refresh token for staff)."""
+"""Staff login and logout (identity's `POST /auth/staff/token` and `/auth/logout`; no
+refresh token for staff), and the change of a one-time password before the first login
+(identity's `POST /auth/staff/password`, no session needed)."""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from marelle_chassis.errors import Unauthorized
 
-from marelle_backoffice.clients import ServiceUnavailable, UpstreamProblem
+from marelle_backoffice.clients import ServiceUnavailable, SessionRejected, UpstreamProblem
 from marelle_backoffice.forms import FormErrors, text
 from marelle_backoffice.i18n import Translator
-from marelle_backoffice.identity import staff_token
+from marelle_backoffice.identity import staff_change_password, staff_token
 from marelle_backoffice.pages.common import client_ip
 from marelle_backoffice.rendering import render
 from marelle_backoffice.session import (
+    SESSION_COOKIE,
     NotStaff,
     clear_session_cookie,
+    forget_token,
     new_csrf_token,
     safe_next,
     session_from_token,
@@ -23,9 +30,16 @@ from marelle_backoffice.session import (
     store_csrf_cookie,
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
-NOTICES = ("expiree", "invalide", "deconnexion")
+NOTICES = ("expiree", "invalide", "deconnexion", "mot_de_passe_change")
+# Identity's `raison` when the right password is a one-time one that must be replaced first.
+MUST_CHANGE = "mot_de_passe_a_changer"
+PASSWORD_PAGE = "/connexion/nouveau-mot-de-passe"
+# Identity's 422/400 field names -> our input ids (password change form).
+PASSWORD_FIELDS = {"email": "identifiant", "current_password": "mot-de-passe-actuel",
+                   "new_password": "nouveau-mot-de-passe"}
 
 
 def _login_page(request: Request, *, identifier: str = "", suite: str = "/",
@@ -62,10 +76,15 @@ async def login(request: Request) -> Response:
                                    client_ip(request))
         staff = await session_from_token(request, str(tokens["access_token"]))
     except UpstreamProblem as problem:
-        # 401 wrong credentials, 429 throttled: identity's French sentence is the message.
+        if problem.status == 403 and problem.reason == MUST_CHANGE:
+            # The right one-time password: it opens no session, it must be replaced first.
+            return _password_page(request, identifier=identifier, notice=problem.detail)
+        # 401 wrong credentials, 403 disabled account, 429 throttled: identity's French
+        # sentence is the message.
         errors.general.append(problem.detail or t("login.error.refused"))
         response = _login_page(request, identifier=identifier, suite=suite, errors=errors,
-                               status_code=429 if problem.status == 429 else 422)
+                               status_code=problem.status if problem.status in (403, 429)
+                               else 422)
         if problem.retry_after:
             response.headers["retry-after"] = problem.retry_after
         return response
@@ -85,9 +104,74 @@ async def login(request: Request) -> Response:
     return response
 
 
+def _secret(form: Any, name: str) -> str:
+    """A password field as typed (never stripped: spaces are part of a password)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _password_page(request: Request, *, identifier: str = "", notice: str | None = None,
+                   errors: FormErrors | None = None, status_code: int = 200) -> HTMLResponse:
+    return render(request, "login_password.html", page=None, status_code=status_code,
+                  identifier=identifier, notice=notice, errors=errors or FormErrors())
+
+
+@router.get(PASSWORD_PAGE)
+async def password_form(request: Request) -> HTMLResponse:
+    return _password_page(request)
+
+
+@router.post(PASSWORD_PAGE)
+async def change_password(request: Request) -> Response:
+    """Replace a one-time password: identity checks the current one (throttled like a login);
+    then back to the login page, the new password opens the session."""
+    t = Translator()
+    form = await request.form()
+    identifier = text(form, "identifiant")
+    current, new, confirmation = (_secret(form, name) for name in
+                                  ("mot_de_passe_actuel", "nouveau_mot_de_passe", "confirmation"))
+    errors = FormErrors()
+    if not identifier:
+        errors.add("identifiant", t("login.error.identifier"))
+    if not current:
+        errors.add("mot-de-passe-actuel", t("password_change.error.current"))
+    if not new:
+        errors.add("nouveau-mot-de-passe", t("password_change.error.new"))
+    elif new != confirmation:
+        errors.add("confirmation", t("password_change.error.confirmation"))
+    if errors:
+        return _password_page(request, identifier=identifier, errors=errors, status_code=422)
+    try:
+        await staff_change_password(request.app.state.services, identifier, current, new,
+                                    client_ip(request))
+    except UpstreamProblem as problem:
+        # 400 wrong current password, 422 weak or unchanged, 403 disabled, 429 throttled.
+        errors.add_problem(problem, PASSWORD_FIELDS, t("password_change.error.refused"))
+        response = _password_page(request, identifier=identifier, errors=errors,
+                                  status_code=problem.status
+                                  if problem.status in (400, 403, 429) else 422)
+        if problem.retry_after:
+            response.headers["retry-after"] = problem.retry_after
+        return response
+    except ServiceUnavailable:
+        errors.general.append(t("login.error.unavailable"))
+        return _password_page(request, identifier=identifier, errors=errors, status_code=503)
+    return RedirectResponse("/connexion?motif=mot_de_passe_change", status_code=303)
+
+
 @router.post("/deconnexion")
 async def logout(request: Request) -> Response:
-    # Staff tokens have no refresh token to revoke: forgetting the cookie ends the session.
+    token = request.cookies.get(SESSION_COOKIE)
+    # Refused here at once, whoever kept a copy of the cookie...
+    forget_token(request, token)
+    if token:
+        # ...and everywhere once identity has published the end of the session.
+        try:
+            await request.app.state.services.call("identity", "POST", "/auth/logout",
+                                                  token=token, client_ip=client_ip(request))
+        except (ServiceUnavailable, UpstreamProblem, SessionRejected) as exc:
+            log.warning("staff logout: identity did not end the session (%s)",
+                        type(exc).__name__)
     response = RedirectResponse("/connexion?motif=deconnexion", status_code=303)
     clear_session_cookie(request, response)
     return response

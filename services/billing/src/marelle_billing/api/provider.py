@@ -88,9 +88,11 @@ async def sandbox_page(request: Request) -> HTMLResponse:
 async def sandbox_pay(request: Request, transaction_id: str = Form(max_length=100),
                       return_url: str = Form(max_length=500),
                       direct_notification_url: str = Form(max_length=500),
-                      action: str = Form("payer"), card_type: str = Form("CB"),
-                      card_number: str = Form(""), expiry: str = Form(""),
-                      cvc: str = Form("")) -> RedirectResponse:
+                      action: str = Form("payer", max_length=10),
+                      card_type: str = Form("CB", max_length=20),
+                      card_number: str = Form("", max_length=30),
+                      expiry: str = Form("", max_length=7),
+                      cvc: str = Form("", max_length=4)) -> RedirectResponse:
     settings = _sandbox(request)
     _own_callback(settings, direct_notification_url)
     number = re.sub(r"[\s-]", "", card_number)

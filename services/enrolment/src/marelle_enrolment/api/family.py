@@ -28,7 +28,9 @@ async def request_registrations(family_id: OwnFamily, body: s.RegistrationReques
         child_id=body.child_id, group_id=body.group_id,
         typical_week=[d.model_dump() for d in body.typical_week], memo=body.memo,
         duplicate_for=body.duplicate_for)
-    results = await registrations.request_registrations(uow_factory(request), family_id, req)
+    results = await registrations.request_registrations(
+        uow_factory(request), family_id, req,
+        refuse_unreviewed=request.app.state.settings.refuse_unreviewed_families)
     return {"results": results}
 
 

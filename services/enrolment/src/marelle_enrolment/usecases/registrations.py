@@ -16,7 +16,7 @@ from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, N
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import enrolment as events
-from marelle_enrolment.db import activity_group, child_copy, period, registration
+from marelle_enrolment.db import activity_group, child_copy, family_review, period, registration
 from marelle_enrolment.domain.rules import (
     HOLDS_A_PLACE,
     AgeBounds,
@@ -187,10 +187,26 @@ async def request_one(uow: UnitOfWork, family_id: uuid.UUID, child_id: uuid.UUID
         lambda: _request_one(uow, family_id, child_id, group_id, typical_week, memo))
 
 
-async def request_registrations(uow_factory: Any, family_id: uuid.UUID, req: NewRequest
-                                ) -> list[dict[str, Any]]:
+UNREVIEWED = ("Votre espace famille est en cours de vérification par la structure : vous pourrez "
+              "demander des inscriptions dès qu'elle l'aura validé.")
+
+
+async def check_reviewed(uow: UnitOfWork, family_id: uuid.UUID) -> None:
+    """A household created by online sign-up and still « à vérifier » asks for nothing (when
+    the city refuses unreviewed households: ENROLMENT_REFUSE_UNREVIEWED_FAMILIES)."""
+    async with uow:
+        flagged = await uow.session.scalar(select(family_review.c.needs_review)
+                                           .where(family_review.c.family_id == family_id))
+    if flagged:
+        raise Conflict(UNREVIEWED, raison="foyer_a_verifier")
+
+
+async def request_registrations(uow_factory: Any, family_id: uuid.UUID, req: NewRequest, *,
+                                refuse_unreviewed: bool = False) -> list[dict[str, Any]]:
     """One request per child (the child, then the brothers and sisters), each in its own
     transaction: every child's attempt ends in a reported outcome, never half-way in a 500."""
+    if refuse_unreviewed:
+        await check_reviewed(uow_factory(), family_id)
     results = []
     for child_id in dict.fromkeys([req.child_id, *req.duplicate_for]):
         try:

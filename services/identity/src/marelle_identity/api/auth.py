@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 
 from marelle_identity.api import schemas as s
-from marelle_identity.api.deps import Caller, UoW, client_address
+from marelle_chassis.domain_errors import Unauthorized
+from marelle_identity.api.deps import Caller, UoW, client_address, verified_claims
 from marelle_identity.usecases import accounts, households
 
 router = APIRouter(tags=["auth"])
@@ -38,42 +39,65 @@ async def refresh(body: s.RefreshIn, request: Request, uow: UoW) -> s.TokensOut:
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(body: s.RefreshIn, uow: UoW) -> Response:
-    await accounts.logout(uow, body.refresh_token)
+async def logout(request: Request, uow: UoW, body: s.LogoutIn | None = None) -> Response:
+    """Ends the session at once: of the refresh token sent, and/or of the bearer access token
+    (the back-office). An unknown, expired or already ended session: nothing to do, 204."""
+    claims = None
+    if request.headers.get("authorization"):
+        try:
+            claims = await verified_claims(request)
+        except Unauthorized:
+            claims = None
+    await accounts.logout(uow, body.refresh_token if body else None, claims)
     return Response(status_code=204)
 
 
 @router.post("/auth/password-reset", status_code=status.HTTP_202_ACCEPTED)
 async def password_reset(body: s.EmailIn, request: Request, uow: UoW) -> dict[str, str]:
-    await accounts.request_password_reset(uow, request.app.state.settings, body.email)
+    await accounts.request_password_reset(uow, request.app.state.settings, body.email,
+                                          client_address(request))
     return {}
 
 
 @router.post("/auth/one-time-token", response_model=s.OneTimeTokenOut)
-async def one_time_token(body: s.OneTimeTokenIn, uow: UoW) -> Any:
-    email = await accounts.check_one_time_token(uow, body.token, body.purpose)
+async def one_time_token(body: s.OneTimeTokenIn, request: Request, uow: UoW) -> Any:
+    email = await accounts.check_one_time_token(uow, body.token, body.purpose,
+                                                client_address(request))
     return {"email": email, "purpose": body.purpose}
 
 
 @router.post("/auth/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
-async def password_reset_confirm(body: s.SetPasswordIn, uow: UoW) -> Response:
-    await accounts.set_password_with_token(uow, body.token, "reset", body.password)
+async def password_reset_confirm(body: s.SetPasswordIn, request: Request, uow: UoW) -> Response:
+    await accounts.set_password_with_token(uow, body.token, "reset", body.password,
+                                           client_address(request))
     return Response(status_code=204)
 
 
 @router.post("/auth/invitation/accept", status_code=status.HTTP_204_NO_CONTENT)
-async def invitation_accept(body: s.SetPasswordIn, uow: UoW) -> Response:
-    await accounts.set_password_with_token(uow, body.token, "invitation", body.password)
+async def invitation_accept(body: s.SetPasswordIn, request: Request, uow: UoW) -> Response:
+    await accounts.set_password_with_token(uow, body.token, "invitation", body.password,
+                                           client_address(request))
     return Response(status_code=204)
 
 
-@router.post("/auth/signup", status_code=status.HTTP_201_CREATED, response_model=s.FamilyCreated)
-async def signup(body: s.SignupIn, uow: UoW) -> Any:
+@router.post("/auth/signup", status_code=status.HTTP_202_ACCEPTED, response_model=s.SignupAccepted,
+             summary="Online sign-up: the same answer whether the address is known or not; the "
+                     "account is active once the emailed link is opened")
+async def signup(body: s.SignupIn, request: Request, uow: UoW) -> Any:
     g = body.guardian
-    family_id = await accounts.signup(uow, body.family_name, body.email, body.password,
-                                      households.NewGuardian(g.first_name, g.last_name,
-                                                             g.birth_date, g.sex))
-    return {"family_id": family_id}
+    message = await accounts.signup(uow, request.app.state.settings, body.family_name, body.email,
+                                    body.password,
+                                    households.NewGuardian(g.first_name, g.last_name,
+                                                           g.birth_date, g.sex),
+                                    client_address(request))
+    return {"message": message}
+
+
+@router.post("/auth/signup/confirm", status_code=status.HTTP_204_NO_CONTENT)
+async def signup_confirm(body: s.SignupConfirmIn, request: Request, uow: UoW) -> Response:
+    """The sign-up's emailed link: activates the account (once)."""
+    await accounts.confirm_signup(uow, body.token, client_address(request))
+    return Response(status_code=204)
 
 
 @router.post("/auth/staff/token", response_model=s.TokensOut)
@@ -81,6 +105,14 @@ async def staff_token(body: s.LoginIn, request: Request, uow: UoW) -> s.TokensOu
     st = request.app.state
     return _tokens(await accounts.staff_login(uow, st.keys, st.settings, body.email,
                                               body.password, client_address(request)))
+
+
+@router.post("/auth/staff/password", status_code=status.HTTP_204_NO_CONTENT)
+async def staff_password(body: s.StaffPasswordIn, request: Request, uow: UoW) -> Response:
+    """A staff member replaces a one-time password (or any password) without a session."""
+    await accounts.staff_change_password(uow, body.email, body.current_password,
+                                         body.new_password, client_address(request))
+    return Response(status_code=204)
 
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)

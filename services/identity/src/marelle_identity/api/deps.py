@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import uuid
 from typing import Annotated, Any
 
+import jwt
 from fastapi import Depends, Request
 
 from marelle_chassis.auth import (
     Principal,
-    principal_dependency,
+    bearer_token,
+    principal_from_claims,
     require_parent,
     require_staff,
     verifier_from_app,
 )
+from marelle_chassis.domain_errors import Unauthorized
 from marelle_chassis.uow import UnitOfWork
+from marelle_identity.usecases import sessions
 from marelle_identity.usecases.common import family_not_found
 
-current_principal = principal_dependency(verifier_from_app)
+SESSION_ENDED = "Cette session a été fermée ; reconnectez-vous."
+
+
+async def verified_claims(request: Request) -> dict[str, Any]:
+    """A valid access token's claims, refused at once when its session has ended (logout, new
+    password, disabled account...): identity checks its own database, without waiting for the
+    token to expire."""
+    token = bearer_token(request)
+    await verifier_from_app(request).verify(token)  # signature, issuer, audience, expiry
+    claims = jwt.decode(token, options={"verify_signature": False})  # just verified
+    if await sessions.is_revoked(request.app.state.uow_factory(), claims):
+        raise Unauthorized(SESSION_ENDED)
+    return claims
+
+
+async def current_principal(claims: Annotated[dict[str, Any], Depends(verified_claims)]) -> Principal:
+    return principal_from_claims(claims)
+
 Staff = Annotated[Principal, Depends(require_staff(current_principal))]
 Administrator = Annotated[Principal, Depends(require_staff(current_principal, ["administrator"]))]
 Parent = Annotated[Principal, Depends(require_parent(current_principal))]
@@ -32,10 +55,20 @@ def uow_factory(request: Request) -> Any:
     return request.app.state.uow_factory
 
 
-def client_address(request: Request) -> str | None:
-    """The end user's address as the gateway saw it (only gateways call identity)."""
-    forwarded = request.headers.get("x-client-ip")
-    return forwarded or (request.client.host if request.client else None)
+def client_address(request: Request) -> str:
+    """The end user's address, for throttling: the one the gateway or the back-office saw
+    (`X-Marelle-Client-Address`), only when they prove who they are with the shared
+    `X-Marelle-Proxy-Secret`; otherwise the TCP peer's. Any caller can write a header:
+    X-Forwarded-For and an unproven address are ignored."""
+    secret = request.app.state.settings.proxy_secret
+    sent = request.headers.get("x-marelle-proxy-secret", "")
+    if secret and hmac.compare_digest(sent.encode(), secret.encode()):
+        claimed = request.headers.get("x-marelle-client-address", "").strip()
+        try:
+            return str(ipaddress.ip_address(claimed))
+        except ValueError:
+            pass
+    return request.client.host if request.client else "inconnue"
 
 
 def own_family(family_id: uuid.UUID, parent: Parent) -> uuid.UUID:

@@ -73,7 +73,7 @@ async def audit_log(_: Administrator, uow: UoW, limit: int = 200) -> Any:
     return {"items": await staff_cases.audit_log(uow, max(1, min(limit, 1000)))}
 
 
-@router.get("/accounts", response_model=s.StaffAccounts)
+@router.get("/accounts", response_model=s.StaffAccountsOut)
 async def staff_accounts(_: Administrator, uow: UoW) -> Any:
     return {"items": await staff_cases.staff_accounts(uow)}
 
@@ -84,3 +84,24 @@ async def create_staff_account(body: s.StaffAccountIn, actor: Administrator,
     staff_id = await staff_cases.create_staff_account(uow, actor, body.email, body.display_name,
                                                       body.password, list(body.roles))
     return {"id": staff_id}
+
+
+@router.post("/accounts/{staff_id}/disable", status_code=status.HTTP_204_NO_CONTENT)
+async def disable_staff_account(staff_id: uuid.UUID, actor: Administrator, uow: UoW) -> Response:
+    """No more logins; the account's sessions end at once, in every service."""
+    await staff_cases.disable_staff_account(uow, actor, staff_id)
+    return Response(status_code=204)
+
+
+@router.post("/accounts/{staff_id}/enable", status_code=status.HTTP_204_NO_CONTENT)
+async def enable_staff_account(staff_id: uuid.UUID, actor: Administrator, uow: UoW) -> Response:
+    await staff_cases.enable_staff_account(uow, actor, staff_id)
+    return Response(status_code=204)
+
+
+@router.put("/accounts/{staff_id}/roles", status_code=status.HTTP_204_NO_CONTENT)
+async def set_staff_roles(staff_id: uuid.UUID, body: s.StaffRolesIn, actor: Administrator,
+                          uow: UoW) -> Response:
+    """The new roles hold at once: the account's sessions end (their tokens carry the roles)."""
+    await staff_cases.set_staff_roles(uow, actor, staff_id, list(body.roles))
+    return Response(status_code=204)

@@ -61,12 +61,18 @@ def _verify_sync(password_hash: str, password: str) -> bool:
         return False
 
 
-async def verify_password(password_hash: str | None, password: str) -> bool:
-    """False for a missing hash too, after the same work as a real check (timing tells nothing)."""
+async def prepare_dummy_hash() -> None:
+    """At startup: the first unknown account must not cost a hash *and* a check."""
     global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = await hash_password(secrets.token_urlsafe(16))
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """False for a missing hash too, after the same work as a real check (one Argon2 check of a
+    dummy hash, in the worker thread): an unknown account answers in the same time."""
     if not password_hash:
-        if _dummy_hash is None:
-            _dummy_hash = await hash_password("marelle-no-such-account")
+        await prepare_dummy_hash()
         await verify_password(_dummy_hash, password)
         return False
     async with _slots():

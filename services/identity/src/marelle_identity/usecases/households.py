@@ -109,13 +109,15 @@ async def insert_household(uow: UnitOfWork, name: str, email: str | None,
 
 
 async def insert_account(uow: UnitOfWork, family_id: uuid.UUID, email: str,
-                         password_hash: str | None) -> uuid.UUID:
+                         password_hash: str | None, *, pending: bool = False) -> uuid.UUID:
+    """`pending`: a sign-up's account, with its password but inactive until the address is
+    confirmed by the emailed link."""
     account_id = uuid.uuid4()
     at = now()
+    status = "pending" if pending else "active" if password_hash else "invited"
     await uow.session.execute(insert(account).values(
         id=account_id, family_id=family_id, email=email, password_hash=password_hash,
-        status="active" if password_hash else "invited",
-        activated_at=at if password_hash else None, created_at=at))
+        status=status, activated_at=at if status == "active" else None, created_at=at))
     return account_id
 
 
@@ -133,15 +135,6 @@ async def issue_one_time_token(uow: UnitOfWork, account_id: uuid.UUID, purpose: 
         token_hash=digest(secret), purpose=purpose, account_id=account_id, created_at=at,
         expires_at=at + ttl))
     return secret
-
-
-async def create_provisional_family(uow: UnitOfWork, name: str, email: str | None,
-                                    child: NewChild) -> Family:
-    """Skeleton endpoint kept for the platform's end-to-end tests: no account."""
-    async with uow:
-        family = await insert_household(uow, name, email, [], [child], needs_review=True)
-        await uow.commit()
-    return family
 
 
 async def get_family(uow: UnitOfWork, family_id: uuid.UUID) -> dict[str, Any]:

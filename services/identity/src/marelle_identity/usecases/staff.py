@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from marelle_chassis.auth import Principal
-from marelle_chassis.domain_errors import Conflict, InvalidInput
+from marelle_chassis.domain_errors import Conflict, InvalidInput, NotFound
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import identity as events
 from marelle_identity.config import IdentitySettings
@@ -34,6 +34,7 @@ from marelle_identity.usecases.common import (
     refresh_search_key,
     search_text,
 )
+from marelle_identity.usecases import sessions
 from marelle_identity.usecases.contact import request_view
 from marelle_identity.usecases.households import (
     NewChild,
@@ -147,6 +148,11 @@ async def change_email(uow: UnitOfWork, actor: Principal, family_id: uuid.UUID,
         # A second event about the same household: its own, higher version.
         uow.publish(contact_event(family_id, await contact_details(uow, family_id)),
                     version=await bump_version(uow, family_id))
+        # The login changed: every session and pending link of the account ends.
+        account_id = await uow.session.scalar(select(account.c.id)
+                                              .where(account.c.family_id == family_id))
+        if account_id is not None:
+            await sessions.revoke(uow, "parent", account_id, "email_changed", links=True)
         for to in {e for e in (family.email, email) if e}:
             await queue_email(uow, to, "email_changed", family_name=family.name, new_email=email)
         await audit(uow, actor, "foyer.email_modifie", f"foyer:{family_id}",
@@ -159,8 +165,14 @@ async def change_email(uow: UnitOfWork, actor: Principal, family_id: uuid.UUID,
 async def mark_reviewed(uow: UnitOfWork, actor: Principal, family_id: uuid.UUID) -> None:
     async with uow:
         await family_row(uow, family_id)
-        await uow.session.execute(update(family_t).where(family_t.c.id == family_id)
-                                  .values(needs_review=False))
+        # Conditional: reviewed once, published once (a second click changes nothing).
+        changed = (await uow.session.execute(
+            update(family_t).where(family_t.c.id == family_id, family_t.c.needs_review.is_(True))
+            .values(needs_review=False).returning(family_t.c.id))).first()
+        if changed is not None:
+            uow.publish(events.FamilyReviewed(family_id=family_id,
+                                              reviewed_by=uuid.UUID(actor.subject)),
+                        version=await bump_version(uow, family_id))
         await audit(uow, actor, "foyer.verifie", f"foyer:{family_id}")
         await uow.commit()
 
@@ -177,7 +189,76 @@ async def staff_accounts(uow: UnitOfWork) -> list[dict[str, Any]]:
     async with uow:
         rows = (await uow.session.execute(select(staff_account).order_by(staff_account.c.email))).all()
     return [{"id": r.id, "email": r.email, "display_name": r.display_name,
-             "roles": r.roles.split()} for r in rows]
+             "roles": r.roles.split(), "disabled": r.disabled_at is not None,
+             "must_change_password": r.must_change_password} for r in rows]
+
+
+def _staff_not_found() -> NotFound:
+    return NotFound("Ce compte du personnel est introuvable.")
+
+
+def _not_yourself(actor: Principal, staff_id: uuid.UUID, what: str) -> None:
+    # An administrator cannot lock themselves out (nor leave the structure without one).
+    if actor.subject == str(staff_id):
+        raise Conflict(f"Vous ne pouvez pas {what} votre propre compte ; demandez-le à un autre "
+                       "administrateur.")
+
+
+async def disable_staff_account(uow: UnitOfWork, actor: Principal, staff_id: uuid.UUID) -> None:
+    """No more logins, and every session ends at once (`identity.sessions_revoked`)."""
+    _not_yourself(actor, staff_id, "désactiver")
+    async with uow:
+        disabled = await uow.session.scalar(
+            update(staff_account).where(staff_account.c.id == staff_id,
+                                        staff_account.c.disabled_at.is_(None))
+            .values(disabled_at=now()).returning(staff_account.c.id))
+        if disabled is None:
+            if await uow.session.scalar(select(staff_account.c.id)
+                                        .where(staff_account.c.id == staff_id)) is None:
+                raise _staff_not_found()
+            return  # already disabled
+        await sessions.revoke(uow, "staff", staff_id, "account_disabled")
+        await audit(uow, actor, "agent.desactive", f"agent:{staff_id}")
+        await uow.commit()
+
+
+async def enable_staff_account(uow: UnitOfWork, actor: Principal, staff_id: uuid.UUID) -> None:
+    async with uow:
+        enabled = await uow.session.scalar(
+            update(staff_account).where(staff_account.c.id == staff_id,
+                                        staff_account.c.disabled_at.is_not(None))
+            .values(disabled_at=None).returning(staff_account.c.id))
+        if enabled is None:
+            if await uow.session.scalar(select(staff_account.c.id)
+                                        .where(staff_account.c.id == staff_id)) is None:
+                raise _staff_not_found()
+            return  # already enabled
+        await audit(uow, actor, "agent.reactive", f"agent:{staff_id}")
+        await uow.commit()
+
+
+async def set_staff_roles(uow: UnitOfWork, actor: Principal, staff_id: uuid.UUID,
+                          roles: list[str]) -> None:
+    """The new roles hold at once: the account's sessions end (their tokens carry the roles)."""
+    wanted = sorted(set(roles))
+    if not wanted or set(wanted) - set(ROLES):
+        raise InvalidInput("Choisissez au moins un rôle : administrateur ou gestionnaire.",
+                           erreurs=[{"champ": "roles", "message": "Rôle inconnu ou manquant."}])
+    if "administrator" not in wanted:
+        _not_yourself(actor, staff_id, "retirer le rôle d'administrateur de")
+    async with uow:
+        before = await uow.session.scalar(
+            select(staff_account.c.roles).where(staff_account.c.id == staff_id).with_for_update())
+        if before is None:
+            raise _staff_not_found()
+        if sorted(before.split()) == wanted:
+            return
+        await uow.session.execute(update(staff_account).where(staff_account.c.id == staff_id)
+                                  .values(roles=" ".join(wanted)))
+        await sessions.revoke(uow, "staff", staff_id, "roles_changed")
+        await audit(uow, actor, "agent.roles_modifies", f"agent:{staff_id}",
+                    before=before.split(), after=wanted)
+        await uow.commit()
 
 
 async def create_staff_account(uow: UnitOfWork, actor: Principal, email: str, display_name: str,
