@@ -204,7 +204,7 @@ class SessionsRevoked(_Payload):
                                                  "are refused. — Les jetons émis (`iat`) jusqu'à "
                                                  "cet instant sont refusés.")
     reason: str = Field(description="logout, password_changed, password_reset, email_changed, "
-                                    "account_disabled, token_reuse. — Motif.")
+                                    "account_disabled, roles_changed, token_reuse. — Motif.")
 
 
 class FamilyReviewed(_Payload):
