@@ -14,7 +14,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from marelle_chassis.audit import audit_with_engine
 from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
 from marelle_chassis.domain_errors import NotFound
 from marelle_chassis.kafka_security import kafka_client_options
@@ -116,8 +119,13 @@ async def replay(bootstrap: str, topic: str, partition: int, offset: int) -> Dea
     return parked
 
 
-def dead_letter_router(bootstrap: str, dlq_topics: list[str], consumer_groups: list[str]) -> APIRouter:
-    """`/staff/dead-letters`: what this service's consumers parked, and a replay action."""
+def dead_letter_router(bootstrap: str, dlq_topics: list[str], consumer_groups: list[str],
+                       engine: AsyncEngine | None = None,
+                       metadata: MetaData | None = None) -> APIRouter:
+    """`/staff/dead-letters`: what this service's consumers parked, and a replay action.
+
+    With the service's engine and metadata, each replay leaves a line in its staff audit log.
+    """
     router = APIRouter(prefix="/staff/dead-letters", tags=["dead letters"])
     admin = require_staff(principal_dependency(verifier_from_app), ["administrator"])
 
@@ -131,9 +139,18 @@ def dead_letter_router(bootstrap: str, dlq_topics: list[str], consumer_groups: l
 
     @router.post("/{topic}/{partition}/{offset}/replay", response_model=DeadLetter)
     async def replay_dead_letter(topic: str, partition: int, offset: int, request: Request,
-                                 _: Principal = Depends(admin)) -> DeadLetter:
+                                 who: Principal = Depends(admin)) -> DeadLetter:
         if topic not in dlq_topics:
             raise NotFound("Cette file de messages en échec n'appartient pas à ce service.")
-        return await replay(bootstrap, topic, partition, offset)
+        parked = await replay(bootstrap, topic, partition, offset)
+        if engine is not None and metadata is not None:
+            # After the send: Kafka and the database share no transaction, and a replay is
+            # idempotent (inbox), so the line records a replay that did happen.
+            await audit_with_engine(
+                engine, metadata, who, "message.rejoue", f"dlq:{topic}/{partition}/{offset}",
+                before={"dlq_topic": topic, "error": parked.error,
+                        "event_type": parked.event_type, "event_id": parked.event_id},
+                after={"topic": parked.original_topic})
+        return parked
 
     return router

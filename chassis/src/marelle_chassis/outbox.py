@@ -28,6 +28,7 @@ from fastapi import APIRouter, Depends, Path
 from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from marelle_chassis.audit import audit_with_connection
 from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
 from marelle_chassis.domain_errors import NotFound
 from marelle_chassis.transactions import is_transient
@@ -250,6 +251,12 @@ def parked_outbox_router(engine: AsyncEngine, outbox: Table) -> APIRouter:
             row = (await conn.execute(
                 update(o).where(o.c.id == row_id, o.c.parked_at.is_not(None))
                 .values(parked_at=None, attempts=0).returning(*columns))).mappings().first()
+            if row is not None:  # the audit line commits with the retry
+                await audit_with_connection(
+                    conn, o.metadata, who, "outbox.relance", f"outbox:{row_id}",
+                    before={"parked": True, "event_type": row["event_type"],
+                            "last_error": row["last_error"]},
+                    after={"parked": False, "attempts": 0})
         if row is None:
             raise NotFound("Cet événement n'est pas (ou plus) mis de côté.")
         log.warning("staff %s put parked outbox row %s back in the queue", who.subject, row_id)

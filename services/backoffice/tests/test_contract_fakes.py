@@ -20,6 +20,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
+from marelle_chassis.audit import AuditEntries
 from marelle_chassis.catalogue_copy import PeriodCopy
 from marelle_contracts.http import billing as BL
 from marelle_contracts.http import booking as B
@@ -41,6 +42,7 @@ from . import enrolment_sample as es
 from .conftest import csrf_of, sign_in
 from . import sample as s
 from .test_admin import AUDIT, NO_PARKED, PARKED, PARKED_BILLING, RETRIED
+from .test_audit import SERVICE_AUDIT
 from .test_bookings import ROLL_CALL_API, calendar_form, with_booking
 
 
@@ -84,6 +86,9 @@ SAMPLES: list[tuple[str, str, str, Any, type[BaseModel]]] = [
     ("enrolment", "GET", "/staff/attestation-requests", es.ISSUED, E.StaffAttestations),
     ("enrolment", "GET", "/staff/classes", es.CLASSES, E.SchoolClasses),
     ("enrolment", "GET", "/staff/classes/children", es.CLASS_CHILDREN, E.ClassChildren),
+    # Each service's staff audit log (the chassis router, issue #11).
+    *[(service, "GET", "/staff/audit", body, AuditEntries)
+      for service, body in SERVICE_AUDIT.items()],
     # Every service's outbox relay (the chassis mounts the same router on each).
     *[(service, "GET", "/staff/outbox/parked", body, P.ParkedRows)
       for service in SERVICES for body in (PARKED, PARKED_BILLING, NO_PARKED)],
@@ -484,5 +489,80 @@ async def test_each_body_the_backoffice_sends_is_one_billing_accepts(openapi, ba
         await send(client)
     [request] = fake.sent(method, "billing", path)
     _billing_route(spec, method, path)
+    errors = check_request(spec, method, path, json.loads(request.content))
+    assert not errors, "\n".join(errors)
+
+
+# --- identity: the staff's TOTP second factor (`test_totp.IdentityTotp`) ------------------------
+
+import pyotp  # noqa: E402
+
+from . import test_totp as totp_fake  # noqa: E402
+
+TOTP_ANSWERS: list[tuple[str, str, int, Any, type[BaseModel] | None]] = [
+    ("GET", "/auth/staff/totp", 200, {"enabled": False, "pending": True, "required": False},
+     bo_identity.TotpStatusOut),
+    ("POST", "/auth/staff/totp/setup", 200,
+     {"secret": "JBSWY3DPEHPK3PXP",
+      "otpauth_uri": "otpauth://totp/Marelle:camille%40ville.test?secret=JBSWY3DPEHPK3PXP"
+                     "&issuer=Marelle"}, bo_identity.TotpSetupOut),
+    ("POST", "/auth/staff/totp/setup", 409, None, None),
+    ("POST", "/auth/staff/totp/confirm", 204, None, None),
+    ("POST", "/auth/staff/totp/confirm", 422, None, None),
+    ("DELETE", "/auth/staff/totp", 204, None, None),
+    ("DELETE", "/auth/staff/totp", 422, None, None),
+    ("POST", "/auth/staff/token", 401, None, None),  # raison code_totp_requis
+]
+
+
+@pytest.mark.parametrize("method,path,status,body,model", TOTP_ANSWERS,
+                         ids=[f"{m} {p} {s}" for m, p, s, *_ in TOTP_ANSWERS])
+def test_each_totp_answer_of_the_fake_is_one_identity_could_send(openapi, method, path, status,
+                                                                 body, model):
+    test_each_identity_answer_of_the_fake_is_one_identity_could_send(openapi, method, path,
+                                                                     status, body, model)
+
+
+async def _totp_login(client, fake):
+    fake.secret = pyotp.random_base32()
+    await client.post("/connexion", data={"csrf": await csrf_of(client),
+                                          "identifiant": "camille@ville.test",
+                                          "mot_de_passe": totp_fake.PASSWORD,
+                                          "code_totp": pyotp.TOTP(fake.secret).now()})
+
+
+async def _totp_confirm(client, fake):
+    csrf = await csrf_of(client, "/double-authentification")
+    await client.post("/double-authentification/configurer", data={"csrf": csrf})
+    await client.post("/double-authentification/confirmer", data={
+        "csrf": csrf, "code": pyotp.TOTP(fake.pending).now()})
+
+
+async def _totp_remove(client, fake):
+    fake.secret = pyotp.random_base32()
+    await client.post("/double-authentification/retirer", data={
+        "csrf": await csrf_of(client, "/double-authentification"),
+        "code": pyotp.TOTP(fake.secret).now()})
+
+
+TOTP_BODIES = [
+    ("POST", "/auth/staff/token", _totp_login),
+    ("POST", "/auth/staff/totp/confirm", _totp_confirm),
+    ("DELETE", "/auth/staff/totp", _totp_remove),
+]
+
+
+@pytest.mark.parametrize("method,path,send", TOTP_BODIES,
+                         ids=[f"{m} {p}" for m, p, _ in TOTP_BODIES])
+async def test_each_totp_body_the_backoffice_sends_is_one_identity_accepts(openapi, backoffice,
+                                                                           fake, method, path,
+                                                                           send):
+    spec = openapi["identity"]
+    identity = totp_fake.IdentityTotp(fake)
+    async with backoffice(fake) as client:
+        sign_in(client)
+        await send(client, identity)
+    [request] = fake.sent(method, "identity", path)
+    assert find_route(spec, method, path), f"{method} {path}: absent de l'OpenAPI d'identity"
     errors = check_request(spec, method, path, json.loads(request.content))
     assert not errors, "\n".join(errors)

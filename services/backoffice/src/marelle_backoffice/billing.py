@@ -17,6 +17,7 @@ from babel.numbers import format_currency, format_decimal
 from fastapi import Request
 from pydantic import BaseModel
 
+from marelle_chassis.audit import AuditEntries
 from marelle_contracts.http import billing as contract
 
 from marelle_backoffice.booking import Download
@@ -92,6 +93,11 @@ class Billing:
                                             client_ip=self.client_ip, **kwargs)
         body = response.json() if response.content else None
         return checked_answer(SERVICE, answer, body) if answer else body
+
+    async def audit(self, limit: int, staff: str | None = None) -> list[dict[str, Any]]:
+        """This service's staff audit log (issue #11), newest first."""
+        params: dict[str, Any] = {"limit": limit, **({"staff": staff} if staff else {})}
+        return (await self._call("GET", "/staff/audit", AuditEntries, params=params))["items"]
 
     async def _download(self, path: str, media_type: str,
                         params: dict[str, str] | None = None) -> Download:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from marelle_chassis.audit import AuditEntries
 from marelle_chassis.catalogue_copy import PeriodCopy
 from marelle_contracts.enrolment import GroupFacts
 from marelle_contracts.http import booking as contract
@@ -56,6 +57,11 @@ class Booking:
                                             client_ip=self.client_ip, **kwargs)
         body = response.json() if response.content else None
         return checked_answer(SERVICE, answer, body) if answer else body
+
+    async def audit(self, limit: int, staff: str | None = None) -> list[dict[str, Any]]:
+        """This service's staff audit log (issue #11), newest first."""
+        params: dict[str, Any] = {"limit": limit, **({"staff": staff} if staff else {})}
+        return (await self._call("GET", "/staff/audit", AuditEntries, params=params))["items"]
 
     async def _download(self, path: str, media_type: str, params: dict[str, str]) -> Download:
         response = await self.services.call(SERVICE, "GET", path, token=self.token,

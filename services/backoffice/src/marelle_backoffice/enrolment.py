@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from marelle_chassis.audit import AuditEntries
 from marelle_contracts.http import enrolment as contract
 
 from marelle_backoffice.clients import Services, checked_answer, request_body
@@ -30,6 +31,11 @@ class Enrolment:
                                             client_ip=self.client_ip, **kwargs)
         body = response.json() if response.content else None
         return checked_answer("enrolment", answer, body) if answer else body
+
+    async def audit(self, limit: int, staff: str | None = None) -> list[dict[str, Any]]:
+        """This service's staff audit log (issue #11), newest first."""
+        params: dict[str, Any] = {"limit": limit, **({"staff": staff} if staff else {})}
+        return (await self._call("GET", "/staff/audit", AuditEntries, params=params))["items"]
 
     async def _create(self, path: str, model: type[Any], data: dict[str, Any]) -> str:
         return str((await self._call("POST", path, contract.Created,

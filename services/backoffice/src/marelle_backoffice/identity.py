@@ -37,11 +37,40 @@ class StaffAccountsOut(Answer):
     items: list[StaffAccountOut]
 
 
+# The staff's TOTP second factor (`marelle_identity.api.schemas`, issue #11), mirrored likewise.
+TotpCode = Annotated[str, Field(min_length=6, max_length=8, pattern=r"^[0-9 ]+$")]
+
+
+class StaffLoginIn(Strict):
+    email: contract.Email
+    password: contract.Password
+    totp_code: TotpCode | None = None
+
+
+class TotpCodeIn(Strict):
+    code: TotpCode
+
+
+class TotpSetupOut(Answer):
+    secret: str
+    otpauth_uri: str
+
+
+class TotpStatusOut(Answer):
+    enabled: bool
+    pending: bool
+    required: bool
+
+
 async def staff_token(services: Services, email: str, password: str,
-                      client_ip: str | None) -> dict[str, Any]:
-    """`POST /auth/staff/token`; 401/429 arrive as `UpstreamProblem` (identity's French detail)."""
+                      client_ip: str | None, totp_code: str | None = None) -> dict[str, Any]:
+    """`POST /auth/staff/token`; 401/429 arrive as `UpstreamProblem` (identity's French detail;
+    raison `code_totp_requis` when the account's second factor code is missing or wrong)."""
+    body: dict[str, Any] = {"email": email, "password": password}
+    if totp_code:
+        body["totp_code"] = totp_code
     response = await services.call("identity", "POST", "/auth/staff/token", client_ip=client_ip,
-                                   json={"email": email, "password": password})
+                                   json=body)
     return checked_answer("identity", contract.TokensOut, response.json())
 
 
@@ -126,3 +155,19 @@ class Identity:
     async def create_account(self, body: dict[str, Any]) -> None:
         await self._call("POST", "/staff/accounts", contract.Created,
                          json=request_body("identity", contract.StaffAccountIn, body))
+
+    # --- the staff member's own second factor (identity's /auth/staff/totp) ---------------------
+
+    async def totp_status(self) -> dict[str, Any]:
+        return await self._call("GET", "/auth/staff/totp", TotpStatusOut)
+
+    async def totp_setup(self) -> dict[str, Any]:
+        return await self._call("POST", "/auth/staff/totp/setup", TotpSetupOut)
+
+    async def totp_confirm(self, code: str) -> None:
+        await self._call("POST", "/auth/staff/totp/confirm",
+                         json=request_body("identity", TotpCodeIn, {"code": code}))
+
+    async def totp_remove(self, code: str) -> None:
+        await self._call("DELETE", "/auth/staff/totp",
+                         json=request_body("identity", TotpCodeIn, {"code": code}))

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from marelle_chassis.catalogue_copy import period_copy_router
 from marelle_chassis.dashboard import nothing_yet, requests_router
+from marelle_chassis.audit import audit_router
 from marelle_chassis.dead_letters import dead_letter_router
 from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
@@ -17,7 +18,7 @@ from marelle_chassis.settings import UnsafeConfiguration
 from marelle_contracts import Topics, dlq_topic
 from marelle_billing import api, booking_copy, handlers
 from marelle_billing.config import BillingSettings
-from marelle_billing.db import child_copy, family_copy, metadata, period_copy
+from marelle_billing.db import child_copy, family_copy, metadata, staff_audit, period_copy
 from marelle_billing.runner import Runner
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,7 +32,7 @@ def create_app(settings: BillingSettings | None = None, clock: Clock = system_cl
                                   "BILLING_PAYMENT_SANDBOX=true (banque de test) n'est permis "
                                   "qu'en développement (MARELLE_ENV=development).")
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
-    routers = [*api.routers,
+    routers = [*api.routers, audit_router(staff_audit, runtime.engine, runtime.name),
                child_copy_router(child_copy, runtime.sessions),
                family_copy_router(family_copy, runtime.sessions),
                requests_router(nothing_yet),
@@ -51,7 +52,8 @@ def create_app(settings: BillingSettings | None = None, clock: Clock = system_cl
             [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT), dlq_topic(Topics.BOOKING),
              dlq_topic(Topics.QUOTIENT)],
             [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER, handlers.BOOKING_CONSUMER,
-             handlers.QUOTIENT_CONSUMER]))
+             handlers.QUOTIENT_CONSUMER],
+            runtime.engine, metadata))
     # Invoicing runs compute in the background of this process; those a stop or a crash left
     # unfinished resume at startup. The clock is read through app.state (tests move it).
     runner = Runner(runtime.uow, settings.run_batch_size, lambda: app.state.clock())

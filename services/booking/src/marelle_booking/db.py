@@ -17,10 +17,13 @@ from sqlalchemy import (
 )
 
 from marelle_chassis.catalogue_copy import add_period_copy_table
+from marelle_chassis.audit import add_audit_table
 from marelle_chassis.db import UtcDateTime, new_metadata
 from marelle_chassis.identity_copy import add_child_copy_table, add_family_copy_table
 
 metadata = new_metadata()
+# Every staff action: who, what, when, before/after (GET /staff/audit).
+staff_audit = add_audit_table(metadata)
 
 # Booking's own copy of the households and their children, fed by identity's events.
 child_copy = add_child_copy_table(metadata)

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from marelle_chassis.catalogue_copy import period_copy_router
+from marelle_chassis.audit import audit_router
 from marelle_chassis.dead_letters import dead_letter_router
 from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
@@ -15,7 +16,7 @@ from marelle_contracts import Topics, dlq_topic
 from marelle_booking import api, handlers, registrations
 from marelle_booking.clock import Clock, system_clock
 from marelle_booking.config import BookingSettings
-from marelle_booking.db import child_copy, family_copy, metadata, period_copy
+from marelle_booking.db import child_copy, family_copy, metadata, staff_audit, period_copy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -23,7 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: BookingSettings | None = None, clock: Clock = system_clock) -> FastAPI:
     settings = settings or BookingSettings()
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
-    routers = [*api.routers,
+    routers = [*api.routers, audit_router(staff_audit, runtime.engine, runtime.name),
                child_copy_router(child_copy, runtime.sessions),
                family_copy_router(family_copy, runtime.sessions),
                registrations.router(runtime.sessions),
@@ -36,7 +37,8 @@ def create_app(settings: BookingSettings | None = None, clock: Clock = system_cl
         routers.append(dead_letter_router(
             settings.kafka_bootstrap_servers,
             [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT)],
-            [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER]))
+            [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER],
+            runtime.engine, metadata))
     app = create_service_app(
         runtime, title="Marelle — booking", routers=routers,
         description="Booking calendars, reservations, day waiting lists, typical weeks, shuttles, "

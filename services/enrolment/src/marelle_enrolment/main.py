@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from marelle_chassis.audit import audit_router
 from marelle_chassis.dead_letters import dead_letter_router
 from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
@@ -13,7 +14,7 @@ from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
 from marelle_enrolment import api, handlers, schools
 from marelle_enrolment.config import EnrolmentSettings
-from marelle_enrolment.db import child_copy, family_copy, metadata
+from marelle_enrolment.db import child_copy, family_copy, metadata, staff_audit
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,7 +22,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
     settings = settings or EnrolmentSettings()
     runtime = ServiceRuntime(settings, metadata, MIGRATIONS)
-    routers = [*api.routers, child_copy_router(child_copy, runtime.sessions),
+    routers = [*api.routers, audit_router(staff_audit, runtime.engine, runtime.name),
+               child_copy_router(child_copy, runtime.sessions),
                family_copy_router(family_copy, runtime.sessions)]
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
@@ -31,7 +33,8 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
         routers.append(dead_letter_router(
             settings.kafka_bootstrap_servers,
             [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.SCHOOLS)],
-            [handlers.CONSUMER, schools.CONSUMER]))
+            [handlers.CONSUMER, schools.CONSUMER],
+            runtime.engine, metadata))
     app = create_service_app(
         runtime, title="Marelle — enrolment", routers=routers,
         description="Catalogue, registrations, waiting lists, attestations, lists per "

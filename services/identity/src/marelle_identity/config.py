@@ -42,6 +42,11 @@ class IdentitySettings(ServiceSettings):
     smtp_password: str | None = None
     mail_from: str = "Portail famille <no-reply@marelle.local>"
     mail_enabled: bool = True
+    # Administrators must use a TOTP second factor: one without it gets only a token restricted
+    # to enrolling it (`api.totp`), until it is confirmed.
+    totp_required_for_admins: bool = False
+    # The name the authenticator application shows next to the code.
+    totp_issuer: str = "Marelle"
 
     @property
     def production(self) -> bool:

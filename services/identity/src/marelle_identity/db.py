@@ -139,13 +139,21 @@ staff_account = Table(
     Column("disabled_at", UtcDateTime, nullable=True),  # disabled: no login, sessions revoked
     # A generated one-time password (`create-admin`): no session until it is changed.
     Column("must_change_password", Boolean, nullable=False, server_default="0"),
+    # TOTP second factor (RFC 6238, base32 secret): active once confirmed with a first code;
+    # `totp_pending_secret` is an enrolment not confirmed yet. `totp_last_step` is the time step
+    # of the last code accepted: a code is never accepted twice (a watched code is worthless).
+    Column("totp_secret", String(64), nullable=True),
+    Column("totp_pending_secret", String(64), nullable=True),
+    Column("totp_last_step", BigInteger, nullable=True),
 )
 
 staff_audit = Table(
     "staff_audit", metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("at", UtcDateTime, nullable=False),
-    Column("staff_id", Uuid, nullable=False),
+    # Who: the staff member; null for an authentication event of a parent or of an unknown
+    # address (then `staff_email` is the address given).
+    Column("staff_id", Uuid, nullable=True),
     Column("staff_email", String(254), nullable=False),
     Column("action", String(60), nullable=False),
     Column("target", String(200), nullable=False),

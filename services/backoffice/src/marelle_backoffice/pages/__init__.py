@@ -25,6 +25,7 @@ from marelle_backoffice.pages import (
     registrations,
     requests,
     shuttles,
+    totp,
     waiting_lists,
 )
 from marelle_backoffice.session import check_csrf, require_session
@@ -36,7 +37,7 @@ _private = APIRouter(dependencies=[Depends(require_session)])
 for _module in (home, families, requests, registrations, catalogue, waiting_lists, attestations,
                 classes,
                 bookings, booking_days, shuttles, billing_setup, billing_runs, billing_accounts,
-                admin):
+                admin, totp):
     _private.include_router(_module.router)
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse,

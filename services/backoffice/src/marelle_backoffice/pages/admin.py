@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,6 +16,7 @@ from pydantic import BaseModel
 
 from marelle_contracts.http import platform
 
+from marelle_backoffice.billing import billing as billing_client
 from marelle_backoffice.clients import (
     ServiceUnavailable,
     Services,
@@ -22,7 +25,7 @@ from marelle_backoffice.clients import (
 )
 from marelle_backoffice.forms import FormErrors, text
 from marelle_backoffice.i18n import Translator
-from marelle_backoffice.pages.common import checked_id, client_ip, flash
+from marelle_backoffice.pages.common import checked_id, client_ip, flash, parse_date
 from marelle_backoffice.rendering import render
 from marelle_backoffice.session import (
     ADMINISTRATOR,
@@ -31,10 +34,14 @@ from marelle_backoffice.session import (
     identity,
     require_administrator,
 )
+from marelle_backoffice.session import booking as booking_client
+from marelle_backoffice.session import enrolment as enrolment_client
 
 router = APIRouter(dependencies=[Depends(require_administrator)])
 
 AUDIT_LIMIT = 200
+AUDIT_SERVICES = ("identity", "enrolment", "booking", "billing")
+PARIS = ZoneInfo("Europe/Paris")
 ROLES = (ADMINISTRATOR, MANAGER)
 # Identity's 422 field names -> our input ids (account creation form).
 ACCOUNT_FIELDS = {"email": "email", "display_name": "nom", "password": "mot-de-passe",
@@ -46,10 +53,68 @@ _ROW_ID = re.compile(r"^[0-9]{1,18}$")
 
 
 @router.get("/journal")
-async def audit(request: Request,
+async def audit(request: Request, service: str = "", action: str = "", agent: str = "",
+                du: str = "", au: str = "",
                 staff: StaffSession = Depends(require_administrator)) -> HTMLResponse:
-    items = await identity(request, staff).audit(AUDIT_LIMIT)
-    return render(request, "audit.html", page="audit", items=items, limit=AUDIT_LIMIT)
+    """Identity's and the three services' audit logs merged by time, newest first; filtered by
+    service, action (code or label), staff email and days (Paris time)."""
+    values = {"service": service if service in AUDIT_SERVICES else "", "action": action.strip(),
+              "agent": agent.strip(), "du": du.strip(), "au": au.strip()}
+    errors = FormErrors()
+    translate = Translator()
+    first = parse_date(values["du"]) if values["du"] else None
+    last = parse_date(values["au"]) if values["au"] else None
+    if values["du"] and first is None:
+        errors.add("journal-du", translate("audit.filter.bad_date"))
+    if values["au"] and last is None:
+        errors.add("journal-au", translate("audit.filter.bad_date"))
+    wanted = [values["service"]] if values["service"] else list(AUDIT_SERVICES)
+    clients = {"identity": lambda: identity(request, staff).audit(AUDIT_LIMIT),
+               "enrolment": lambda: enrolment_client(request, staff).audit(
+                   AUDIT_LIMIT, values["agent"] or None),
+               "booking": lambda: booking_client(request, staff).audit(
+                   AUDIT_LIMIT, values["agent"] or None),
+               "billing": lambda: billing_client(request, staff).audit(
+                   AUDIT_LIMIT, values["agent"] or None)}
+    answers = await asyncio.gather(*(clients[name]() for name in wanted), return_exceptions=True)
+    items: list[dict[str, Any]] = []
+    unavailable: list[str] = []
+    for name, answer in zip(wanted, answers, strict=True):
+        if isinstance(answer, ServiceUnavailable | UpstreamProblem) and name != "identity":
+            unavailable.append(name)  # one service down: the others' lines are still shown
+            continue
+        if isinstance(answer, BaseException):
+            raise answer
+        items += [{**item, "service": name} for item in answer]
+    needle, who = values["action"].casefold(), values["agent"].casefold()
+
+    def kept(item: dict[str, Any]) -> bool:
+        day = _paris_day(item.get("at"))
+        label_key = "audit.action." + str(item.get("action", ""))
+        label = translate(label_key) if label_key in translate else ""
+        return ((not needle or needle in str(item.get("action", "")).casefold()
+                 or needle in label.casefold())
+                and (not who or who in str(item.get("staff_email") or "").casefold())
+                and (first is None or (day is not None and day >= first))
+                and (last is None or (day is not None and day <= last)))
+
+    items = sorted(filter(kept, items), key=lambda i: str(_utc(i.get("at"))), reverse=True)
+    return render(request, "audit.html", page="audit", items=items[:AUDIT_LIMIT],
+                  limit=AUDIT_LIMIT, values=values, errors=errors, services=AUDIT_SERVICES,
+                  unavailable=unavailable)
+
+
+def _utc(at: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(at))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _paris_day(at: Any) -> str | None:
+    moment = _utc(at)
+    return None if moment.year == 1 else moment.astimezone(PARIS).date().isoformat()
 
 
 # --- staff accounts -----------------------------------------------------------------------------

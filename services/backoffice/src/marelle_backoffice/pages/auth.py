@@ -36,6 +36,8 @@ router = APIRouter()
 NOTICES = ("expiree", "invalide", "deconnexion", "mot_de_passe_change")
 # Identity's `raison` when the right password is a one-time one that must be replaced first.
 MUST_CHANGE = "mot_de_passe_a_changer"
+# Identity's `raison` when the account has a TOTP second factor and the code is missing or wrong.
+TOTP_NEEDED = "code_totp_requis"
 PASSWORD_PAGE = "/connexion/nouveau-mot-de-passe"
 # Identity's 422/400 field names -> our input ids (password change form).
 PASSWORD_FIELDS = {"email": "identifiant", "current_password": "mot-de-passe-actuel",
@@ -48,6 +50,13 @@ def _login_page(request: Request, *, identifier: str = "", suite: str = "/",
     return render(request, "login.html", page=None, status_code=status_code,
                   identifier=identifier, suite=safe_next(suite), errors=errors or FormErrors(),
                   notice=notice)
+
+
+def _totp_page(request: Request, *, identifier: str, suite: str, errors: FormErrors,
+               notice: str | None = None, status_code: int = 200) -> HTMLResponse:
+    """The login form with the « Code de vérification » field (identity asked for it)."""
+    return render(request, "login_totp.html", page=None, status_code=status_code,
+                  identifier=identifier, suite=safe_next(suite), errors=errors, notice=notice)
 
 
 @router.get("/connexion")
@@ -63,19 +72,35 @@ async def login(request: Request) -> Response:
     password = form.get("mot_de_passe")
     password = password if isinstance(password, str) else ""
     suite = safe_next(text(form, "suite"))
+    # Present only on the form shown once identity asked for the second factor.
+    code = text(form, "code_totp") if "code_totp" in form else None
     errors = FormErrors()
     if not identifier:
         errors.add("identifiant", t("login.error.identifier"))
     if not password:
         errors.add("mot-de-passe", t("login.error.password"))
+    if code == "":
+        errors.add("code-totp", t("login.error.totp_code"))
     if errors:
+        if code is not None:
+            return _totp_page(request, identifier=identifier, suite=suite, errors=errors,
+                              status_code=422)
         return _login_page(request, identifier=identifier, suite=suite, errors=errors,
                            status_code=422)
     try:
         tokens = await staff_token(request.app.state.services, identifier, password,
-                                   client_ip(request))
+                                   client_ip(request), code or None)
         staff = await session_from_token(request, str(tokens["access_token"]))
     except UpstreamProblem as problem:
+        if problem.status == 401 and problem.reason == TOTP_NEEDED:
+            # The right password, and the account has a second factor: ask for the code (the
+            # password is typed again: it is never kept in the page).
+            if code is None:
+                return _totp_page(request, identifier=identifier, suite=suite, errors=errors,
+                                  notice=problem.detail)
+            errors.add("code-totp", problem.detail or t("login.error.totp_code"))
+            return _totp_page(request, identifier=identifier, suite=suite, errors=errors,
+                              status_code=422)
         if problem.status == 403 and problem.reason == MUST_CHANGE:
             # The right one-time password: it opens no session, it must be replaced first.
             return _password_page(request, identifier=identifier, notice=problem.detail)

@@ -32,7 +32,7 @@ async def account(family_id: uuid.UUID, _: Staff, uow: UoW) -> dict[str, Any]:
 async def import_invoices(body: s.ImportIn, principal: Staff, uow: UoW,
                           now: Now) -> dict[str, Any]:
     return await imports.import_invoices(uow, body.regie_code, body.csv, now,
-                                         by=principal.subject)
+                                         by=principal.subject, actor=principal)
 
 
 @router.get("/reports", response_model=s.Report)

@@ -21,7 +21,8 @@ async def get_brackets(principal: Staff, uow: UoW) -> dict[str, Any]:
 
 @router.put("/brackets", response_model=s.Brackets)
 async def put_brackets(body: s.BracketsIn, principal: Staff, uow: UoW) -> dict[str, Any]:
-    return await catalogue.replace_brackets(uow, [b.model_dump() for b in body.brackets])
+    return await catalogue.replace_brackets(uow, [b.model_dump() for b in body.brackets],
+                                            principal)
 
 
 @router.get("/regies", response_model=s.Regies)
@@ -31,7 +32,7 @@ async def get_regies(principal: Staff, uow: UoW) -> dict[str, Any]:
 
 @router.post("/regies", response_model=s.Regie, status_code=201)
 async def post_regie(body: s.RegieIn, principal: Staff, uow: UoW, now: Now) -> dict[str, Any]:
-    return await catalogue.create_regie(uow, body.model_dump(), now)
+    return await catalogue.create_regie(uow, body.model_dump(), now, principal)
 
 
 @router.put("/regies/{code}", response_model=s.Regie)
@@ -39,7 +40,8 @@ async def put_regie(code: str, body: s.RegieIn, principal: Staff, uow: UoW,
                     now: Now) -> dict[str, Any]:
     # Options left out keep the stored ones (they hold the provider's secrets, never shown).
     return await catalogue.update_regie(uow, code, body.model_dump() | (
-        {} if "payment_options" in body.model_fields_set else {"payment_options": None}), now)
+        {} if "payment_options" in body.model_fields_set else {"payment_options": None}), now,
+        principal)
 
 
 @router.get("/tariffs", response_model=s.Tariffs)
@@ -50,18 +52,19 @@ async def get_tariffs(principal: Staff, uow: UoW, regie: str | None = None,
 
 @router.post("/tariffs", response_model=s.Tariff, status_code=201)
 async def post_tariff(body: s.TariffIn, principal: Staff, uow: UoW, now: Now) -> dict[str, Any]:
-    return await catalogue.create_tariff(uow, body.model_dump(), now)
+    return await catalogue.create_tariff(uow, body.model_dump(), now, principal)
 
 
 @router.put("/tariffs/{tariff_id}", response_model=s.Tariff)
 async def put_tariff(tariff_id: uuid.UUID, body: s.TariffIn, principal: Staff, uow: UoW,
                      now: Now) -> dict[str, Any]:
-    return await catalogue.update_tariff(uow, tariff_id, body.model_dump(), now)
+    return await catalogue.update_tariff(uow, tariff_id, body.model_dump(), now,
+                                           principal)
 
 
 @router.delete("/tariffs/{tariff_id}", status_code=204, response_class=Response)
 async def delete_tariff(tariff_id: uuid.UUID, principal: Staff, uow: UoW) -> Response:
-    await catalogue.delete_tariff(uow, tariff_id)
+    await catalogue.delete_tariff(uow, tariff_id, principal)
     return Response(status_code=204)
 
 
@@ -73,4 +76,5 @@ async def get_profile(family_id: uuid.UUID, principal: Staff, uow: UoW) -> s.Fin
 @router.put("/families/{family_id}/profile", response_model=s.FinancialProfile)
 async def put_profile(family_id: uuid.UUID, body: s.FinancialProfileIn, principal: Staff,
                       uow: UoW, now: Now) -> s.FinancialProfile:
-    return await profiles.set_profile(uow, family_id, body.model_dump(), principal.subject, now)
+    return await profiles.set_profile(uow, family_id, body.model_dump(), principal.subject, now,
+                                       actor=principal)

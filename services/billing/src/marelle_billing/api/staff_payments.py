@@ -19,7 +19,8 @@ router = APIRouter(prefix="/staff", tags=["payments (staff)"])
 async def record_payment(body: s.ManualPaymentIn, principal: Staff, new: UoWFactory,
                          now: Now) -> dict[str, Any]:
     return await payments.record_manual_payment(new, principal.subject,
-                                                body.model_dump(mode="python"), now)
+                                                body.model_dump(mode="python"), now,
+                                                actor=principal)
 
 
 @router.get("/payments", response_model=s.PaymentList)
@@ -38,12 +39,13 @@ async def list_mandates(family_id: uuid.UUID, principal: Staff, uow: UoW) -> dic
 @router.post("/families/{family_id}/mandates", response_model=s.Mandate, status_code=201)
 async def create_mandate(family_id: uuid.UUID, body: s.MandateIn, principal: Staff, uow: UoW,
                          now: Now) -> dict[str, Any]:
-    return await sepa.create_mandate(uow, family_id, body.model_dump(), now)
+    return await sepa.create_mandate(uow, family_id, body.model_dump(), now,
+                                    actor=principal)
 
 
 @router.delete("/mandates/{mandate_id}", status_code=204, response_class=Response)
 async def revoke_mandate(mandate_id: uuid.UUID, principal: Staff, uow: UoW) -> Response:
-    await sepa.revoke_mandate(uow, mandate_id)
+    await sepa.revoke_mandate(uow, mandate_id, actor=principal)
     return Response(status_code=204)
 
 
@@ -51,7 +53,7 @@ async def revoke_mandate(mandate_id: uuid.UUID, principal: Staff, uow: UoW) -> R
 async def create_collection(body: s.SepaCollectionIn, principal: Staff, new: UoWFactory,
                             now: Now) -> dict[str, Any]:
     return await sepa.create_collection(new, principal.subject, body.regie_code,
-                                        body.collection_date, now)
+                                        body.collection_date, now, actor=principal)
 
 
 @router.get("/sepa/collections/{collection_id}/pain.008.xml", response_class=Response,

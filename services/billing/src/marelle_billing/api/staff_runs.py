@@ -19,7 +19,8 @@ router = APIRouter(prefix="/staff", tags=["invoicing runs (staff)"])
 @router.post("/runs", response_model=s.Run, status_code=202)
 async def start_run(body: s.RunIn, principal: Staff, new: UoWFactory, now: Now,
                     request: Request) -> dict[str, Any]:
-    run, work = await runs.start_run(new, body.regie_code, body.month, principal.subject, now)
+    run, work = await runs.start_run(new, body.regie_code, body.month, principal.subject, now,
+                                      actor=principal)
     if work:
         runner_of(request.app).start(run["run_id"])
     return run
@@ -48,7 +49,7 @@ async def invoice_detail(invoice_id: uuid.UUID, principal: Staff, uow: UoW) -> d
 @router.post("/runs/{run_id}/recompute", response_model=s.Run, status_code=202)
 async def recompute(run_id: uuid.UUID, principal: Staff, uow: UoW, now: Now,
                     request: Request) -> dict[str, Any]:
-    run = await runs.recompute(uow, run_id, now)
+    run = await runs.recompute(uow, run_id, now, actor=principal)
     runner_of(request.app).start(run_id)
     return run
 
@@ -56,12 +57,12 @@ async def recompute(run_id: uuid.UUID, principal: Staff, uow: UoW, now: Now,
 @router.post("/runs/{run_id}/finalise", response_model=s.Run)
 async def finalise(run_id: uuid.UUID, principal: Staff, uow: UoW, now: Now,
                    request: Request) -> dict[str, Any]:
-    run = await runs.request_finalise(uow, run_id, now)
+    run = await runs.request_finalise(uow, run_id, now, actor=principal)
     runner_of(request.app).start(run_id)
     return run
 
 
 @router.delete("/runs/{run_id}", status_code=204, response_class=Response)
 async def discard(run_id: uuid.UUID, principal: Staff, uow: UoW, now: Now) -> Response:
-    await runs.discard(uow, run_id, now)
+    await runs.discard(uow, run_id, now, actor=principal)
     return Response(status_code=204)

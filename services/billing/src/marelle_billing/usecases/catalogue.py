@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from marelle_chassis.audit import audit
+from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import BadRequest, Conflict, InvalidInput, NotFound
 from marelle_chassis.uow import UnitOfWork
 from marelle_billing.db import invoice, invoice_line, qf_bracket, regie, tariff, tariff_price
@@ -21,6 +23,12 @@ UNKNOWN_TARIFF = "Ce tarif est inconnu."
 
 
 # --- brackets -------------------------------------------------------------------------------------
+
+async def _audit(uow: UnitOfWork, actor: Principal | None, action: str, target: str,
+                 before: Any = None, after: Any = None) -> None:
+    if actor is not None:  # the HTTP adapter always passes the staff member
+        await audit(uow, actor, action, target, before, after)
+
 
 async def load_brackets(uow: UnitOfWork) -> list[BracketDef]:
     rows = (await uow.session.execute(select(qf_bracket).order_by(qf_bracket.c.position))).all()
@@ -53,15 +61,20 @@ def check_brackets(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ordered
 
 
-async def replace_brackets(uow: UnitOfWork, items: list[dict[str, Any]]) -> dict[str, Any]:
+async def replace_brackets(uow: UnitOfWork, items: list[dict[str, Any]],
+                           actor: Principal | None = None) -> dict[str, Any]:
     ordered = check_brackets(items)
+    view = {"brackets": [{k: b[k] for k in ("code", "label", "qf_min", "qf_max")}
+                         for b in ordered]}
     async with uow:
+        before = [_bracket_dict(b) for b in await load_brackets(uow)] if actor else None
         await uow.session.execute(delete(qf_bracket))
         await uow.session.execute(insert(qf_bracket), [
             {**b, "position": i} for i, b in enumerate(ordered)])
+        await _audit(uow, actor, "tranches_qf.remplacees", "tranches_qf",
+                     before={"brackets": before}, after=view)
         await uow.commit()
-    return {"brackets": [{k: b[k] for k in ("code", "label", "qf_min", "qf_max")}
-                         for b in ordered]}
+    return view
 
 
 # --- régies ---------------------------------------------------------------------------------------
@@ -99,7 +112,8 @@ def _regie_values(body: dict[str, Any], now: datetime, creating: bool = False) -
     return values
 
 
-async def create_regie(uow: UnitOfWork, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+async def create_regie(uow: UnitOfWork, body: dict[str, Any], now: datetime,
+                       actor: Principal | None = None) -> dict[str, Any]:
     async with uow:
         try:
             await uow.session.execute(insert(regie).values(
@@ -108,21 +122,26 @@ async def create_regie(uow: UnitOfWork, body: dict[str, Any], now: datetime) -> 
         except IntegrityError:
             raise Conflict("Une régie porte déjà ce code.") from None
         row = await regie_by_code(uow, body["code"])
+        # The view, never the body: payment options hold the provider's secrets.
+        await _audit(uow, actor, "regie.creee", f"regie:{body['code']}", after=regie_view(row))
         await uow.commit()
     return regie_view(row)
 
 
 async def update_regie(uow: UnitOfWork, code: str, body: dict[str, Any],
-                       now: datetime) -> dict[str, Any]:
+                       now: datetime, actor: Principal | None = None) -> dict[str, Any]:
     if body["code"] != code:
         raise BadRequest("Le code d'une régie ne change pas : il figure sur ses factures.")
     async with uow:
+        was = (await uow.session.execute(select(regie).where(regie.c.code == code))).first()
         row = (await uow.session.execute(
             update(regie).where(regie.c.code == code)
             .values(**_regie_values(body, now), version=regie.c.version + 1)
             .returning(*regie.c))).first()
-        if row is None:
+        if row is None or was is None:
             raise NotFound(UNKNOWN_REGIE)
+        await _audit(uow, actor, "regie.modifiee", f"regie:{code}", before=regie_view(was),
+                     after=regie_view(row))
         await uow.commit()
     return regie_view(row)
 
@@ -207,7 +226,8 @@ async def _insert_prices(uow: UnitOfWork, tariff_id: uuid.UUID, prices: list[dic
         {"price_id": uuid.uuid4(), "tariff_id": tariff_id, **p} for p in prices])
 
 
-async def create_tariff(uow: UnitOfWork, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+async def create_tariff(uow: UnitOfWork, body: dict[str, Any], now: datetime,
+                        actor: Principal | None = None) -> dict[str, Any]:
     async with uow:
         reg = await regie_by_code(uow, body["regie_code"])
         await _check_tariff(uow, body, reg.regie_id, None)
@@ -216,14 +236,16 @@ async def create_tariff(uow: UnitOfWork, body: dict[str, Any], now: datetime) ->
             tariff_id=tariff_id, version=1, **_tariff_values(body, reg.regie_id, now)))
         await _insert_prices(uow, tariff_id, body["prices"])
         view = (await _tariffs(uow, tariff.c.tariff_id == tariff_id))[0]
+        await _audit(uow, actor, "tarif.cree", f"tarif:{tariff_id}", after=view)
         await uow.commit()
     return view
 
 
 async def update_tariff(uow: UnitOfWork, tariff_id: uuid.UUID, body: dict[str, Any],
-                        now: datetime) -> dict[str, Any]:
+                        now: datetime, actor: Principal | None = None) -> dict[str, Any]:
     async with uow:
-        if not await uow.session.scalar(select(exists().where(tariff.c.tariff_id == tariff_id))):
+        found = await _tariffs(uow, tariff.c.tariff_id == tariff_id)
+        if not found:
             raise NotFound(UNKNOWN_TARIFF)
         reg = await regie_by_code(uow, body["regie_code"])
         await _check_tariff(uow, body, reg.regie_id, tariff_id)
@@ -236,11 +258,14 @@ async def update_tariff(uow: UnitOfWork, tariff_id: uuid.UUID, body: dict[str, A
         await uow.session.execute(delete(tariff_price).where(tariff_price.c.tariff_id == tariff_id))
         await _insert_prices(uow, tariff_id, body["prices"])
         view = (await _tariffs(uow, tariff.c.tariff_id == tariff_id))[0]
+        await _audit(uow, actor, "tarif.modifie", f"tarif:{tariff_id}", before=found[0],
+                     after=view)
         await uow.commit()
     return view
 
 
-async def delete_tariff(uow: UnitOfWork, tariff_id: uuid.UUID) -> None:
+async def delete_tariff(uow: UnitOfWork, tariff_id: uuid.UUID,
+                        actor: Principal | None = None) -> None:
     async with uow:
         row = (await uow.session.execute(select(tariff).where(tariff.c.tariff_id == tariff_id))
                ).first()
@@ -260,6 +285,10 @@ async def delete_tariff(uow: UnitOfWork, tariff_id: uuid.UUID) -> None:
                            "Fermez-le plutôt (date de fin).")
         await uow.session.execute(delete(tariff_price).where(tariff_price.c.tariff_id == tariff_id))
         await uow.session.execute(delete(tariff).where(tariff.c.tariff_id == tariff_id))
+        await _audit(uow, actor, "tarif.supprime", f"tarif:{tariff_id}",
+                     before={"regie_id": row.regie_id, "activity_name": row.activity_name,
+                             "unit": row.unit, "valid_from": row.valid_from,
+                             "valid_to": row.valid_to})
         await uow.commit()
 
 

@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from marelle_chassis.audit import audit
+from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import NotFound
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
@@ -140,7 +142,8 @@ def parse(text: str) -> tuple[list[_Line], list[dict[str, Any]]]:
 
 
 async def import_invoices(uow: UnitOfWork, regie_code: str, text: str, at: datetime,
-                          by: str | None = None) -> dict[str, Any]:
+                          by: str | None = None, actor: Principal | None = None
+                          ) -> dict[str, Any]:
     """`by`: the staff member importing (the invoice table has no author column: logged)."""
     parsed, parse_errors = parse(text)
 
@@ -196,6 +199,10 @@ async def import_invoices(uow: UnitOfWork, regie_code: str, text: str, at: datet
                 await uow.session.execute(insert(invoice), invoices)
                 await uow.session.execute(insert(invoice_line), lines)
             imported = len(invoices)
+            if actor:
+                await audit(uow, actor, "factures.importees", f"regie:{regie_code}",
+                            after={"imported": imported, "already_present": already,
+                                   "errors": len(errors)})
             await uow.commit()
         errors.sort(key=lambda e: e["line"])
         log.info("open invoices imported into %s by %s: %d new, %d already present, %d errors",

@@ -19,6 +19,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from marelle_chassis.clock import PARIS
+from marelle_chassis.audit import audit
+from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import BadRequest, Conflict, InvalidInput, NotFound
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
@@ -331,7 +333,8 @@ def _staff_uuid(subject: str) -> uuid.UUID | None:
 
 
 async def record_manual_payment(new: UowFactory, recorded_by: str, body: dict[str, Any],
-                                now: datetime) -> dict[str, Any]:
+                                now: datetime, actor: Principal | None = None
+                                ) -> dict[str, Any]:
     """Cash, cheque, CESU or holiday vouchers received by staff: accepted at once, allocated to
     the invoices staff name (or the oldest open ones), the rest kept as the family's credit."""
     method, amount = body["method"], body["amount_cents"]
@@ -388,6 +391,12 @@ async def record_manual_payment(new: UowFactory, recorded_by: str, body: dict[st
                 amount_cents=amount, received_at=now,
                 receipt_number=receipt, allocations=[a.event() for a in made],
                 unallocated_cents=unallocated), version=1)
+            if actor:
+                await audit(uow, actor, "paiement.enregistre", f"paiement:{payment_id}", after={
+                    "family_id": family_id, "regie": reg.code, "method": method,
+                    "amount_cents": amount, "receipt_number": receipt,
+                    "allocations": {str(a.invoice_id): a.amount_cents for a in made},
+                    "unallocated_cents": unallocated})
             await uow.commit()
             return (await _views(uow, payment.c.payment_id == payment_id))[0]
 

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from marelle_chassis.audit import audit
+from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import Conflict
 from marelle_chassis.messaging import PermanentError
 from marelle_chassis.uow import UnitOfWork
@@ -104,7 +106,8 @@ async def _write(uow: UnitOfWork, family_id: uuid.UUID, row: Any | None,
 
 
 async def set_profile(uow: UnitOfWork, family_id: uuid.UUID, body: dict[str, Any],
-                      changed_by: str, now: datetime) -> FinancialProfile:
+                      changed_by: str, now: datetime, actor: Principal | None = None
+                      ) -> FinancialProfile:
     after = {f: body.get(f) for f in FIELDS}
     async with uow:
         row = (await uow.session.execute(select(financial_profile).where(
@@ -118,6 +121,9 @@ async def set_profile(uow: UnitOfWork, family_id: uuid.UUID, body: dict[str, Any
             raise Conflict(CHANGED_MEANWHILE) from None
         if not written:
             raise Conflict(CHANGED_MEANWHILE)
+        if actor:  # profile_change keeps the history per family; the audit log, per staff member
+            await audit(uow, actor, "profil_financier.modifie", f"foyer:{family_id}",
+                        before=_state(row), after=after)
         view = await _with_history(uow, family_id)
         await uow.commit()
     return view

@@ -27,6 +27,8 @@ from sqlalchemy.exc import IntegrityError
 
 from marelle_chassis.clock import PARIS
 from marelle_chassis.copies import insert_if_missing
+from marelle_chassis.audit import audit
+from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import Conflict, NotFound
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
@@ -200,7 +202,8 @@ async def invoice_detail(uow: UnitOfWork, invoice_id: uuid.UUID) -> dict[str, An
 # --- staff requests -------------------------------------------------------------------------------
 
 async def start_run(uow_factory: UowFactory, regie_code: str, month: str, started_by: str,
-                    now: datetime) -> tuple[dict[str, Any], bool]:
+                    now: datetime, actor: Principal | None = None
+                    ) -> tuple[dict[str, Any], bool]:
     """The live run of the régie's month, or a new one. Returns (run, whether the runner must
     (re)start it)."""
     async with uow_factory() as uow:
@@ -216,6 +219,11 @@ async def start_run(uow_factory: UowFactory, regie_code: str, month: str, starte
                 # A failed computation is started again from scratch.
                 await _reset_drafts(uow, live.run_id)
                 row = await _transition(uow, live.run_id, "echec", "en_cours", now, reset=True)
+                if actor:
+                    await audit(uow, actor, "facturation.relancee", f"run:{live.run_id}",
+                                before={"status": "echec"},
+                                after={"status": "en_cours", "regie": regie_code,
+                                       "month": month})
                 await uow.commit()
                 return _run_view(row), True
             return _run_view(live), live.status == "en_cours"
@@ -236,6 +244,9 @@ async def start_run(uow_factory: UowFactory, regie_code: str, month: str, starte
                 families_total=0, families_done=0, invoices=0, credit_notes=0, lines=0,
                 total_cents=0, anomalies="[]", started_by=_subject_id(started_by),
                 started_at=now, version=1))
+            if actor:
+                await audit(uow, actor, "facturation.lancee", f"run:{run_id}",
+                            after={"status": "en_cours", "regie": regie_code, "month": month})
             await uow.commit()
         except IntegrityError:
             # Another request started it a moment ago (uq_invoicing_run_live): that one.
@@ -283,7 +294,8 @@ async def _reset_drafts(uow: UnitOfWork, run_id: uuid.UUID) -> None:
                                                     invoice.c.status == "brouillon"))
 
 
-async def recompute(uow: UnitOfWork, run_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+async def recompute(uow: UnitOfWork, run_id: uuid.UUID, now: datetime,
+                    actor: Principal | None = None) -> dict[str, Any]:
     """A draft computed again from today's facts (its drafts are dropped, the runner redoes
     them)."""
     async with uow:
@@ -292,20 +304,28 @@ async def recompute(uow: UnitOfWork, run_id: uuid.UUID, now: datetime) -> dict[s
         if row is None:
             raise Conflict(NOT_DRAFT)
         await _reset_drafts(uow, run_id)
+        if actor:
+            await audit(uow, actor, "facturation.recalculee", f"run:{run_id}",
+                        before={"status": "brouillon"}, after={"status": "en_cours"})
         await uow.commit()
     return _run_view(row)
 
 
-async def discard(uow: UnitOfWork, run_id: uuid.UUID, now: datetime) -> None:
+async def discard(uow: UnitOfWork, run_id: uuid.UUID, now: datetime,
+                  actor: Principal | None = None) -> None:
     async with uow:
         await _run_row(uow, run_id)
         if await _transition(uow, run_id, "brouillon", "abandonnee", now) is None:
             raise Conflict(NOT_DRAFT)
         await _reset_drafts(uow, run_id)
+        if actor:
+            await audit(uow, actor, "facturation.abandonnee", f"run:{run_id}",
+                        before={"status": "brouillon"}, after={"status": "abandonnee"})
         await uow.commit()
 
 
-async def request_finalise(uow: UnitOfWork, run_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+async def request_finalise(uow: UnitOfWork, run_id: uuid.UUID, now: datetime,
+                           actor: Principal | None = None) -> dict[str, Any]:
     """brouillon → finalisation; the runner then issues the drafts batch by batch."""
     async with uow:
         current = await _run_row(uow, run_id)
@@ -314,6 +334,9 @@ async def request_finalise(uow: UnitOfWork, run_id: uuid.UUID, now: datetime) ->
         row = await _transition(uow, run_id, "brouillon", "finalisation", now)
         if row is None:
             raise Conflict(NOT_DRAFT)
+        if actor:
+            await audit(uow, actor, "facturation.finalisee", f"run:{run_id}",
+                        before={"status": "brouillon"}, after={"status": "finalisation"})
         await uow.commit()
     return _run_view(row)
 

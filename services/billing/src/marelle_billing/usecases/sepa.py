@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from marelle_chassis.audit import audit
+from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import Conflict, InvalidInput, NotFound
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
@@ -79,7 +81,7 @@ async def family_mandates(uow: UnitOfWork, family_id: uuid.UUID) -> list[dict[st
 
 
 async def create_mandate(uow: UnitOfWork, family_id: uuid.UUID, body: dict[str, Any],
-                         now: datetime) -> dict[str, Any]:
+                         now: datetime, actor: Principal | None = None) -> dict[str, Any]:
     iban, bic = clean_iban(body["iban"]), clean_bic(body["bic"])
     mandate_id = uuid.uuid4()
     async with uow:
@@ -98,13 +100,18 @@ async def create_mandate(uow: UnitOfWork, family_id: uuid.UUID, body: dict[str, 
                 created_at=now))
             row = (await uow.session.execute(_mandates_query(
                 sepa_mandate.c.mandate_id == mandate_id))).one()
+            if actor:  # the IBAN masked: the audit log is read by every staff member
+                await audit(uow, actor, "mandat.cree", f"mandat:{mandate_id}", after={
+                    "family_id": family_id, "regie": body["regie_code"],
+                    "reference": body["reference"], "iban": f"…{iban[-4:]}"})
             await uow.commit()
         except IntegrityError:
             raise Conflict("Un mandat porte déjà cette référence.") from None
     return _mandate_view(row)
 
 
-async def revoke_mandate(uow: UnitOfWork, mandate_id: uuid.UUID) -> None:
+async def revoke_mandate(uow: UnitOfWork, mandate_id: uuid.UUID,
+                         actor: Principal | None = None) -> None:
     async with uow:
         done = await uow.session.scalar(
             update(sepa_mandate)
@@ -112,6 +119,9 @@ async def revoke_mandate(uow: UnitOfWork, mandate_id: uuid.UUID) -> None:
             .values(active=False).returning(sepa_mandate.c.mandate_id))
         if done is None:
             raise NotFound("Ce mandat est introuvable ou déjà révoqué.")
+        if actor:
+            await audit(uow, actor, "mandat.revoque", f"mandat:{mandate_id}",
+                        before={"active": True}, after={"active": False})
         await uow.commit()
 
 
@@ -133,7 +143,8 @@ def build_pain008(creditor: dict[str, str], debits: list[dict[str, Any]]) -> str
 
 
 async def create_collection(new: UowFactory, started_by: str, regie_code: str,
-                            collection_date: date, now: datetime) -> dict[str, Any]:
+                            collection_date: date, now: datetime,
+                            actor: Principal | None = None) -> dict[str, Any]:
     async with new() as uow:
         reg = (await uow.session.execute(select(regie).where(regie.c.code == regie_code))).first()
         if reg is None:
@@ -208,6 +219,10 @@ async def create_collection(new: UowFactory, started_by: str, regie_code: str,
                 collection_id=collection_id, regie_id=reg.regie_id,
                 collection_date=collection_date, count=len(debits), total_cents=total,
                 document=document, created_by=_uuid_or_none(started_by), created_at=now))
+            if actor:
+                await audit(uow, actor, "prelevement.cree", f"prelevement:{collection_id}",
+                            after={"regie": reg.code, "collection_date": collection_date,
+                                   "count": len(debits), "total_cents": total})
             await uow.commit()
         return {"collection_id": collection_id, "regie_code": reg.code,
                 "collection_date": collection_date, "count": len(debits), "total_cents": total,

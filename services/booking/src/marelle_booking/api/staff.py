@@ -24,7 +24,8 @@ async def get_calendar(period_id: uuid.UUID, _: Staff, uow: UoW) -> dict[str, An
 @router.put("/calendars/{period_id}", response_model=s.CalendarSettings)
 async def put_calendar(period_id: uuid.UUID, body: s.CalendarSettingsIn, agent: Staff,
                        new: UoWFactory, now: Now) -> dict[str, Any]:
-    return await calendars.put_calendar(new, period_id, body.model_dump(), agent.subject, now)
+    return await calendars.put_calendar(new, period_id, body.model_dump(), agent.subject, now,
+                                        actor=agent)
 
 
 @router.get("/calendars/{period_id}/days/{day}/waiting-list", response_model=s.DayWaitingList)
@@ -33,12 +34,14 @@ async def day_waiting_list(period_id: uuid.UUID, day: date, _: Staff, uow: UoW) 
 
 
 @router.post("/reservations/{reservation_id}/promote", status_code=status.HTTP_204_NO_CONTENT)
-async def promote(reservation_id: uuid.UUID, _: Staff, new: UoWFactory, now: Now) -> Response:
-    await reservations.staff_promote(new, reservation_id, now)
+async def promote(reservation_id: uuid.UUID, agent: Staff, new: UoWFactory, now: Now
+                  ) -> Response:
+    await reservations.staff_promote(new, reservation_id, now, actor=agent)
     return Response(status_code=204)
 
 
 @router.post("/reservations/{reservation_id}/cancel", status_code=status.HTTP_204_NO_CONTENT)
-async def cancel(reservation_id: uuid.UUID, _: Staff, new: UoWFactory, now: Now) -> Response:
-    await reservations.staff_cancel(new, reservation_id, now)
+async def cancel(reservation_id: uuid.UUID, agent: Staff, new: UoWFactory, now: Now
+                 ) -> Response:
+    await reservations.staff_cancel(new, reservation_id, now, actor=agent)
     return Response(status_code=204)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from marelle_chassis.audit import audit
 from marelle_chassis.auth import Principal
 from marelle_chassis.copies import insert_if_missing
 from marelle_chassis.domain_errors import Conflict, InvalidInput, NotFound
@@ -215,6 +216,10 @@ async def lock(uow: UnitOfWork, staff: Principal, period_id: uuid.UUID, group_id
                 roll_call_id=rc.id, period_id=period_id, group_id=group_id, day=day,
                 locked_by=by, locked_at=at, present=present, absent=len(statuses) - present),
                 version=rc.version)
+            await audit(uow, staff, "pointage.verrouille", f"pointage:{group_id}/{day}",
+                        before={"locked": False},
+                        after={"locked": True, "present": present,
+                               "absent": len(statuses) - present})
             await uow.commit()
 
     await retry_transaction(work)
@@ -241,6 +246,8 @@ async def unlock(uow: UnitOfWork, staff: Principal, period_id: uuid.UUID, group_
             await s.execute(insert(roll_call_unlock).values(
                 id=uuid.uuid4(), roll_call_id=rc.id, unlocked_by=by, unlocked_at=at,
                 reason=reason))
+            await audit(uow, staff, "pointage.deverrouille", f"pointage:{group_id}/{day}",
+                        before={"locked": True}, after={"locked": False, "reason": reason})
             await uow.commit()
 
     await retry_transaction(work)

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from marelle_chassis.audit import audit
+from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import Conflict, InvalidInput, NotFound
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
@@ -106,7 +108,8 @@ async def _sync_slots(uow: UnitOfWork, period_id: uuid.UUID, now: datetime,
 
 
 async def put_calendar(uow_factory: Any, period_id: uuid.UUID, settings: dict[str, Any],
-                       agent: str, now: datetime) -> dict[str, Any]:
+                       agent: str, now: datetime, actor: Principal | None = None
+                       ) -> dict[str, Any]:
     async def work() -> None:
         async with uow_factory() as uow:
             period = await period_row(uow, period_id)
@@ -139,6 +142,9 @@ async def put_calendar(uow_factory: Any, period_id: uuid.UUID, settings: dict[st
                      "day": c["day"], "capacity": c["capacity"]} for c in dc])
             labels = {u["code"]: u["label"] for u in settings["units"]}
             await _sync_slots(uow, period_id, now, labels)
+            if actor:
+                await audit(uow, actor, "calendrier.modifie", f"periode:{period_id}",
+                            before={"version": version - 1 or None}, after=settings)
             await uow.commit()
             log.info("booking calendar changed", extra={
                 "period_id": str(period_id), "version": version, "staff_subject": agent})

@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from marelle_chassis.audit import audit
+from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
@@ -575,7 +577,8 @@ async def _staff_transition(uow_factory: Any, reservation_id: uuid.UUID,
     await retry_transaction(work)
 
 
-async def staff_promote(uow_factory: Any, reservation_id: uuid.UUID, now: datetime) -> None:
+async def staff_promote(uow_factory: Any, reservation_id: uuid.UUID, now: datetime,
+                        actor: Principal | None = None) -> None:
     """Take a waiting request onto its day: it needs a free place (the counter says so)."""
     async def act(uow: UnitOfWork, row: Any, cal: Calendar) -> None:
         if row.status != WAITING:
@@ -583,11 +586,16 @@ async def staff_promote(uow_factory: Any, reservation_id: uuid.UUID, now: dateti
         if not await take_place(uow, slot_of(row)):
             raise Conflict(FULL)
         await promote_row(uow, row, now, cal.label(row.unit))
+        if actor:
+            await audit(uow, actor, "reservation.promue", f"reservation:{reservation_id}",
+                        before={"status": row.status, "day": row.day, "unit": row.unit},
+                        after={"status": BOOKED})
 
     await _staff_transition(uow_factory, reservation_id, act)
 
 
-async def staff_cancel(uow_factory: Any, reservation_id: uuid.UUID, now: datetime) -> None:
+async def staff_cancel(uow_factory: Any, reservation_id: uuid.UUID, now: datetime,
+                       actor: Principal | None = None) -> None:
     """Cancel for the family, even past the deadline (the event says whether it was within)."""
     async def act(uow: UnitOfWork, row: Any, cal: Calendar) -> None:
         if row.status not in ACTIVE:
@@ -595,6 +603,10 @@ async def staff_cancel(uow_factory: Any, reservation_id: uuid.UUID, now: datetim
         await cancel_row(uow, row, by="structure",
                          within_deadline=cal.cancellation.allows(row.day, now), now=now,
                          unit_label=cal.label(row.unit))
+        if actor:
+            await audit(uow, actor, "reservation.annulee", f"reservation:{reservation_id}",
+                        before={"status": row.status, "day": row.day, "unit": row.unit},
+                        after={"status": CANCELLED, "by": "structure"})
 
     await _staff_transition(uow_factory, reservation_id, act)
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from marelle_chassis.audit import audit
 from marelle_chassis.auth import Principal
 from marelle_chassis.copies import insert_if_missing
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
@@ -97,6 +98,12 @@ def _check_stops(stops: list[StopIn]) -> None:
 
 # --- staff: lines and stops ---------------------------------------------------------------------
 
+def _line_facts(line: LineIn) -> dict[str, Any]:
+    return {"name": line.name.strip(), "seats": line.seats,
+            "stops": [{"name": s.name.strip(), "morning_time": s.morning_time,
+                       "evening_time": s.evening_time} for s in line.stops]}
+
+
 async def create_line(uow: UnitOfWork, staff: Principal, line: LineIn) -> uuid.UUID:
     _check_stops(line.stops)
 
@@ -113,6 +120,8 @@ async def create_line(uow: UnitOfWork, staff: Principal, line: LineIn) -> uuid.U
                 {"id": uuid.uuid4(), "line_id": line_id, "position": i, "name": s.name.strip(),
                  "morning_time": s.morning_time, "evening_time": s.evening_time}
                 for i, s in enumerate(line.stops, start=1)])
+            await audit(uow, staff, "navette.ligne_creee", f"ligne:{line_id}",
+                        after=_line_facts(line))
             await uow.commit()
         log.info("navette : ligne %s « %s » créée (%d places) par %s", line_id, line.name,
                  line.seats, staff.subject)
@@ -132,6 +141,8 @@ async def update_line(uow: UnitOfWork, staff: Principal, line_id: uuid.UUID, lin
         async with uow:
             s = uow.session
             # The line row first (it is what bookings share-lock): no booking runs meanwhile.
+            was = (await s.execute(select(shuttle_line.c.name, shuttle_line.c.seats).where(
+                shuttle_line.c.id == line_id))).first()
             row = (await s.execute(update(shuttle_line).where(shuttle_line.c.id == line_id)
                                    .values(name=line.name.strip(), seats=line.seats,
                                            version=shuttle_line.c.version + 1)
@@ -181,6 +192,11 @@ async def update_line(uow: UnitOfWork, staff: Principal, line_id: uuid.UUID, lin
                     raise Conflict(f"L'arrêt « {before.name} » a des réservations : annulez-les "
                                    "avant de le retirer de la ligne.")
                 await s.execute(delete(shuttle_stop).where(shuttle_stop.c.id == before.id))
+            await audit(uow, staff, "navette.ligne_modifiee", f"ligne:{line_id}",
+                        before={"name": was.name, "seats": was.seats,
+                                "stops": [r.name for r in sorted(old.values(),
+                                                                 key=lambda r: r.position)]},
+                        after=_line_facts(line))
             await uow.commit()
         log.info("navette : ligne %s modifiée (%d places) par %s", line_id, line.seats,
                  staff.subject)

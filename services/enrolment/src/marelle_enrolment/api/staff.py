@@ -32,69 +32,73 @@ async def get_catalogue(_: Staff, uow: UoW) -> dict[str, Any]:
 
 @router.post("/facilities", status_code=status.HTTP_201_CREATED,
              response_model=s.Created)
-async def create_facility(body: s.NameIn, _: Staff, uow: UoW) -> dict[str, uuid.UUID]:
-    return {"id": await catalogue.create_facility(uow, body.name)}
+async def create_facility(body: s.NameIn, actor: Staff, uow: UoW) -> dict[str, uuid.UUID]:
+    return {"id": await catalogue.create_facility(uow, body.name, actor)}
 
 
 @router.post("/activity-types", status_code=status.HTTP_201_CREATED,
              response_model=s.Created)
-async def create_activity_type(body: s.ActivityTypeIn, _: Staff, uow: UoW) -> dict[str, uuid.UUID]:
-    return {"id": await catalogue.create_activity_type(uow, body.facility_id, body.name)}
+async def create_activity_type(body: s.ActivityTypeIn, actor: Staff,
+                               uow: UoW) -> dict[str, uuid.UUID]:
+    return {"id": await catalogue.create_activity_type(uow, body.facility_id, body.name, actor)}
 
 
 @router.post("/activities", status_code=status.HTTP_201_CREATED,
              response_model=s.Created)
-async def create_activity(body: s.ActivityIn, _: Staff, uow: UoW) -> dict[str, uuid.UUID]:
+async def create_activity(body: s.ActivityIn, actor: Staff, uow: UoW) -> dict[str, uuid.UUID]:
     return {"id": await catalogue.create_activity(uow, body.activity_type_id, body.name,
-                                                  body.pre_registration)}
+                                                  body.pre_registration, actor)}
 
 
 @router.post("/periods", status_code=status.HTTP_201_CREATED,
              response_model=s.Created)
-async def create_period(body: s.NewPeriodIn, _: Staff, uow: UoW) -> dict[str, uuid.UUID]:
-    return {"id": await catalogue.create_period(uow, body.activity_id, _period(body))}
+async def create_period(body: s.NewPeriodIn, actor: Staff, uow: UoW) -> dict[str, uuid.UUID]:
+    return {"id": await catalogue.create_period(uow, body.activity_id, _period(body), actor)}
 
 
 @router.put("/periods/{period_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def update_period(period_id: uuid.UUID, body: s.PeriodIn, _: Staff, uow: UoW) -> Response:
-    await catalogue.update_period(uow, period_id, _period(body))
+async def update_period(period_id: uuid.UUID, body: s.PeriodIn, actor: Staff,
+                        uow: UoW) -> Response:
+    await catalogue.update_period(uow, period_id, _period(body), actor)
     return Response(status_code=204)
 
 
 @router.post("/periods/{period_id}/close", status_code=status.HTTP_204_NO_CONTENT)
-async def close_period(period_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
-    await catalogue.set_period_closed(uow, period_id, True)
+async def close_period(period_id: uuid.UUID, actor: Staff, uow: UoW) -> Response:
+    await catalogue.set_period_closed(uow, period_id, True, actor)
     return Response(status_code=204)
 
 
 @router.post("/periods/{period_id}/reopen", status_code=status.HTTP_204_NO_CONTENT)
-async def reopen_period(period_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
-    await catalogue.set_period_closed(uow, period_id, False)
+async def reopen_period(period_id: uuid.UUID, actor: Staff, uow: UoW) -> Response:
+    await catalogue.set_period_closed(uow, period_id, False, actor)
     return Response(status_code=204)
 
 
 @router.post("/groups/{group_id}/close", status_code=status.HTTP_204_NO_CONTENT)
-async def close_group(group_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
-    await catalogue.set_group_closed(uow, group_id, True)
+async def close_group(group_id: uuid.UUID, actor: Staff, uow: UoW) -> Response:
+    await catalogue.set_group_closed(uow, group_id, True, actor)
     return Response(status_code=204)
 
 
 @router.post("/groups/{group_id}/reopen", status_code=status.HTTP_204_NO_CONTENT)
-async def reopen_group(group_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
-    await catalogue.set_group_closed(uow, group_id, False)
+async def reopen_group(group_id: uuid.UUID, actor: Staff, uow: UoW) -> Response:
+    await catalogue.set_group_closed(uow, group_id, False, actor)
     return Response(status_code=204)
 
 
 @router.post("/groups", status_code=status.HTTP_201_CREATED,
              response_model=s.Created)
-async def create_group(body: s.NewGroupIn, _: Staff, uow: UoW) -> dict[str, uuid.UUID]:
-    return {"id": await catalogue.create_group(uow, body.period_id, _group(body))}
+async def create_group(body: s.NewGroupIn, actor: Staff, uow: UoW) -> dict[str, uuid.UUID]:
+    return {"id": await catalogue.create_group(uow, body.period_id, _group(body), actor)}
 
 
 @router.put("/groups/{group_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def update_group(group_id: uuid.UUID, body: s.GroupIn, _: Staff, uow: UoW) -> Response:
+async def update_group(group_id: uuid.UUID, body: s.GroupIn, actor: Staff,
+                       uow: UoW) -> Response:
     await catalogue.update_group(uow, group_id, _group(body),
-                                 on_capacity_raised=registrations.fill_freed_places)
+                                 on_capacity_raised=registrations.fill_freed_places,
+                                 actor=actor)
     return Response(status_code=204)
 
 
@@ -121,22 +125,23 @@ async def waiting_list(group_id: uuid.UUID, _: Staff, uow: UoW) -> dict[str, Any
 
 
 @router.put("/groups/{group_id}/waiting-list", status_code=status.HTTP_204_NO_CONTENT)
-async def reorder(group_id: uuid.UUID, body: s.OrderIn, _: Staff, uow: UoW) -> Response:
-    await registrations.reorder_waiting_list(uow, group_id, body.registration_ids)
+async def reorder(group_id: uuid.UUID, body: s.OrderIn, actor: Staff, uow: UoW) -> Response:
+    await registrations.reorder_waiting_list(uow, group_id, body.registration_ids, actor)
     return Response(status_code=204)
 
 
 @router.post("/registrations/{registration_id}/promote", status_code=status.HTTP_204_NO_CONTENT)
-async def promote(registration_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
-    await registrations.promote(uow, registration_id)
+async def promote(registration_id: uuid.UUID, actor: Staff, uow: UoW) -> Response:
+    await registrations.promote(uow, registration_id, actor)
     return Response(status_code=204)
 
 
 @router.post("/registrations/{registration_id}/remove-from-waiting-list",
              status_code=status.HTTP_204_NO_CONTENT)
-async def remove(registration_id: uuid.UUID, _: Staff, uow: UoW,
+async def remove(registration_id: uuid.UUID, actor: Staff, uow: UoW,
                  body: s.ReasonIn | None = None) -> Response:
-    await registrations.remove_from_waiting_list(uow, registration_id, body.reason if body else None)
+    await registrations.remove_from_waiting_list(uow, registration_id,
+                                                 body.reason if body else None, actor)
     return Response(status_code=204)
 
 

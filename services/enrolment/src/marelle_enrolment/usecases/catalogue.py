@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from marelle_chassis.audit import audit
+from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import Conflict, InvalidInput, NotFound
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
@@ -33,7 +35,7 @@ from marelle_enrolment.domain.rules import (
     check_capacity,
     check_period_dates,
 )
-from marelle_enrolment.usecases.common import now, period_facts, period_query
+from marelle_enrolment.usecases.common import now, period_facts, period_query, period_row
 
 
 def _name(value: str, label: str = "Le libellé") -> str:
@@ -45,12 +47,18 @@ def _name(value: str, label: str = "Le libellé") -> str:
     return cleaned
 
 
+async def _audit(uow: UnitOfWork, actor: Principal | None, action: str, target: str,
+                 before: Any = None, after: Any = None) -> None:
+    if actor is not None:  # the HTTP adapter always passes the staff member
+        await audit(uow, actor, action, target, before, after)
+
+
 async def _exists(uow: UnitOfWork, table: Any, row_id: uuid.UUID, what: str) -> None:
     if await uow.session.scalar(select(table.c.id).where(table.c.id == row_id)) is None:
         raise NotFound(f"{what} est introuvable.")
 
 
-async def create_facility(uow: UnitOfWork, name: str) -> uuid.UUID:
+async def create_facility(uow: UnitOfWork, name: str, actor: Principal | None = None) -> uuid.UUID:
     name = _name(name, "Le nom de l'équipement")
 
     async def work() -> uuid.UUID:
@@ -60,6 +68,8 @@ async def create_facility(uow: UnitOfWork, name: str) -> uuid.UUID:
             new_id = uuid.uuid4()
             await uow.session.execute(insert(facility).values(id=new_id, name=name,
                                                               created_at=now()))
+            await _audit(uow, actor, "catalogue.equipement_cree", f"equipement:{new_id}",
+                         after={"name": name})
             try:
                 await uow.commit()
             except IntegrityError:
@@ -69,7 +79,8 @@ async def create_facility(uow: UnitOfWork, name: str) -> uuid.UUID:
     return await retry_transaction(work)
 
 
-async def create_activity_type(uow: UnitOfWork, facility_id: uuid.UUID, name: str) -> uuid.UUID:
+async def create_activity_type(uow: UnitOfWork, facility_id: uuid.UUID, name: str,
+                               actor: Principal | None = None) -> uuid.UUID:
     name = _name(name)
 
     async def work() -> uuid.UUID:
@@ -78,6 +89,8 @@ async def create_activity_type(uow: UnitOfWork, facility_id: uuid.UUID, name: st
             new_id = uuid.uuid4()
             await uow.session.execute(insert(activity_type).values(
                 id=new_id, facility_id=facility_id, name=name))
+            await _audit(uow, actor, "catalogue.type_cree", f"type_activite:{new_id}",
+                         after={"facility_id": facility_id, "name": name})
             await uow.commit()
         return new_id
 
@@ -85,7 +98,7 @@ async def create_activity_type(uow: UnitOfWork, facility_id: uuid.UUID, name: st
 
 
 async def create_activity(uow: UnitOfWork, activity_type_id: uuid.UUID, name: str,
-                          pre_registration: bool) -> uuid.UUID:
+                          pre_registration: bool, actor: Principal | None = None) -> uuid.UUID:
     name = _name(name)
 
     async def work() -> uuid.UUID:
@@ -95,6 +108,8 @@ async def create_activity(uow: UnitOfWork, activity_type_id: uuid.UUID, name: st
             await uow.session.execute(insert(activity).values(
                 id=new_id, activity_type_id=activity_type_id, name=name,
                 pre_registration=pre_registration))
+            await _audit(uow, actor, "catalogue.activite_creee", f"activite:{new_id}",
+                         after={"name": name, "pre_registration": pre_registration})
             await uow.commit()
         return new_id
 
@@ -145,7 +160,8 @@ async def _announce(uow: UnitOfWork, period_id: uuid.UUID, version: int) -> None
     uow.publish(model(**facts), version=version)
 
 
-async def create_period(uow: UnitOfWork, activity_id: uuid.UUID, data: PeriodIn) -> uuid.UUID:
+async def create_period(uow: UnitOfWork, activity_id: uuid.UUID, data: PeriodIn,
+                        actor: Principal | None = None) -> uuid.UUID:
     values = _period_values(data)
 
     async def work() -> uuid.UUID:
@@ -155,34 +171,45 @@ async def create_period(uow: UnitOfWork, activity_id: uuid.UUID, data: PeriodIn)
             await uow.session.execute(insert(period).values(
                 id=new_id, activity_id=activity_id, created_at=now(), version=1, **values))
             await _announce(uow, new_id, 1)
+            await _audit(uow, actor, "catalogue.periode_creee", f"periode:{new_id}",
+                         after={"activity_id": activity_id, **values})
             await uow.commit()
         return new_id
 
     return await retry_transaction(work)
 
 
-async def update_period(uow: UnitOfWork, period_id: uuid.UUID, data: PeriodIn) -> None:
+async def update_period(uow: UnitOfWork, period_id: uuid.UUID, data: PeriodIn,
+                        actor: Principal | None = None) -> None:
     values = _period_values(data)
 
     async def work() -> None:
         async with uow:
+            before = (await period_row(uow, period_id))._asdict()
             await _announce(uow, period_id, await _change_period(uow, period_id, **values))
+            await _audit(uow, actor, "catalogue.periode_modifiee", f"periode:{period_id}",
+                         before={k: before.get(k) for k in values}, after=values)
             await uow.commit()
 
     await retry_transaction(work)
 
 
-async def set_period_closed(uow: UnitOfWork, period_id: uuid.UUID, closed: bool) -> None:
+async def set_period_closed(uow: UnitOfWork, period_id: uuid.UUID, closed: bool,
+                            actor: Principal | None = None) -> None:
     """Closed: no new request, whatever the window; reopening restores the window's rule."""
     async def work() -> None:
         async with uow:
             await _announce(uow, period_id, await _change_period(uow, period_id, closed=closed))
+            await _audit(uow, actor, "catalogue.periode_" + ("fermee" if closed else "rouverte"),
+                         f"periode:{period_id}", before={"closed": not closed},
+                         after={"closed": closed})
             await uow.commit()
 
     await retry_transaction(work)
 
 
-async def set_group_closed(uow: UnitOfWork, group_id: uuid.UUID, closed: bool) -> None:
+async def set_group_closed(uow: UnitOfWork, group_id: uuid.UUID, closed: bool,
+                           actor: Principal | None = None) -> None:
     async def work() -> None:
         async with uow:
             period_id = await uow.session.scalar(
@@ -191,6 +218,9 @@ async def set_group_closed(uow: UnitOfWork, group_id: uuid.UUID, closed: bool) -
             if period_id is None:
                 raise NotFound("Ce groupe est introuvable.")
             await _announce(uow, period_id, await _change_period(uow, period_id))
+            await _audit(uow, actor, "catalogue.groupe_" + ("ferme" if closed else "rouvert"),
+                         f"groupe:{group_id}", before={"closed": not closed},
+                         after={"closed": closed})
             await uow.commit()
 
     await retry_transaction(work)
@@ -211,7 +241,8 @@ def _group_values(data: GroupIn) -> dict[str, Any]:
             "capacity": data.capacity}
 
 
-async def create_group(uow: UnitOfWork, period_id: uuid.UUID, data: GroupIn) -> uuid.UUID:
+async def create_group(uow: UnitOfWork, period_id: uuid.UUID, data: GroupIn,
+                       actor: Principal | None = None) -> uuid.UUID:
     values = _group_values(data)
 
     async def work() -> uuid.UUID:
@@ -221,6 +252,8 @@ async def create_group(uow: UnitOfWork, period_id: uuid.UUID, data: GroupIn) -> 
             await uow.session.execute(insert(activity_group).values(id=new_id,
                                                                     period_id=period_id, **values))
             await _announce(uow, period_id, await _change_period(uow, period_id))
+            await _audit(uow, actor, "catalogue.groupe_cree", f"groupe:{new_id}",
+                         after={"period_id": period_id, **values})
             await uow.commit()
         return new_id
 
@@ -228,7 +261,7 @@ async def create_group(uow: UnitOfWork, period_id: uuid.UUID, data: GroupIn) -> 
 
 
 async def update_group(uow: UnitOfWork, group_id: uuid.UUID, data: GroupIn,
-                       on_capacity_raised: Any = None) -> None:
+                       on_capacity_raised: Any = None, actor: Principal | None = None) -> None:
     values = _group_values(data)
 
     async def work() -> None:
@@ -246,6 +279,8 @@ async def update_group(uow: UnitOfWork, group_id: uuid.UUID, data: GroupIn,
             await _announce(uow, row.period_id, await _change_period(uow, row.period_id))
             if on_capacity_raised and data.capacity > row.capacity:
                 await on_capacity_raised(uow, group_id)
+            await _audit(uow, actor, "catalogue.groupe_modifie", f"groupe:{group_id}",
+                         before={k: getattr(row, k) for k in values}, after=values)
             await uow.commit()
 
     await retry_transaction(work)

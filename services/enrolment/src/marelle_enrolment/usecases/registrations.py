@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from marelle_chassis.audit import audit
 from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
 from marelle_chassis.transactions import retry_transaction
@@ -427,6 +428,9 @@ async def _decide_one(uow: UnitOfWork, actor: Principal, registration_id: uuid.U
                           else [(events.RegistrationRefused, {"reason": reason})])
     await _transition(uow, reg, Status.PENDING.value, announce, conflict=ALREADY_DECIDED,
                       group_label=group.label, **values)
+    await audit(uow, actor, "inscription.validee" if validate else "inscription.refusee",
+                f"inscription:{registration_id}", before={"status": reg.status},
+                after={"status": values["status"], "reason": reason})
     if not validate:
         await fill_freed_places(uow, group.id)
 
@@ -467,13 +471,18 @@ async def waiting_list(uow: UnitOfWork, group_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def reorder_waiting_list(uow: UnitOfWork, group_id: uuid.UUID,
-                               ordered_ids: list[uuid.UUID]) -> None:
+                               ordered_ids: list[uuid.UUID], actor: Principal | None = None
+                               ) -> None:
     async def work() -> None:
         async with uow:
             await group_row(uow, group_id, lock=True)
             current = set((await uow.session.scalars(select(registration.c.id).where(
                 registration.c.group_id == group_id,
                 registration.c.status == Status.WAITLISTED.value))).all())
+            before = (await uow.session.scalars(select(registration.c.id).where(
+                registration.c.group_id == group_id,
+                registration.c.status == Status.WAITLISTED.value)
+                .order_by(registration.c.waitlist_rank, registration.c.id))).all()
             if set(ordered_ids) != current or len(ordered_ids) != len(current):
                 raise InvalidInput("La nouvelle liste doit reprendre exactement les demandes en "
                                    "attente de ce groupe.")
@@ -482,12 +491,17 @@ async def reorder_waiting_list(uow: UnitOfWork, group_id: uuid.UUID,
                     registration.c.id == reg_id,
                     registration.c.status == Status.WAITLISTED.value)
                     .values(waitlist_rank=float(rank)))
+            if actor:
+                await audit(uow, actor, "liste_attente.reordonnee", f"groupe:{group_id}",
+                            before={"order": [str(i) for i in before]},
+                            after={"order": [str(i) for i in ordered_ids]})
             await uow.commit()
 
     await retry_transaction(work)
 
 
-async def promote(uow: UnitOfWork, registration_id: uuid.UUID) -> None:
+async def promote(uow: UnitOfWork, registration_id: uuid.UUID,
+                  actor: Principal | None = None) -> None:
     async def work() -> None:
         async with uow:
             group, reg = await _locked(uow, registration_id)
@@ -496,19 +510,27 @@ async def promote(uow: UnitOfWork, registration_id: uuid.UUID) -> None:
             if await places_taken(uow, group.id) >= group.capacity:
                 raise _full(group)
             await _promote(uow, reg, group, validated=True)
+            if actor:
+                await audit(uow, actor, "liste_attente.promue", f"inscription:{registration_id}",
+                            before={"status": reg.status},
+                            after={"status": Status.VALIDATED.value})
             await uow.commit()
 
     await retry_transaction(work)
 
 
 async def remove_from_waiting_list(uow: UnitOfWork, registration_id: uuid.UUID,
-                                   reason: str | None) -> None:
+                                   reason: str | None, actor: Principal | None = None) -> None:
     async def work() -> None:
         async with uow:
             group, reg = await _locked(uow, registration_id)
             if reg.status != Status.WAITLISTED:
                 raise Conflict(NOT_WAITLISTED)
             await _cancel(uow, group, reg, "structure", reason)
+            if actor:
+                await audit(uow, actor, "liste_attente.retiree", f"inscription:{registration_id}",
+                            before={"status": reg.status},
+                            after={"status": "annulee", "reason": reason})
             await uow.commit()
 
     await retry_transaction(work)

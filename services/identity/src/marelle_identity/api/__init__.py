@@ -1,5 +1,5 @@
 """Identity's HTTP adapter: thin endpoints calling the use cases (see API.md)."""
 
-from marelle_identity.api import auth, family, staff
+from marelle_identity.api import auth, family, staff, totp
 
-routers = [auth.router, family.router, staff.router]
+routers = [auth.router, totp.router, family.router, staff.router]

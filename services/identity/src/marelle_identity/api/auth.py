@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 
 from marelle_identity.api import schemas as s
-from marelle_chassis.domain_errors import Unauthorized
+from marelle_chassis.domain_errors import Forbidden, Unauthorized
 from marelle_identity.api.deps import Caller, UoW, client_address, verified_claims
 from marelle_identity.usecases import accounts, households
 
@@ -100,11 +100,17 @@ async def signup_confirm(body: s.SignupConfirmIn, request: Request, uow: UoW) ->
     return Response(status_code=204)
 
 
-@router.post("/auth/staff/token", response_model=s.TokensOut)
-async def staff_token(body: s.LoginIn, request: Request, uow: UoW) -> s.TokensOut:
+@router.post("/auth/staff/token", response_model=s.TokensOut, responses={
+    403: {"description": "Compte désactivé, mot de passe à changer ou double authentification "
+                         "à configurer"}})
+async def staff_token(body: s.StaffLoginIn, request: Request, uow: UoW) -> s.TokensOut:
+    """With a second factor enrolled, `totp_code` is required (401, raison `code_totp_requis`).
+    An administrator without one, when the city requires it: 403, raison `totp_a_configurer`,
+    with `jeton_configuration`, a short token that opens only the /auth/staff/totp routes."""
     st = request.app.state
     return _tokens(await accounts.staff_login(uow, st.keys, st.settings, body.email,
-                                              body.password, client_address(request)))
+                                              body.password, client_address(request),
+                                              body.totp_code))
 
 
 @router.post("/auth/staff/password", status_code=status.HTTP_204_NO_CONTENT)
@@ -117,6 +123,8 @@ async def staff_password(body: s.StaffPasswordIn, request: Request, uow: UoW) ->
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(body: s.ChangePasswordIn, caller: Caller, uow: UoW) -> Response:
+    if caller.kind not in ("parent", "staff"):  # the TOTP enrolment token opens nothing else
+        raise Forbidden("Cette action n'est pas permise avec ce jeton.")
     await accounts.change_password(uow, caller.kind, uuid.UUID(caller.subject),
                                    body.current_password, body.new_password)
     return Response(status_code=204)

@@ -52,3 +52,30 @@ class SignupAccepted(Answer):
 
 class SignupConfirmIn(Strict):
     token: Token
+
+
+# The staff's second factor (issue #11).
+TotpCode = Annotated[str, Field(min_length=6, max_length=8, pattern=r"^[0-9 ]+$")]
+
+
+class StaffLoginIn(Strict):
+    """A staff login: the code of the authenticator application once TOTP is enrolled."""
+
+    email: Email
+    password: Password
+    totp_code: TotpCode | None = None
+
+
+class TotpCodeIn(Strict):
+    code: TotpCode
+
+
+class TotpSetupOut(Answer):
+    secret: str
+    otpauth_uri: str
+
+
+class TotpStatusOut(Answer):
+    enabled: bool
+    pending: bool
+    required: bool

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -27,9 +27,11 @@ from marelle_identity.domain.model import Family, Guardian, normalise_email
 from marelle_identity.domain.passwords import check_password
 from marelle_identity.keys import KeyRing
 from marelle_identity.notifications import queue_email
-from marelle_identity.usecases import sessions, throttling
+from marelle_identity.usecases import sessions, throttling, totp
 from marelle_identity.usecases.throttling import Windows
 from marelle_identity.usecases.common import (
+    auth_event,
+    auth_event_alone,
     digest,
     hash_password,
     new_secret,
@@ -123,6 +125,8 @@ async def login(uow: UnitOfWork, keys: KeyRing, settings: IdentitySettings, emai
     usable = row is not None and row.status in ("active", "pending")
     # An unknown (or invited) account costs one Argon2 check too: timing tells nothing.
     if not await verify_password(row.password_hash if usable else None, password):
+        await auth_event_alone(uow, "connexion.echouee", "parent", row.id if row else None, email,
+                               adresse=address, motif="identifiants")
         raise Unauthorized(BAD_CREDENTIALS)  # already counted by `charge`
     if row.status == "pending":
         # Only who knows the password learns that the address awaits its confirmation.
@@ -141,6 +145,7 @@ async def login(uow: UnitOfWork, keys: KeyRing, settings: IdentitySettings, emai
         if still.rowcount != 1:
             raise Unauthorized(BAD_CREDENTIALS)
         await _succeeded(uow, throttle_keys, windows)
+        await auth_event(uow, "connexion.reussie", "parent", row.id, email, adresse=address)
         refresh = await _new_refresh(uow, row.id, session_id, settings.refresh_token_ttl_days)
         await uow.commit()
     access = keys.sign(_parent_claims(row, row.family_name, session_id),
@@ -220,7 +225,8 @@ async def logout(uow: UnitOfWork, token: str | None,
                                                 refresh_token.c.revoked_at.is_(None))
                     .values(revoked_at=now()))
         if access_claims and access_claims.get("sid"):
-            await sessions.revoke(uow, str(access_claims.get("kind")),
+            kind = str(access_claims.get("kind"))
+            await sessions.revoke(uow, "staff" if kind == totp.SETUP_KIND else kind,
                                   uuid.UUID(str(access_claims["sub"])), "logout",
                                   session_id=uuid.UUID(str(access_claims["sid"])))
         await uow.commit()
@@ -295,6 +301,9 @@ async def set_password_with_token(uow: UnitOfWork, token: str, purpose: str, pas
         # none: nothing to announce).
         if purpose == "reset":
             await sessions.revoke(uow, "parent", row.account_id, "password_reset", links=True)
+        await auth_event(uow, "mot_de_passe.reinitialise" if purpose == "reset"
+                         else "invitation.acceptee", "parent", row.account_id, row.email,
+                         adresse=address)
         await uow.commit()
 
 
@@ -418,6 +427,8 @@ async def change_password(uow: UnitOfWork, kind: str, subject: uuid.UUID, curren
         row = (await uow.session.execute(select(table).where(table.c.id == subject))).first()
         await uow.commit()
     if not await verify_password(row.password_hash if row else None, current):
+        if row is not None:
+            await auth_event_alone(uow, "mot_de_passe.echec", kind, row.id, row.email)
         raise _wrong_current()
     check_password(new, row.email, "new_password")
     await _set_new_password(uow, kind, row, new, key)
@@ -441,6 +452,7 @@ async def _set_new_password(uow: UnitOfWork, kind: str, row: Any, new: str, thro
         if extra_throttle:
             await throttling.refund(uow, extra_throttle[0], extra_throttle[1][extra_throttle[0]])
         await sessions.revoke(uow, kind, row.id, "password_changed", links=True)
+        await auth_event(uow, "mot_de_passe.modifie", kind, row.id, row.email)
         await uow.commit()
 
 
@@ -470,37 +482,86 @@ MUST_CHANGE = ("Changez votre mot de passe : celui-ci a été attribué pour la 
 DISABLED = "Ce compte du personnel est désactivé ; adressez-vous à un administrateur."
 
 
-async def _verified_staff(uow: UnitOfWork, email: str, password: str,
-                          address: str) -> tuple[Any, tuple[str, str], Windows]:
+async def _verified_staff(uow: UnitOfWork, email: str, password: str, address: str,
+                          what: str = "connexion.echouee") -> tuple[Any, tuple[str, str], Windows]:
     email = _email_or_refuse(email)
     throttle_keys = _login_keys("staff", email, address)
     row, windows = await _login_attempt(uow, throttle_keys,
                                         select(staff_account).where(staff_account.c.email == email))
     if not await verify_password(row.password_hash if row else None, password):
+        await auth_event_alone(uow, what, "staff" if row else "inconnu", row.id if row else None,
+                               email, adresse=address, motif="identifiants")
         raise Unauthorized(BAD_CREDENTIALS)  # already counted by `charge`
     return row, throttle_keys, windows
 
 
+TOTP_NEEDED = ("Saisissez le code de vérification à six chiffres affiché par votre application "
+               "d'authentification.")
+TOTP_WRONG = "Le code de vérification est incorrect ou a expiré ; saisissez le code affiché."
+TOTP_TO_SET_UP = ("La double authentification est obligatoire pour les administrateurs : "
+                  "configurez-la avec une application d'authentification pour accéder à l'espace "
+                  "du personnel.")
+
+
 async def staff_login(uow: UnitOfWork, keys: KeyRing, settings: IdentitySettings, email: str,
-                      password: str, address: str) -> Tokens:
+                      password: str, address: str, totp_code: str | None = None) -> Tokens:
+    """Password, then the second factor when the account has one: a missing or wrong code is
+    refused like a wrong password (the attempt `charge` counted is not taken back)."""
     row, throttle_keys, windows = await _verified_staff(uow, email, password, address)
+    step = None
+    if row.totp_secret is not None:
+        step = totp.matching_step(row.totp_secret, totp_code)
+        if step is None:
+            await auth_event_alone(uow, "connexion.echouee", "staff", row.id, row.email,
+                                   adresse=address,
+                                   motif="code_totp_errone" if totp_code else "code_totp_absent")
+            raise Unauthorized(TOTP_WRONG if totp_code else TOTP_NEEDED, raison="code_totp_requis")
     issued_at = time.time()  # before the compare-and-set: see `login`
+    c = staff_account.c
     async with uow:
-        # The account as it is now (locked): disabled or given a new password meanwhile, no.
+        # The account as it is now (locked): disabled, given a new password or a new second
+        # factor meanwhile, no; and the code is spent (a code already used is refused).
+        conditions = [c.id == row.id, c.password_hash == row.password_hash]
+        values: dict[str, Any] = {"password_hash": c.password_hash}
+        if step is not None:
+            conditions += [c.totp_secret == row.totp_secret,
+                           or_(c.totp_last_step.is_(None), c.totp_last_step < step)]
+            values["totp_last_step"] = step
+        else:
+            conditions.append(c.totp_secret.is_(None))
         current = (await uow.session.execute(
-            update(staff_account).where(staff_account.c.id == row.id,
-                                        staff_account.c.password_hash == row.password_hash)
-            .values(password_hash=staff_account.c.password_hash)
-            .returning(staff_account.c.disabled_at, staff_account.c.must_change_password))).first()
-        if current is None:
-            raise Unauthorized(BAD_CREDENTIALS)
-        await _succeeded(uow, throttle_keys, windows)
-        await uow.commit()
+            update(staff_account).where(*conditions).values(**values)
+            .returning(c.disabled_at, c.must_change_password, c.roles))).first()
+        if current is not None:
+            await _succeeded(uow, throttle_keys, windows)
+            refusal = ("compte_desactive" if current.disabled_at is not None else
+                       "mot_de_passe_a_changer" if current.must_change_password else None)
+            await auth_event(uow, "connexion.reussie" if refusal is None else "connexion.refusee",
+                             "staff", row.id, row.email, adresse=address,
+                             double_facteur=step is not None,
+                             **({"motif": refusal} if refusal else {}))
+            await uow.commit()
+    if current is None:  # changed since the check, or this code was just used (replayed)
+        await auth_event_alone(uow, "connexion.echouee", "staff", row.id, row.email,
+                               adresse=address, motif="code_totp_deja_utilise"
+                               if step is not None else "compte_modifie")
+        if step is not None:
+            raise Unauthorized(TOTP_WRONG, raison="code_totp_requis")
+        raise Unauthorized(BAD_CREDENTIALS)
     if current.disabled_at is not None:
         raise Forbidden(DISABLED)
     if current.must_change_password:
         raise Forbidden(MUST_CHANGE, raison="mot_de_passe_a_changer")
-    access = keys.sign({"sub": str(row.id), "kind": "staff", "roles": row.roles.split(),
+    roles = current.roles.split()
+    if step is None and settings.totp_required_for_admins and "administrator" in roles:
+        # A token for the enrolment routes only (see `totp.SETUP_KIND`), short-lived: the
+        # administrator sets the second factor up, then logs in again with a code.
+        setup = keys.sign({"sub": str(row.id), "kind": totp.SETUP_KIND, "email": row.email,
+                           "name": row.display_name, "sid": str(uuid.uuid4())},
+                          totp.SETUP_TTL_SECONDS, issued_at)
+        raise Forbidden(TOTP_TO_SET_UP, raison="totp_a_configurer", jeton_configuration=setup,
+                        expires_in=totp.SETUP_TTL_SECONDS)
+    access = keys.sign({"sub": str(row.id), "kind": "staff", "roles": roles,
                         "name": row.display_name, "email": row.email, "sid": str(uuid.uuid4())},
                        settings.access_token_ttl_seconds, issued_at)
     return Tokens(access, None, settings.access_token_ttl_seconds)
@@ -511,7 +572,8 @@ async def staff_change_password(uow: UnitOfWork, email: str, current: str, new: 
     """Without a session (a one-time password opens none): the email and the current password,
     throttled like a login."""
     try:
-        row, throttle_keys, windows = await _verified_staff(uow, email, current, address)
+        row, throttle_keys, windows = await _verified_staff(uow, email, current, address,
+                                                            "mot_de_passe.echec")
     except Unauthorized:
         raise _wrong_current() from None
     if row.disabled_at is not None:

@@ -202,3 +202,27 @@ async def audit(uow: UnitOfWork, actor: Principal, action: str, target: str,
     await uow.session.execute(insert(staff_audit).values(
         at=now(), staff_id=uuid.UUID(actor.subject), staff_email=actor.email or "",
         action=action, target=target, details=json.dumps(details, default=str, ensure_ascii=False)))
+
+
+async def auth_event(uow: UnitOfWork, action: str, kind: str, account_id: uuid.UUID | None,
+                     email: str, **details: Any) -> None:
+    """An authentication event in the audit log (in the caller's transaction): a login that
+    succeeded or failed, a password changed or reset, a second factor enrolled or removed.
+    Staff are identified by their id; a parent or an unknown address only by the address given
+    (`staff_id` null), so the log never mixes a family's account with a staff member's."""
+    staff_id = account_id if kind == "staff" else None
+    target = (f"agent:{account_id}" if kind == "staff" else
+              f"compte:{account_id}" if account_id else "compte:inconnu")
+    await uow.session.execute(insert(staff_audit).values(
+        at=now(), staff_id=staff_id, staff_email=email[:254], action=action, target=target,
+        details=json.dumps({"compte": {"staff": "agent", "parent": "famille"}.get(kind, "inconnu"),
+                            **details},
+                           default=str, ensure_ascii=False)))
+
+
+async def auth_event_alone(uow: UnitOfWork, action: str, kind: str, account_id: uuid.UUID | None,
+                           email: str, **details: Any) -> None:
+    """`auth_event` in a transaction of its own (a refusal: the caller's raises after it)."""
+    async with uow:
+        await auth_event(uow, action, kind, account_id, email, **details)
+        await uow.commit()
