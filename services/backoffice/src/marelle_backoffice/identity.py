@@ -5,61 +5,23 @@ Bodies and answers are identity's own models (`marelle_contracts.http.identity`)
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-
-from pydantic import Field
+from typing import Any
 
 from marelle_contracts.http import identity as contract
-from marelle_contracts.http._base import Answer, Strict
+# Identity's bodies added for issue #11: the shared contracts' (never copied), re-exported.
+from marelle_contracts.http.identity import (  # noqa: F401
+    StaffAccountOut,
+    StaffAccountsOut,
+    StaffLoginIn,
+    StaffPasswordIn,
+    StaffRolesIn,
+    TotpCode,
+    TotpCodeIn,
+    TotpSetupOut,
+    TotpStatusOut,
+)
 
 from marelle_backoffice.clients import Services, checked_answer, request_body
-
-
-# Identity's bodies added for issue #11 (`marelle_identity.api.schemas`, not yet in
-# `marelle_contracts`): mirrored here under identity's names so that the contract test compares
-# them with identity's real OpenAPI. To move to `marelle_contracts.http.identity`.
-class StaffPasswordIn(Strict):
-    email: contract.Email
-    current_password: contract.Password
-    new_password: contract.Password
-
-
-class StaffRolesIn(Strict):
-    roles: Annotated[list[Literal["administrator", "manager"]], Field(min_length=1, max_length=2)]
-
-
-class StaffAccountOut(contract.StaffAccount):
-    disabled: bool = False
-    must_change_password: bool = False
-
-
-class StaffAccountsOut(Answer):
-    items: list[StaffAccountOut]
-
-
-# The staff's TOTP second factor (`marelle_identity.api.schemas`, issue #11), mirrored likewise.
-TotpCode = Annotated[str, Field(min_length=6, max_length=8, pattern=r"^[0-9 ]+$")]
-
-
-class StaffLoginIn(Strict):
-    email: contract.Email
-    password: contract.Password
-    totp_code: TotpCode | None = None
-
-
-class TotpCodeIn(Strict):
-    code: TotpCode
-
-
-class TotpSetupOut(Answer):
-    secret: str
-    otpauth_uri: str
-
-
-class TotpStatusOut(Answer):
-    enabled: bool
-    pending: bool
-    required: bool
 
 
 async def staff_token(services: Services, email: str, password: str,
