@@ -11,7 +11,7 @@ import pytest
 from gateway.tests.billing_fake import FakeBilling
 
 SUBMENU = ["Mot de passe", "Détail financier par inscription", "Détail financier par facture",
-           "Demande d'Attestation fiscale"]
+           "Demande d'Attestation fiscale", "Mes données personnelles"]
 
 
 async def test_the_guides_sub_menu(portal, fake, gw):

@@ -5,8 +5,11 @@
 #   infra/kafka/acls.sh [--topics] [--users "identity billing …"]
 #
 # Each principal may write only its own topic (and the DLQs of the topics it consumes), read only
-# what it consumes, with consumer groups named "<user>.…". --topics first creates the event topics
-# and their DLQs (3 partitions). --users limits the work to some users (default: all below).
+# what it consumes, with consumer groups named "<user>.…". A staff replay of a dead letter goes to
+# the consumer's own retry topic "<topic>.retry.<user>" (marelle_chassis.dead_letters), which only
+# <user> writes and reads: replaying never needs the right to write another service's topic.
+# --topics first creates the event topics, their DLQs and the consumers' retry topics
+# (3 partitions). --users limits the work to some users (default: all below).
 #
 # Environment:
 #   KAFKA_BOOTSTRAP_SERVERS         the broker (e.g. kafka:9092)
@@ -87,11 +90,26 @@ while (($#)); do
     esac
 done
 
+# retry_topics USER: the retry topics of what USER's consumers read (none for the portal and the
+# back-office, which only follow ended sessions, without a consumer group).
+retry_topics() {
+    local user="$1" topic
+    [[ -n "${WRITES[$user]}" ]] || return 0
+    for topic in ${READS[$user]}; do
+        printf '%s\n' "$topic.retry.$user"
+    done
+}
+
 if [[ -n "$topics" ]]; then
+    names=()
     for topic in "${ALL_TOPICS[@]}"; do
-        for name in "$topic" "$topic.dlq"; do
-            tool topics --create --if-not-exists --topic "$name" --partitions 3 --replication-factor 1
-        done
+        names+=("$topic" "$topic.dlq")
+    done
+    for user in "${ALL_USERS[@]}"; do
+        mapfile -t -O "${#names[@]}" names < <(retry_topics "$user")
+    done
+    for name in "${names[@]}"; do
+        tool topics --create --if-not-exists --topic "$name" --partitions 3 --replication-factor 1
     done
 fi
 
@@ -118,6 +136,11 @@ for user in "${users[@]}"; do
             # A consumer parks what it cannot process in <topic>.dlq, and lists it for the staff.
             writes+=(--topic "$topic.dlq")
         done
+        # Replays of the dead letters its consumers parked (read back by the same consumers).
+        mapfile -t retries < <(retry_topics "$user")
+        for topic in "${retries[@]}"; do
+            writes+=(--topic "$topic")
+        done
         log "user $user writes: ${writes[*]}"
         tool acls --add --allow-principal "User:$user" --operation Write --operation Describe \
             "${writes[@]}"
@@ -127,6 +150,10 @@ for user in "${users[@]}"; do
         read_args=()
         for topic in "${reads[@]}"; do
             read_args+=(--topic "$topic" --topic "$topic.dlq")
+        done
+        mapfile -t retries < <(retry_topics "$user")
+        for topic in "${retries[@]}"; do
+            read_args+=(--topic "$topic")
         done
         log "user $user reads: ${read_args[*]}"
         tool acls --add --allow-principal "User:$user" --operation Read --operation Describe \

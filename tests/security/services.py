@@ -91,7 +91,11 @@ def _validated(a: Household, period: PeriodPublished, group_id: uuid.UUID) -> Re
 async def _client(app: Any, base: str) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         if base != "identity":
-            app.state.token_verifier = tokens.verifier()
+            # The tests' key, and the service's own revocations (fed by identity's events, as
+            # the revocation feed does): a revoked session's token is refused as in production.
+            verifier = tokens.verifier()
+            verifier.revocations = app.state.runtime.revocations
+            app.state.token_verifier = verifier
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{base}.test") as c:
             yield c
@@ -110,8 +114,12 @@ async def open_service(name: str, database_url: str) -> AsyncIterator[Target]:
                                           mail_enabled=False, identity_url="http://identity.test"))
         document_api(app)  # no-op once create_service_app does it
         async with app.router.lifespan_context(app):
-            # Identity checks signature and expiry with the verifier, then its own revocations.
-            app.state.token_verifier = tokens.verifier()
+            # The tests' key; identity's own verifier, which reads its sessions table (as in
+            # production: an ended session's token is refused by every route, the chassis' too).
+            from marelle_identity.api.deps import SessionCheckingVerifier
+
+            app.state.token_verifier = SessionCheckingVerifier(tokens.jwks(),
+                                                               app.state.uow_factory)
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport,
                                          base_url="http://identity.test") as client:

@@ -16,9 +16,13 @@ _KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 _KID = "test-key"
 
 
-def verifier() -> TokenVerifier:
+def jwks() -> dict:
     jwk = json.loads(RSAAlgorithm.to_jwk(_KEY.public_key()))
-    return TokenVerifier(jwks={"keys": [{**jwk, "kid": _KID}]})
+    return {"keys": [{**jwk, "kid": _KID}]}
+
+
+def verifier() -> TokenVerifier:
+    return TokenVerifier(jwks=jwks())
 
 
 def _sign(claims: dict) -> dict[str, str]:

@@ -1,7 +1,13 @@
-"""Staff tooling for parked messages: list a DLQ, replay one record to its original topic.
+"""Staff tooling for parked messages: list a DLQ, replay one record to the consumer that parked it.
 
-A replayed record goes back to every consumer group of the original topic; the groups that had
-already applied it skip it (inbox), so replaying is always safe.
+With Kafka ACLs a service may write only its own topic (and the DLQs of what it consumes), so a
+replay cannot go back to the original topic, which belongs to its producer: granting that would
+let the service forge the producer's events for everyone. A replay goes instead to the retry
+topic of the parking consumer's principal, `<original topic>.retry.<principal>`
+(`retry_topic`), which only that principal may write and read (infra/kafka/acls.sh); the
+consumer reads it with the original topic, checks the producer against the ORIGINAL topic
+(`origin_topic`, for `messaging.check_origin`), and skips what it had already applied (inbox),
+so replaying is always safe and reaches no other service.
 """
 
 from __future__ import annotations
@@ -24,6 +30,25 @@ from marelle_chassis.kafka_security import kafka_client_options
 from marelle_contracts.http.platform import DeadLetter, DeadLetters
 
 REPLAY_HEADER = "x-replayed-from"
+# `<event topic>.retry.<principal>`: a consumer principal's own copy of an event topic's replays.
+RETRY_INFIX = ".retry."
+
+
+def principal_of(consumer_group: str) -> str:
+    """The Kafka principal owning a consumer group: groups are named "<principal>.…"
+    (e.g. billing.identity-events), the only groups acls.sh lets a principal use."""
+    return consumer_group.split(".", 1)[0]
+
+
+def retry_topic(topic: str, consumer_group: str) -> str:
+    """Where replays of `topic`'s dead letters parked by `consumer_group` go."""
+    return f"{topic}{RETRY_INFIX}{principal_of(consumer_group)}"
+
+
+def origin_topic(topic: str) -> str:
+    """The event topic a record travelled on: for a retry topic, the topic it was replayed
+    from, whose owner is the only producer allowed (`messaging.check_origin`)."""
+    return topic.split(RETRY_INFIX, 1)[0]
 
 
 def _header(headers: dict[str, bytes], name: str) -> str | None:
@@ -98,22 +123,33 @@ async def read_all(bootstrap: str, topic: str, limit: int = 500) -> list[Any]:
 
 
 async def replay(bootstrap: str, topic: str, partition: int, offset: int) -> DeadLetter:
+    """Send one dead letter to the retry topic of the consumer (group) that parked it. A DLQ is
+    shared by every consumer of its topic: only the parking consumer's principal may write its
+    retry topic, so under ACLs a service replays nothing for another service."""
     records = [r for r in await read_all(bootstrap, topic, limit=100_000)
                if r.partition == partition and r.offset == offset]
     if not records:
         raise NotFound("Ce message en échec n'existe pas (ou plus).")
     record = records[0]
     parked = to_dead_letter(record)
-    if not parked.original_topic:
-        raise NotFound("Ce message n'indique pas son sujet d'origine ; il ne peut être rejoué.")
+    if not parked.original_topic or not parked.consumer_group:
+        raise NotFound("Ce message n'indique pas son sujet d'origine ou son consommateur ; il ne "
+                       "peut être rejoué.")
+    # The original topic as the consumer saw it (a replayed message parked again names its
+    # retry topic): the retry topic is always derived from the event topic.
+    target = retry_topic(origin_topic(parked.original_topic), parked.consumer_group)
+    # Production: the deployment made it (acls.sh --topics) and this lists it only; a
+    # development broker without ACLs gets it here.
+    from marelle_chassis.messaging import ensure_topics  # messaging reads the names above
+
+    await ensure_topics(bootstrap, [target], timeout=10.0)
     headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("x-")]
     headers.append((REPLAY_HEADER, f"{topic}/{partition}/{offset}".encode()))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
                                 **kafka_client_options())
     await producer.start()
     try:
-        await producer.send_and_wait(parked.original_topic, record.value, key=record.key,
-                                     headers=headers)
+        await producer.send_and_wait(target, record.value, key=record.key, headers=headers)
     finally:
         await producer.stop()
     return parked
@@ -142,6 +178,7 @@ def dead_letter_router(bootstrap: str, dlq_topics: list[str], consumer_groups: l
                                  who: Principal = Depends(admin)) -> DeadLetter:
         if topic not in dlq_topics:
             raise NotFound("Cette file de messages en échec n'appartient pas à ce service.")
+        # The record goes to the retry topic of the group that parked it (see `replay`).
         parked = await replay(bootstrap, topic, partition, offset)
         if engine is not None and metadata is not None:
             # After the send: Kafka and the database share no transaction, and a replay is

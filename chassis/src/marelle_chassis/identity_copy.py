@@ -31,6 +31,7 @@ from marelle_contracts.identity import (
     ContactDetailsChanged,
     EmailChanged,
     FamilyCreated,
+    HouseholdAnonymised,
 )
 
 CHILD_COPY = "child_copy"
@@ -80,6 +81,9 @@ def add_family_copy_table(metadata: MetaData) -> Table:
 
 
 _NEW_FAMILY = {"name": "", "guardian_phones": "[]", "version": 0, "email_version": 0}
+# The name an anonymised household keeps (`identity.household_anonymised`): `family_created`,
+# which sets the name outside the versions, never writes over it.
+ANONYMOUS = "Anonyme"
 
 
 async def _apply_child(session: AsyncSession, table: Table, family_id: uuid.UUID,
@@ -105,8 +109,10 @@ def child_copy_handlers(table: Table, families: Table | None = None) -> dict[str
         if families is not None:
             await _apply_email(uow.session, families, p.family_id, event_version(e), p.email,
                                {"name": p.name})
-            # Only this event carries the name, which never changes afterwards.
-            await uow.session.execute(update(families).where(families.c.family_id == p.family_id)
+            # Only this event carries the name, which never changes afterwards, except to
+            # « Anonyme » (a replayed `family_created` must not bring the name back).
+            await uow.session.execute(update(families).where(families.c.family_id == p.family_id,
+                                                             families.c.name != ANONYMOUS)
                                       .values(name=p.name))
 
     async def child_changed(p: ChildAdded | ChildUpdated, e: Envelope, uow: UnitOfWork) -> None:
@@ -129,10 +135,29 @@ def child_copy_handlers(table: Table, families: Table | None = None) -> dict[str
         assert families is not None
         await _apply_email(uow.session, families, p.family_id, event_version(e), p.new_email, {})
 
+    async def household_anonymised(p: HouseholdAnonymised, e: Envelope, uow: UnitOfWork) -> None:
+        """The deletion request was accepted: names and contact details go, by version (an
+        older event arriving later loses), idempotently (a replay sets the same values)."""
+        version = event_version(e)
+        for child in p.children:
+            await _apply_child(uow.session, table, p.family_id, child, e)
+        if families is None:
+            return
+        erased = {"name": p.name, "home_phone": None, "beneficiary_name": None,
+                  "beneficiary_scheme": None, "beneficiary_number": None, "guardian_phones": "[]",
+                  "updated_at": datetime.now(UTC)}
+        await apply_if_newer(uow.session, families, {"family_id": p.family_id}, version, erased,
+                             defaults={**_NEW_FAMILY, "email": None, "email_version": version})
+        await _apply_email(uow.session, families, p.family_id, version, None, {"name": p.name})
+        # Whatever the versions said, the name is now the anonymous one for good.
+        await uow.session.execute(update(families).where(families.c.family_id == p.family_id)
+                                  .values(name=p.name))
+
     handlers: dict[str, PayloadHandler] = {
         "identity.family_created": family_created,
         "identity.child_added": child_changed,
         "identity.child_updated": child_changed,
+        "identity.household_anonymised": household_anonymised,
     }
     if families is not None:
         handlers["identity.contact_details_changed"] = contact_changed

@@ -28,6 +28,7 @@ from marelle_chassis import context
 from marelle_chassis.kafka_security import faststream_security, kafka_client_options
 from marelle_chassis.transactions import is_transient
 from marelle_chassis.uow import UnitOfWork
+from marelle_chassis.dead_letters import origin_topic, retry_topic
 from marelle_contracts import Envelope, Topics, dlq_topic, parse_payload
 from marelle_contracts.registry import UnknownEventType, event_spec
 from marelle_contracts.topics import PARTITIONS
@@ -213,7 +214,9 @@ def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: Envelop
         context.causation_id.set(str(envelope.event_id))
         extra = {"event_id": str(envelope.event_id), "event_type": envelope.event_type, **position}
         try:
-            check_origin(envelope, record.topic)
+            # A staff replay arrives on the group's retry topic: checked against the topic it
+            # was replayed from, whose owner alone may have produced it.
+            check_origin(envelope, origin_topic(record.topic))
         except ForeignEvent as exc:
             log.error("event rejected: %r", exc, extra=extra)
             await _park(broker, msg, position, _describe(exc), attempts=1, group=group_id)
@@ -256,8 +259,11 @@ def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: Envelop
         await msg.ack()
 
     consume.__name__ = f"consume_{group_id.replace('.', '_').replace('-', '_')}"
+    retry_topics(broker).add(retry_topic(topic, group_id))
     return broker.subscriber(
         topic,
+        # The dead letters staff replay for this group (marelle_chassis.dead_letters).
+        retry_topic(topic, group_id),
         group_id=group_id,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
@@ -265,6 +271,13 @@ def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: Envelop
         # rebalances and the uncommitted message is simply delivered again (nothing lost).
         max_poll_interval_ms=3_600_000,
     )(consume)
+
+
+def retry_topics(broker: KafkaBroker) -> set[str]:
+    """The retry topics of the groups subscribed on `broker` (created with the event topics)."""
+    if not hasattr(broker, "_marelle_retry_topics"):
+        broker._marelle_retry_topics = set()  # type: ignore[attr-defined]
+    return broker._marelle_retry_topics  # type: ignore[attr-defined,no-any-return]
 
 
 async def _stopping_within(health: ConsumerHealth, delay: float) -> bool:
@@ -295,7 +308,8 @@ async def _park(broker: KafkaBroker, msg: Any, position: dict[str, Any], error: 
         "x-dlq-id": str(uuid.uuid4()),
     }
     try:
-        await broker.publish(msg.body, dlq_topic(position["topic"]), key=record.key, headers=headers)
+        await broker.publish(msg.body, dlq_topic(origin_topic(position["topic"])), key=record.key,
+                             headers=headers)
     except Exception:
         # Not parked: rewind so the message is not lost behind a later commit.
         log.exception("could not write to the DLQ; rewinding", extra=position)

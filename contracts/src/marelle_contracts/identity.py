@@ -215,3 +215,25 @@ class FamilyReviewed(_Payload):
     family_id: uuid.UUID = Field(description=_FAMILY_ID)
     reviewed_by: uuid.UUID | None = Field(default=None, description="The staff member. — "
                                                                     "L'agent.")
+
+
+class HouseholdAnonymised(_Payload):
+    """Staff accepted the household's deletion request (GDPR right to erasure): identity replaced
+    its names by « Anonyme », reduced birth dates to 1 January of their year and erased contact
+    details. Every copy does the same; what accounting law requires (registrations, reservations,
+    invoices, payments, amounts, numbers, dates) stays, detached from the person. — Le personnel a
+    accepté la demande d'effacement du foyer (RGPD) : identity a remplacé ses noms par
+    « Anonyme », réduit les dates de naissance au 1er janvier de leur année et effacé les
+    coordonnées. Chaque copie fait de même ; ce que la comptabilité exige reste, détaché de la
+    personne."""
+
+    family_id: uuid.UUID = Field(description=_FAMILY_ID)
+    name: str = Field(default="Anonyme", description="The household's name from now on. — Le nom "
+                                                     "du foyer désormais.")
+    children: list[ChildFacts] = Field(
+        default=[], description="Every child as it now is (anonymised). — Chaque enfant tel "
+                                "qu'il est désormais (anonymisé).")
+    guardian_ids: list[uuid.UUID] = Field(
+        default=[], description="Ids of the household's guardians (anonymised too). — "
+                                "Identifiants des responsables du foyer (anonymisés eux aussi).")
+    anonymised_at: datetime = Field(description="When it was done. — Date de l'anonymisation.")

@@ -39,6 +39,8 @@ _IDENTITY = [
      "Staff checked a household created by sign-up: its requests may now be accepted."),
     ("email_changed", identity.EmailChanged,
      "Staff changed a household's email address (also its login identifier)."),
+    ("household_anonymised", identity.HouseholdAnonymised,
+     "A deletion request was accepted: copies erase the household's names and contact details."),
 ]
 
 EVENTS: dict[str, EventSpec] = {

@@ -27,11 +27,15 @@ DISPLAY_TZ = ZoneInfo("Europe/Paris")
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    return json.loads((LOCALES_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    # `fr.json`, then any `fr.<part>.json` (one file per feature keeps parallel work apart).
+    messages: dict[str, str] = {}
+    for path in [LOCALES_DIR / f"{lang}.json", *sorted(LOCALES_DIR.glob(f"{lang}.*.json"))]:
+        messages.update(json.loads(path.read_text(encoding="utf-8")))
+    return messages
 
 
 def available_languages() -> tuple[str, ...]:
-    return tuple(sorted(p.stem for p in LOCALES_DIR.glob("*.json")))
+    return tuple(sorted(p.stem for p in LOCALES_DIR.glob("*.json") if "." not in p.stem))
 
 
 class Translator:

@@ -179,7 +179,8 @@ def production(**values) -> IdentitySettings:
 
 
 SAFE = {"proxy_secret": "k" * 24 + "-secret-de-prod-tres-long",
-        "portal_url": "https://famille.ville.example"}
+        "portal_url": "https://famille.ville.example",
+        "totp_key": "Zm9yLXRlc3RzLW9ubHktYS1yZWFsLWtleS0wMDAwMDA="}
 
 
 def test_a_production_start_refuses_missing_or_known_secrets():

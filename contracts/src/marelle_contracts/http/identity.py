@@ -32,6 +32,10 @@ __all__ = [
     "RequestItems", "SetPasswordIn", "Sex", "SignupIn", "StaffAccount", "StaffAccountIn",
     "StaffAccounts", "StaffFamilyDetail", "StaffFamilyIn", "Strict", "Token", "TokensOut",
     "LogoutIn", "StaffPasswordIn", "StaffRolesIn", "StaffAccountOut", "StaffAccountsOut", "SignupAccepted", "SignupConfirmIn", "StaffLoginIn", "TotpCodeIn", "TotpSetupOut", "TotpStatusOut", "TotpCode",
+    "DeletionDecisionIn", "DeletionRequest", "DeletionRequestIn", "DeletionRequests",
+    "ExportAccount", "ExportChangeRequest", "ExportHousehold", "ExportPerson", "ExportSession",
+    "FamilyExport", "HouseholdRead", "HouseholdReads", "PendingDeletionRequest",
+    "PendingDeletionRequests",
 ]
 
 Email = EmailAddress
@@ -255,11 +259,35 @@ class AccountState(Answer):
     activated_at: datetime | None = None
 
 
+class HouseholdRead(Answer):
+    """A staff member read the household's file (GDPR: who saw a family's data). — Un agent a
+    consulté le dossier du foyer."""
+
+    at: datetime = Field(description="When. — Quand.")
+    staff_id: uuid.UUID | None = Field(default=None, description="The staff member. — L'agent.")
+    staff_email: str = Field(description="The staff member's login. — L'identifiant de l'agent.")
+    what: str = Field(description="What was read (e.g. fiche_foyer). — Ce qui a été consulté "
+                                  "(ex. fiche_foyer).")
+
+
+class HouseholdReads(Answer):
+    items: list[HouseholdRead] = Field(description="Most recent first. — Les plus récentes "
+                                                   "d'abord.")
+
+
 class StaffFamilyDetail(Answer):
     family: Family
     contact: Contact
     requests: list[ContactChangeRequest] = []
     account: AccountState
+    reads: list[HouseholdRead] = Field(
+        default=[], description="The latest staff reads of this file, this one included. — Les "
+                                "dernières consultations du dossier par le personnel, celle-ci "
+                                "comprise.")
+    anonymised_at: datetime | None = Field(
+        default=None, description="When the household was anonymised (deletion request "
+                                  "accepted), if it was. — Date d'anonymisation du foyer, le cas "
+                                  "échéant.")
 
 
 class PendingContactChange(ContactChangeRequest):
@@ -396,3 +424,127 @@ class TotpStatusOut(Answer):
     enabled: bool
     pending: bool
     required: bool
+
+
+# GDPR (issue #11): the family's export, deletion requests, staff reads of a household.
+DeletionStatus = Literal["en_attente", "acceptee", "refusee"]
+
+
+class ExportPerson(Answer):
+    id: uuid.UUID = Field(description="Person id. — Identifiant de la personne.")
+    role: Literal["guardian", "child"] = Field(description="guardian or child. — Responsable ou "
+                                                           "enfant.")
+    rank: int | None = Field(default=None, description="Guardian's rank (1 or 2). — Rang du "
+                                                       "responsable (1 ou 2).")
+    first_name: str = Field(description="First name. — Prénom.")
+    last_name: str = Field(description="Last name. — Nom.")
+    birth_date: date | None = Field(default=None, description="Date of birth. — Date de "
+                                                              "naissance.")
+    sex: Sex | None = Field(default=None, description="Sex (F or M). — Sexe (F ou M).")
+    mobile_phone: str | None = Field(default=None, description="Mobile phone (E.164). — Portable.")
+    work_phone: str | None = Field(default=None, description="Work phone (E.164). — Téléphone "
+                                                             "professionnel.")
+    created_at: datetime = Field(description="Recorded on. — Enregistré le.")
+    updated_at: datetime = Field(description="Last changed on. — Modifié le.")
+
+
+class ExportHousehold(Answer):
+    id: uuid.UUID = Field(description="Household id. — Identifiant du foyer.")
+    name: str = Field(description="Household name. — Nom du foyer.")
+    email: str | None = Field(default=None, description="Email address. — Adresse e-mail.")
+    home_phone: str | None = Field(default=None, description="Home phone (E.164). — Téléphone "
+                                                             "du domicile.")
+    beneficiary_name: str | None = Field(default=None, description="Family-benefit beneficiary. "
+                                                                   "— Allocataire.")
+    beneficiary_scheme: str | None = Field(default=None, description="CAF, MSA or AUTRE. — "
+                                                                     "Régime.")
+    beneficiary_number: str | None = Field(default=None, description="Beneficiary number. — "
+                                                                     "Numéro d'allocataire.")
+    needs_review: bool = Field(description="Still to be checked by staff. — À vérifier par la "
+                                           "structure.")
+    created_at: datetime = Field(description="Created on. — Créé le.")
+
+
+class ExportAccount(Answer):
+    email: str = Field(description="Login email. — Adresse de connexion.")
+    role: str = Field(description="The account's role (famille). — Rôle du compte (famille).")
+    status: str = Field(description="invited, pending, active or disabled. — État du compte.")
+    created_at: datetime = Field(description="Created on. — Créé le.")
+    activated_at: datetime | None = Field(default=None, description="Activated on. — Activé le.")
+
+
+class ExportSession(Answer):
+    """A login's dates only: never its tokens. — Les dates d'une connexion, jamais ses jetons."""
+
+    started_at: datetime = Field(description="Login. — Connexion.")
+    last_renewed_at: datetime = Field(description="Last renewal. — Dernier renouvellement.")
+    expires_at: datetime = Field(description="Expiry. — Expiration.")
+    ended: bool = Field(description="Ended (logout, revoked or expired). — Terminée.")
+
+
+class ExportChangeRequest(Answer):
+    kind: Literal["coordonnees", "suppression"] = Field(
+        description="Contact-details change or deletion request. — Modification des "
+                    "coordonnées ou demande de suppression.")
+    status: DeletionStatus = Field(description="Status. — État.")
+    created_at: datetime = Field(description="Sent on. — Envoyée le.")
+    decided_at: datetime | None = Field(default=None, description="Decided on. — Traitée le.")
+    reason: str | None = Field(default=None, description="The family's or staff's reason. — "
+                                                         "Motif.")
+    changes: dict[str, Any] = Field(default={}, description="Requested changes (before/after). "
+                                                            "— Modifications demandées.")
+
+
+class FamilyExport(Answer):
+    """Everything identity holds on the household (GDPR right of access); no password hash,
+    token or secret. — Tout ce qu'identity détient sur le foyer ; aucun mot de passe haché,
+    jeton ni secret."""
+
+    exported_at: datetime = Field(description="When the export was made. — Date de l'export.")
+    household: ExportHousehold = Field(description="The household. — Le foyer.")
+    persons: list[ExportPerson] = Field(description="Guardians and children. — Responsables et "
+                                                    "enfants.")
+    accounts: list[ExportAccount] = Field(description="Login accounts. — Comptes de connexion.")
+    requests: list[ExportChangeRequest] = Field(description="Requests to the structure. — "
+                                                            "Demandes à la structure.")
+    sessions: list[ExportSession] = Field(description="Logins (dates only). — Connexions "
+                                                      "(dates seulement).")
+
+
+class DeletionRequestIn(Strict):
+    reason: FreeText(1000) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Why (optional). — Motif (facultatif).")
+
+
+class DeletionRequest(Answer):
+    id: uuid.UUID = Field(description="Request id. — Identifiant de la demande.")
+    family_id: uuid.UUID = Field(description="Household id. — Identifiant du foyer.")
+    status: DeletionStatus = Field(description="Status. — État.")
+    reason: str | None = Field(default=None, description="The family's reason. — Motif de la "
+                                                         "famille.")
+    created_at: datetime = Field(description="Sent on. — Envoyée le.")
+    decided_at: datetime | None = Field(default=None, description="Decided on. — Traitée le.")
+    decision_reason: str | None = Field(default=None, description="Staff's reason. — Motif du "
+                                                                  "personnel.")
+
+
+class DeletionRequests(Answer):
+    items: list[DeletionRequest] = Field(description="Most recent first. — Les plus récentes "
+                                                     "d'abord.")
+
+
+class PendingDeletionRequest(DeletionRequest):
+    family_name: str = Field(default="", description="Household name. — Nom du foyer.")
+
+
+class PendingDeletionRequests(Answer):
+    items: list[PendingDeletionRequest] = Field(description="Oldest first. — Les plus anciennes "
+                                                            "d'abord.")
+
+
+class DeletionDecisionIn(Strict):
+    decision: Literal["accept", "refuse"] = Field(description="accept or refuse. — Accepter ou "
+                                                              "refuser.")
+    reason: FreeText(1000) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Reason, required to refuse (shown to the family). — Motif, "
+                                  "obligatoire pour refuser (montré à la famille).")

@@ -23,6 +23,7 @@ ACCOUNT_MENU = (
     ("by_registration", "/mon-compte/detail-par-inscription"),
     ("by_invoice", "/mon-compte/detail-par-facture"),
     ("tax_statement", "/mon-compte/attestation-fiscale"),
+    ("privacy", "/mon-compte/mes-donnees"),
 )
 # Sub-pages served by `pages/billing.py` (each with its `account.<id>.intro`).
 BILLING_PAGES = ("by_registration", "by_invoice", "tax_statement")

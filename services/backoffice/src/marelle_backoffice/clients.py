@@ -31,16 +31,19 @@ class SessionRejected(Exception):
 class UpstreamProblem(Exception):
     """A 4xx answer (problem+json): French `detail`; 422 field `errors` (`champ`, `message`);
     `reason`: the problem's machine-readable `raison` when it has one (e.g. identity's
-    `mot_de_passe_a_changer`)."""
+    `mot_de_passe_a_changer`); `extra`: its other members, as sent (e.g. identity's
+    `jeton_configuration` with `totp_a_configurer`)."""
 
     def __init__(self, status: int, detail: str | None, errors: list[dict[str, str]] | None = None,
-                 retry_after: str | None = None, reason: str | None = None) -> None:
+                 retry_after: str | None = None, reason: str | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
         self.errors = errors or []
         self.retry_after = retry_after
         self.reason = reason
+        self.extra = extra or {}
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> "UpstreamProblem":
@@ -52,11 +55,16 @@ class UpstreamProblem(Exception):
             body = {}
         errors = [e for e in body.get("erreurs") or [] if isinstance(e, dict)]
         reason = body.get("raison")
+        extra = {k: v for k, v in body.items() if k not in _PROBLEM_MEMBERS}
         return cls(response.status_code, body.get("detail"),
                    [{"champ": str(e.get("champ", "")), "message": str(e.get("message", ""))}
                     for e in errors],
                    response.headers.get("retry-after"),
-                   reason if isinstance(reason, str) else None)
+                   reason if isinstance(reason, str) else None, extra)
+
+
+# The members `UpstreamProblem` reads itself; any other is kept in `extra`.
+_PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "erreurs", "raison"})
 
 
 def request_body(service: str, model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:

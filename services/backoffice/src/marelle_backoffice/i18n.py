@@ -15,7 +15,11 @@ LANGUAGE = "fr"
 
 @cache
 def catalogue(lang: str = LANGUAGE) -> dict[str, str]:
-    return json.loads((LOCALES_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    # `fr.json`, then any `fr.<part>.json` (one file per feature keeps parallel work apart).
+    messages: dict[str, str] = {}
+    for path in [LOCALES_DIR / f"{lang}.json", *sorted(LOCALES_DIR.glob(f"{lang}.*.json"))]:
+        messages.update(json.loads(path.read_text(encoding="utf-8")))
+    return messages
 
 
 class Translator:

@@ -18,6 +18,7 @@ from marelle_chassis.settings import announce_mode, refuse_unsafe_production
 from marelle_chassis.web import SecurityHeadersMiddleware, install_web_error_handlers
 
 from marelle_backoffice import api, pages
+from marelle_backoffice.pages import privacy as privacy_pages
 from marelle_backoffice.clients import (
     ServiceUnavailable,
     Services,
@@ -90,6 +91,7 @@ def create_app(settings: BackofficeSettings | None = None,
     app.include_router(health_router(settings.service_name, checks))
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(privacy_pages.router)  # GDPR (issue #11)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -10,9 +10,10 @@ from marelle_chassis.runtime import ServiceRuntime
 from marelle_billing import booking_copy
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope
+from marelle_contracts.identity import HouseholdAnonymised
 from marelle_contracts.inbound import FamilyQuotientUpdated
 from marelle_billing.db import child_copy, family_copy, period_copy
-from marelle_billing.usecases import profiles
+from marelle_billing.usecases import privacy, profiles
 
 IDENTITY_CONSUMER = "billing.identity-events"
 ENROLMENT_CONSUMER = "billing.enrolment-events"
@@ -21,7 +22,15 @@ QUOTIENT_CONSUMER = "billing.quotient-events"
 
 
 def identity_events(runtime: ServiceRuntime) -> EventDispatcher:
-    return EventDispatcher(IDENTITY_CONSUMER, runtime.uow, child_copy_handlers(child_copy, family_copy))
+    handlers = child_copy_handlers(child_copy, family_copy)
+    copy_anonymised = handlers["identity.household_anonymised"]
+
+    async def household_anonymised(p: HouseholdAnonymised, e: Envelope, uow: UnitOfWork) -> None:
+        await copy_anonymised(p, e, uow)
+        await privacy.anonymise_household(uow, p)
+
+    handlers["identity.household_anonymised"] = household_anonymised
+    return EventDispatcher(IDENTITY_CONSUMER, runtime.uow, handlers)
 
 
 def enrolment_events(runtime: ServiceRuntime) -> EventDispatcher:

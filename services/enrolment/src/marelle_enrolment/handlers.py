@@ -2,14 +2,16 @@
 
 from typing import Any
 
+from sqlalchemy import update
+
 from marelle_chassis.copies import apply_if_newer, event_version
 from marelle_chassis.identity_copy import child_copy_handlers
 from marelle_chassis.messaging import EventDispatcher, PayloadHandler
 from marelle_chassis.runtime import ServiceRuntime
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope
-from marelle_contracts.identity import FamilyCreated, FamilyReviewed
-from marelle_enrolment.db import child_copy, family_copy, family_review
+from marelle_contracts.identity import FamilyCreated, FamilyReviewed, HouseholdAnonymised
+from marelle_enrolment.db import attestation, child_copy, family_copy, family_review
 
 CONSUMER = "enrolment.identity-events"
 
@@ -33,8 +35,18 @@ def identity_handlers() -> dict[str, PayloadHandler]:
     async def family_reviewed(p: FamilyReviewed, e: Envelope, uow: UnitOfWork) -> None:
         await set_review(uow, p.family_id, event_version(e), False)
 
+    copy_anonymised = handlers["identity.household_anonymised"]
+
+    async def household_anonymised(p: HouseholdAnonymised, e: Envelope, uow: UnitOfWork) -> None:
+        await copy_anonymised(p, e, uow)
+        # Registrations stay (ids, dates, statuses); the stored attestation PDFs carry the
+        # child's name and are dropped (the attestation row stays, without its document).
+        await uow.session.execute(update(attestation).where(attestation.c.family_id == p.family_id)
+                                  .values(pdf=None))
+
     handlers["identity.family_created"] = family_created
     handlers["identity.family_reviewed"] = family_reviewed
+    handlers["identity.household_anonymised"] = household_anonymised
     return handlers
 
 

@@ -47,6 +47,10 @@ class IdentitySettings(ServiceSettings):
     totp_required_for_admins: bool = False
     # The name the authenticator application shows next to the code.
     totp_issuer: str = "Marelle"
+    # Encrypts the TOTP secrets at rest (`secretbox`): a Fernet key (`python -c "from
+    # cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`). Empty: the
+    # published development key, which production refuses.
+    totp_key: str = ""
 
     @property
     def production(self) -> bool:

@@ -35,6 +35,8 @@ family = Table(
     # The household's version: every event about it (all identity events are keyed by family id)
     # carries the version it was bumped to, in the same transaction; copies ignore older ones.
     Column("version", Integer, nullable=False, server_default="1"),
+    # Set when a deletion request was accepted (GDPR): names and contact details are erased.
+    Column("anonymised_at", UtcDateTime, nullable=True),
 )
 
 person = Table(
@@ -142,8 +144,10 @@ staff_account = Table(
     # TOTP second factor (RFC 6238, base32 secret): active once confirmed with a first code;
     # `totp_pending_secret` is an enrolment not confirmed yet. `totp_last_step` is the time step
     # of the last code accepted: a code is never accepted twice (a watched code is worthless).
-    Column("totp_secret", String(64), nullable=True),
-    Column("totp_pending_secret", String(64), nullable=True),
+    # Both encrypted at rest (Fernet, key `IDENTITY_TOTP_KEY`: see `secretbox`): a copy of the
+    # database alone does not give the codes.
+    Column("totp_secret", String(255), nullable=True),
+    Column("totp_pending_secret", String(255), nullable=True),
     Column("totp_last_step", BigInteger, nullable=True),
 )
 
@@ -184,3 +188,32 @@ signing_key = Table(
     Column("active", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# A family's request to erase its data (GDPR): at most one pending per household (also enforced
+# by the database); staff accept it (the household is anonymised) or refuse it with a reason.
+deletion_request = Table(
+    "deletion_request", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("family_id", Uuid, ForeignKey("family.id"), nullable=False, index=True),
+    Column("status", String(12), nullable=False),  # en_attente | acceptee | refusee
+    Column("reason", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("decided_by", Uuid, nullable=True),
+    Column("decision_reason", Text, nullable=True),
+)
+Index("uq_deletion_request_pending", deletion_request.c.family_id, unique=True,
+      postgresql_where=deletion_request.c.status == "en_attente",
+      sqlite_where=deletion_request.c.status == "en_attente")
+
+# Every staff read of a household's file (GDPR): who, when, what.
+household_read = Table(
+    "household_read", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("family_id", Uuid, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("staff_id", Uuid, nullable=True),
+    Column("staff_email", String(254), nullable=False),
+    Column("what", String(60), nullable=False),
+)
+Index("ix_household_read_family_at", household_read.c.family_id, household_read.c.at)

@@ -8,14 +8,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from marelle_chassis.auth import TokenVerifier
 from marelle_chassis.domain_errors import Conflict
 from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_chassis.settings import UnsafeConfiguration, check_secret
 from marelle_chassis.uow import UnitOfWork
 from marelle_chassis.messaging import EventDispatcher, subscribe
 from marelle_contracts import Topics
-from marelle_identity import api, family_notices
+from marelle_identity import api, family_notices, secretbox
+from marelle_identity.api.deps import SessionCheckingVerifier
 from marelle_identity.config import DEMO_FAMILY, DEMO_STAFF, IdentitySettings
 from marelle_identity.db import metadata
 from marelle_identity.keys import KeyRing
@@ -63,7 +63,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         await prepare_dummy_hash()
         await keys.load_or_create(runtime.sessions)
         # Identity verifies its own tokens with its own keys, without an HTTP round trip.
-        app.state.token_verifier = TokenVerifier(jwks=keys.jwks())
+        app.state.token_verifier = SessionCheckingVerifier(keys.jwks(), uow_factory)
         if settings.mail_enabled:
             mailer.start()
 
@@ -121,6 +121,11 @@ def production_problems(settings: IdentitySettings) -> list[str]:
                         "en production) ou réglez IDENTITY_SMTP_SECURITY=starttls|tls")
     if settings.smtp_user and not settings.smtp_password:
         problems.append("IDENTITY_SMTP_USER est réglé mais IDENTITY_SMTP_PASSWORD manque")
+    if problem := secretbox.key_problem(settings.totp_key):
+        problems.append(problem + " : les secrets de double authentification du personnel "
+                        "seraient lisibles dans une copie de la base (générez une clé : python -c "
+                        "'from cryptography.fernet import Fernet; "
+                        "print(Fernet.generate_key().decode())')")
     if not settings.portal_url.startswith("https://"):
         problems.append(f"IDENTITY_PORTAL_URL ({settings.portal_url}) doit être l'adresse "
                         "publique https:// du portail (les liens des e-mails y mènent)")

@@ -142,7 +142,7 @@ def _family_page(request: Request, data: dict[str, Any], *, email_value: str | N
     pending = (data.get("contact") or {}).get("pending_request")
     return render(request, "family.html", page="families", family=family,
                   contact=data.get("contact") or {}, account=data.get("account") or {},
-                  history=history, people=people,
+                  history=history, people=people, reads=data.get("reads") or [],
                   pending_rows=change_rows(pending.get("changes"), people) if pending else None,
                   email_value=family["email"] if email_value is None else email_value,
                   errors=errors or FormErrors(),

@@ -113,7 +113,8 @@ async def staff_token(body: s.StaffLoginIn, request: Request, uow: UoW) -> s.Tok
                                               body.totp_code))
 
 
-@router.post("/auth/staff/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/auth/staff/password", status_code=status.HTTP_204_NO_CONTENT, responses={
+    403: {"description": "Compte du personnel désactivé"}})
 async def staff_password(body: s.StaffPasswordIn, request: Request, uow: UoW) -> Response:
     """A staff member replaces a one-time password (or any password) without a session."""
     await accounts.staff_change_password(uow, body.email, body.current_password,

@@ -22,8 +22,9 @@ async def search_families(_: Staff, uow: UoW, q: str = "",
 
 
 @router.get("/families/{family_id}", response_model=s.StaffFamilyDetail)
-async def family_detail(family_id: uuid.UUID, _: Staff, uow: UoW) -> Any:
-    return await staff_cases.family_detail(uow, family_id)
+async def family_detail(family_id: uuid.UUID, actor: Staff, uow: UoW) -> Any:
+    """The household's file; each read is logged (who, when: « Consultations du dossier »)."""
+    return await staff_cases.family_detail(uow, family_id, actor)
 
 
 @router.post("/families", status_code=status.HTTP_201_CREATED, response_model=s.FamilyCreated)

@@ -54,8 +54,9 @@ async def totp_setup(who: Enroller, request: Request, uow: UoW) -> Any:
 
 
 @router.post("/confirm", status_code=status.HTTP_204_NO_CONTENT)
-async def totp_confirm(body: s.TotpCodeIn, who: Enroller, uow: UoW) -> Response:
-    await totp.confirm(uow, who.principal, body.code, who.session_id)
+async def totp_confirm(body: s.TotpCodeIn, who: Enroller, request: Request,
+                       uow: UoW) -> Response:
+    await totp.confirm(uow, who.principal, request.app.state.settings, body.code, who.session_id)
     return Response(status_code=204)
 
 

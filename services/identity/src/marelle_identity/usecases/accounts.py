@@ -27,6 +27,7 @@ from marelle_identity.domain.model import Family, Guardian, normalise_email
 from marelle_identity.domain.passwords import check_password
 from marelle_identity.keys import KeyRing
 from marelle_identity.notifications import queue_email
+from marelle_identity.secretbox import unseal
 from marelle_identity.usecases import sessions, throttling, totp
 from marelle_identity.usecases.throttling import Windows
 from marelle_identity.usecases.common import (
@@ -510,7 +511,7 @@ async def staff_login(uow: UnitOfWork, keys: KeyRing, settings: IdentitySettings
     row, throttle_keys, windows = await _verified_staff(uow, email, password, address)
     step = None
     if row.totp_secret is not None:
-        step = totp.matching_step(row.totp_secret, totp_code)
+        step = totp.matching_step(unseal(settings.totp_key, row.totp_secret), totp_code)
         if step is None:
             await auth_event_alone(uow, "connexion.echouee", "staff", row.id, row.email,
                                    adresse=address,

@@ -71,19 +71,29 @@ async def search_families(uow: UnitOfWork, query: str, limit: int = 50,
              "children": children.get(f.id, []), "created_at": f.created_at} for f in families]
 
 
-async def family_detail(uow: UnitOfWork, family_id: uuid.UUID) -> dict[str, Any]:
+async def family_detail(uow: UnitOfWork, family_id: uuid.UUID,
+                        actor: Principal | None = None) -> dict[str, Any]:
+    """With `actor`, the read is logged in the same transaction (GDPR)."""
     from marelle_identity.db import contact_change_request as ccr
+    from marelle_identity.usecases import privacy
 
     async with uow:
         family = await family_view(uow, family_id)
+        if actor is not None:
+            await privacy.record_read(uow, actor, family_id, "fiche_foyer")
+        reads = await privacy.reads(uow, family_id)
+        anonymised_at = (await family_row(uow, family_id)).anonymised_at
         contact = await contact_view(uow, family_id)
         requests = (await uow.session.execute(select(ccr).where(ccr.c.family_id == family_id)
                                               .order_by(ccr.c.created_at.desc()))).all()
         acct = (await uow.session.execute(select(account).where(account.c.family_id == family_id))
                 ).first()
+        if actor is not None:
+            await uow.commit()
     status = {"invited": "invitee", "active": "active"}.get(acct.status, "aucun") if acct else "aucun"
     return {"family": family, "contact": contact, "requests": [request_view(r) for r in requests],
-            "account": {"status": status, "activated_at": acct.activated_at if acct else None}}
+            "account": {"status": status, "activated_at": acct.activated_at if acct else None},
+            "reads": reads, "anonymised_at": anonymised_at}
 
 
 async def _invite(uow: UnitOfWork, settings: IdentitySettings, account_id: uuid.UUID, email: str,
@@ -117,6 +127,8 @@ async def resend_invitation(uow: UnitOfWork, actor: Principal, settings: Identit
             raise InvalidInput("Ce foyer n'a pas d'adresse e-mail : ajoutez-en une d'abord.")
         acct = (await uow.session.execute(select(account).where(account.c.family_id == family_id))
                 ).first()
+        if actor is not None:
+            await uow.commit()
         account_id = acct.id if acct else await insert_account(uow, family_id, family.email, None)
         if acct and acct.status == "active":
             raise Conflict("Ce foyer a déjà activé son compte ; il peut utiliser « Mot de passe "

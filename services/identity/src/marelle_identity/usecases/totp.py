@@ -21,6 +21,7 @@ from marelle_chassis.domain_errors import Conflict, InvalidInput, NotFound
 from marelle_chassis.uow import UnitOfWork
 from marelle_identity.config import IdentitySettings
 from marelle_identity.db import staff_account
+from marelle_identity.secretbox import seal, unseal
 from marelle_identity.domain import throttle
 from marelle_identity.usecases import sessions, throttling
 from marelle_identity.usecases.common import auth_event
@@ -93,7 +94,8 @@ async def setup(uow: UnitOfWork, actor: Principal, settings: IdentitySettings) -
             update(staff_account).where(staff_account.c.id == staff_id,
                                         staff_account.c.disabled_at.is_(None),
                                         staff_account.c.totp_secret.is_(None))
-            .values(totp_pending_secret=secret).returning(staff_account.c.email))).first()
+            .values(totp_pending_secret=seal(settings.totp_key, secret))
+            .returning(staff_account.c.email))).first()
         if row is None:
             await _row(uow, staff_id)  # 404 when unknown or disabled
             raise Conflict(ALREADY)
@@ -109,7 +111,7 @@ async def _charge(uow: UnitOfWork, staff_id: uuid.UUID) -> None:
                             "de saisie du code de vérification")
 
 
-async def confirm(uow: UnitOfWork, actor: Principal, code: str,
+async def confirm(uow: UnitOfWork, actor: Principal, settings: IdentitySettings, code: str,
                   session_id: uuid.UUID | None) -> None:
     """Activates the pending secret with a first valid code. The restricted enrolment token's
     session (`session_id`) ends: the next login asks for a code."""
@@ -122,7 +124,7 @@ async def confirm(uow: UnitOfWork, actor: Principal, code: str,
         raise Conflict(ALREADY)
     if row.totp_pending_secret is None:
         raise Conflict(NOTHING_PENDING)
-    step = matching_step(row.totp_pending_secret, code)
+    step = matching_step(unseal(settings.totp_key, row.totp_pending_secret), code)
     if step is None:
         raise _wrong_code()
     async with uow:
@@ -155,7 +157,7 @@ async def remove(uow: UnitOfWork, actor: Principal, settings: IdentitySettings, 
         raise Conflict(NOT_ENABLED)
     if settings.totp_required_for_admins and "administrator" in row.roles.split():
         raise Conflict(REQUIRED)
-    step = matching_step(row.totp_secret, code)
+    step = matching_step(unseal(settings.totp_key, row.totp_secret), code)
     if step is None:
         raise _wrong_code()
     async with uow:
