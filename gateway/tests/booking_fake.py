@@ -25,6 +25,7 @@ import httpx
 
 from marelle_contracts.dashboard import RequestItem, RequestItems
 from marelle_contracts.http import booking as B
+from marelle_contracts.http import queue as Q
 
 from gateway.tests.enrolment_fake import (
     AUTUMN_PERIOD,
@@ -102,6 +103,11 @@ class FakeBooking:
         self.posted: dict[str, list[Any]] = {}
         # Set to an `httpx.Response` to answer the next POST with it.
         self.answer_next: httpx.Response | None = None
+        # The opening queue: tickets by id, by Idempotency-Key, and those not decided yet.
+        self.tickets: dict[str, dict[str, Any]] = {}
+        self.tickets_by_key: dict[str, str] = {}
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.ticket_keys: list[str] = []  # the Idempotency-Key of every POST received
         fake.serve("booking", self)
 
     def _book(self, day: date, unit: str, group: str = GROUP_68) -> None:
@@ -142,6 +148,8 @@ class FakeBooking:
             return self.waiting_days()
         if parts == ["requests"] and method == "GET":
             return self.requests()
+        if parts[0] == "tickets":
+            return self.ticket_route(request, method, parts[1:])
         if len(parts) == 3 and parts[0] == "children" and parts[1] == LEA:
             if parts[2] == "reservations.ics" and method == "GET":
                 return httpx.Response(200, content=ICS_BODY, headers={
@@ -177,6 +185,79 @@ class FakeBooking:
         handler = {"reservations": self.change, "typical-week": self.typical_week,
                    "group-assignments": self.assign, "shuttles": self.book_shuttles}[route]
         return handler(body)
+
+    # --- the opening queue: a ticket is queued when given, decided when next read ------------
+
+    def ticket_route(self, request: httpx.Request, method: str, rest: list[str]
+                     ) -> httpx.Response | None:
+        if method == "POST" and not rest:
+            key = request.headers.get("idempotency-key", "")
+            if not 8 <= len(key) <= 64:
+                return problem(422, "L'en-tête Idempotency-Key est requis.")
+            body = self._record("tickets", request)
+            self.ticket_keys.append(key)
+            if key in self.tickets_by_key:
+                return httpx.Response(200, json=self.tickets[self.tickets_by_key[key]])
+            if body["registration_id"] != R_VALID:
+                if body["registration_id"] not in registrations():
+                    return problem(404, "Cette inscription est introuvable.")
+                return problem(409, "Cette inscription n'est pas validée : les réservations "
+                                    "ne sont possibles que sur une inscription validée.")
+            for item in body["days"]:
+                if item["unit"] not in LABELS:
+                    return problem(422, "Ce créneau n'existe pas dans le calendrier de cette "
+                                        f"période. (« {item['unit']} »)")
+            ticket_id = _id()
+            self.tickets_by_key[key] = ticket_id
+            self.tickets[ticket_id] = answer(Q.Ticket(
+                id=ticket_id, kind="reservation", resource_label=f"AUTOMNE — Automne {YEAR}",
+                status="en_file", position=len(self.tickets) + 120, ahead=119,
+                received_at=datetime.combine(self.today, time(6, 30), tzinfo=timezone.utc),
+                if_some_full=body["if_some_full"]))
+            self.pending[ticket_id] = body
+            return httpx.Response(202, json=self.tickets[ticket_id])
+        if method == "GET" and len(rest) == 1:
+            found = self.tickets.get(rest[0])
+            if found is None:
+                return problem(404, "Ce ticket est introuvable.")
+            answer_now = httpx.Response(200, json=found)
+            if rest[0] in self.pending:  # decided by the next read
+                self.tickets[rest[0]] = self._decide(found, self.pending.pop(rest[0]))
+            return answer_now
+        return None
+
+    def _decide(self, ticket: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """« prendre le reste »: each day on its own; « tout ou rien »: a full day waitlists
+        them all. Past or late days are refused with the rule."""
+        days = [(date.fromisoformat(d["date"]), d["unit"]) for d in body["days"]]
+        full = any(day == FULL_DAY and unit == "journee" for day, unit in days)
+        outcomes = []
+        for day, unit in days:
+            label = f"Léa — {day:%d/%m}, {LABELS[unit].lower()}"
+            what = f"{LABELS[unit].lower()} du {day:%d/%m/%Y}"
+            status, detail, ok = "reservee", f"Réservé : {what}.", True
+            if (day, unit) in self.reservations:
+                status, ok = "refusee", False
+                detail = "Cet enfant est déjà inscrit ce jour-là pour ce créneau."
+            elif not self.within_deadline(day):
+                status, ok = "refusee", False
+                detail = ("Délai de réservation dépassé : réservable jusqu'à la veille à "
+                          "15 h 00.")
+            elif (day == FULL_DAY and unit == "journee"
+                  or full and body["if_some_full"] == "tout_ou_rien"):
+                status = "liste_attente"
+                detail = f"Complet : {what} sur liste d'attente, position 2."
+            reference = None
+            if ok:
+                reference = _id()
+                self.reservations[(day, unit)] = {
+                    "state": status, "position": 2 if status == "liste_attente" else None,
+                    "group_id": GROUP_68, "id": reference}
+            outcomes.append(Q.TicketOutcome(subject_id=LEA, label=label, ok=ok, status=status,
+                                            reference_id=reference, detail=detail))
+        return answer(Q.Ticket.model_validate({
+            **ticket, "status": "traite", "ahead": 0, "outcomes": outcomes,
+            "decided_at": datetime.combine(self.today, time(6, 31), tzinfo=timezone.utc)}))
 
     # --- the month grid ---------------------------------------------------------------------
 

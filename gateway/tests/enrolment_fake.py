@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from marelle_contracts.dashboard import RequestItems
 from marelle_contracts.http import enrolment as E
 from marelle_contracts.http import identity as I
+from marelle_contracts.http import queue as Q
 
 FAMILY_ID = "0b7d2a52-3f51-4a8e-9c0e-8f1f5a8f6b11"
 CLAIRE = "11111111-1111-4111-8111-111111111111"
@@ -44,6 +45,14 @@ GROUP_WINTER, GROUP_MEALS = ("c0000000-0000-4000-8000-000000000003",
 YEAR = date.today().year + 1  # always ahead: « en cours » means not ended
 MEMO = ("Attention les inscriptions sont a la semaine:\nSem 1 : 20 et 21 octobre\n"
         "Sem 2 : du lundi au vendredi")
+
+# The summer opening: tomorrow 8:30, Léa and Tom fit « 6-8 ans Rémond ».
+OPENING = Q.Opening(
+    period_id=AUTUMN_PERIOD, facility_name="CENTRE DE LOISIRS ALSH", activity_name="ÉTÉ",
+    label=f"Été {YEAR}", start_date=date(YEAR, 7, 6), end_date=date(YEAR, 7, 31),
+    opens_at=f"{YEAR}-06-02T06:30:00Z", closes_at=f"{YEAR}-06-30T20:00:00Z", open_now=True,
+    groups=[Q.OpeningGroup(group_id=GROUP_68, label="6-8 ans Rémond", min_age=6, max_age=8,
+                           capacity=24, child_ids=[LEA, TOM])])
 
 # Registrations of the family, by id.
 R_VALID, R_PENDING, R_WAIT = ("d0000000-0000-4000-8000-000000000001",
@@ -185,6 +194,12 @@ class FakeEnrolment:
         # Set to an `httpx.Response` to answer the next POST of registrations with it.
         self.request_answer: httpx.Response | None = None
         self.posted: list[dict[str, Any]] = []
+        self.tickets: dict[str, dict[str, Any]] = {}
+        self.tickets_by_key: dict[str, str] = {}
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.ticket_posts: list[tuple[str, dict[str, Any]]] = []
+        # Set to an `httpx.Response` to answer the next POST of tickets with it.
+        self.ticket_answer: httpx.Response | None = None
         fake.serve("enrolment", self)
         if family:
             fake.on("GET", f"/families/{FAMILY_ID}", httpx.Response(200, json=FAMILY))
@@ -231,6 +246,49 @@ class FakeEnrolment:
                 "content-disposition": f'attachment; filename="attestation-{parts[1]}.pdf"'})
         if parts == ["requests"] and method == "GET":
             return httpx.Response(200, json=NO_REQUESTS)
+        if parts == ["openings"] and method == "GET":
+            return httpx.Response(200, json=answer(Q.Openings(items=[OPENING])))
+        if parts[0] == "tickets":
+            return self.ticket_route(request, method, parts[1:])
+        return None
+
+    # --- the opening queue: a ticket is queued when given, decided when next read ---
+    def ticket_route(self, request: httpx.Request, method: str, rest: list[str]
+                     ) -> httpx.Response | None:
+        if method == "POST" and not rest:
+            key = request.headers.get("idempotency-key", "")
+            if not 8 <= len(key) <= 64:
+                return problem(422, "L'en-tête Idempotency-Key est requis.")
+            body = json.loads(request.content)
+            self.ticket_posts.append((key, body))
+            if self.ticket_answer is not None:
+                return self.ticket_answer
+            if key in self.tickets_by_key:
+                return httpx.Response(200, json=self.tickets[self.tickets_by_key[key]])
+            ticket_id = str(uuid.uuid4())
+            self.tickets_by_key[key] = ticket_id
+            self.tickets[ticket_id] = answer(Q.Ticket(
+                id=ticket_id, kind="inscription", resource_label="6-8 ans Rémond",
+                status="en_file", position=len(self.tickets) + 41, ahead=40,
+                received_at=f"{YEAR}-06-02T06:30:00Z", if_some_full=body["if_some_full"]))
+            self.pending[ticket_id] = body
+            return httpx.Response(202, json=self.tickets[ticket_id])
+        if method == "GET" and not rest:
+            return httpx.Response(200, json=answer(Q.Tickets(items=list(self.tickets.values()))))
+        if method == "GET" and len(rest) == 1:
+            found = self.tickets.get(rest[0])
+            if found is None:
+                return problem(404, "Ce ticket est introuvable.")
+            answer_now = httpx.Response(200, json=found)
+            if rest[0] in self.pending:  # decided by the next read
+                body = self.pending.pop(rest[0])
+                found.update(status="traite", ahead=0, decided_at=f"{YEAR}-06-02T06:30:02Z",
+                             outcomes=[answer(Q.TicketOutcome(
+                                 subject_id=c, label=NAMES[c][0], ok=True, status="validee",
+                                 reference_id=R_VALID,
+                                 detail=f"Inscription de {NAMES[c][0]} validée."))
+                                 for c in body["child_ids"]])
+            return answer_now
         return None
 
     def list(self, request: httpx.Request) -> httpx.Response:

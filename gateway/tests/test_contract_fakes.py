@@ -31,6 +31,7 @@ from marelle_contracts.dashboard import RequestItems
 from marelle_contracts.http import billing as M
 from marelle_contracts.http import booking as B
 from marelle_contracts.http import enrolment as E
+from marelle_contracts.http import queue as Q
 from marelle_contracts.http import identity as I
 from marelle_contracts.http.conformance import (
     check_answer,
@@ -85,6 +86,10 @@ CONTRACT: dict[tuple[str, str, str], type[BaseModel] | None] = {
     ("enrolment", "GET", "/families/{family_id}/attestations"): E.Attestations,
     ("enrolment", "GET", "/families/{family_id}/attestations/{attestation_id}/pdf"): None,
     ("enrolment", "GET", "/families/{family_id}/requests"): RequestItems,
+    ("enrolment", "GET", "/families/{family_id}/openings"): E.Openings,
+    ("enrolment", "POST", "/families/{family_id}/tickets"): E.Ticket,
+    ("enrolment", "GET", "/families/{family_id}/tickets"): E.Tickets,
+    ("enrolment", "GET", "/families/{family_id}/tickets/{ticket_id}"): E.Ticket,
     ("billing", "GET", "/families/{family_id}/requests"): RequestItems,
 }
 
@@ -118,6 +123,8 @@ def fake_answers() -> Iterator[tuple[str, str, str, httpx.Response, Any]]:
     request_body = E.RegistrationRequestIn(
         child_id=ef.LEA, group_id=ef.GROUP_68, typical_week=[E.WeekdayIn(weekday=3)],
         memo="Merci", duplicate_for=[ef.TOM]).model_dump(mode="json")
+    ticket_body = E.RegistrationTicketIn(
+        group_id=ef.GROUP_68, child_ids=[ef.LEA, ef.TOM]).model_dump(mode="json")
     calls = [
         ("GET", f"{family}/children/{ef.LEA}/offer", None),
         ("GET", f"{family}/registrations", None),
@@ -128,11 +135,20 @@ def fake_answers() -> Iterator[tuple[str, str, str, httpx.Response, Any]]:
         ("GET", f"{family}/attestations/{ef.ISSUED}/pdf", None),
         ("GET", f"{family}/requests", None),
         ("POST", f"{family}/registrations/{ef.R_PENDING}/cancel", None),
+        ("GET", f"{family}/openings", None),
+        ("POST", f"{family}/tickets", ticket_body),
+        ("GET", f"{family}/tickets", None),
     ]
     for method, path, body in calls:
-        request = httpx.Request(method, "http://127.0.0.1:8102" + path, headers=BEARER,
+        request = httpx.Request(method, "http://127.0.0.1:8102" + path,
+                                headers={**BEARER, "Idempotency-Key": "cle-de-test-1"},
                                 json=body)
         yield "enrolment", method, path, fake(request), body
+    for ticket_id in list(fake.tickets):  # queued, then decided
+        for _ in range(2):
+            path = f"{family}/tickets/{ticket_id}"
+            request = httpx.Request("GET", "http://127.0.0.1:8102" + path, headers=BEARER)
+            yield "enrolment", "GET", path, fake(request), None
     for (method, path), answer in recorder.routes.items():
         yield "identity", method, path, answer, None
     # conftest's FakeServices: identity's JWKS, every service's empty dashboard.
@@ -240,6 +256,9 @@ BOOKING_CONTRACT: dict[tuple[str, str], type[BaseModel] | None] = {
     ("POST", "/families/{family_id}/children/{child_id}/calendar-feed"): B.CalendarFeed,
     ("GET", "/calendar-feeds/{token}.ics"): None,
     ("GET", "/families/{family_id}/requests"): RequestItems,
+    # The opening queue (docs/opening-rush.md).
+    ("POST", "/families/{family_id}/tickets"): Q.Ticket,
+    ("GET", "/families/{family_id}/tickets/{ticket_id}"): Q.Ticket,
 }
 _BOOKING_ROUTES: dict[str, Any] = {"paths": {}}
 for _method, _template in BOOKING_CONTRACT:
@@ -318,6 +337,16 @@ def _drive_the_gateway() -> list[tuple[httpx.Request, httpx.Response]]:
                         ("POST", f"/api/v1/enfants/{ef.LEA}/abonnement-calendrier", None)):
                     response = await client.request(method, path, json=body, headers=bearer)
                     assert response.status_code in (200, 201), (path, response.text)
+                ticket = await client.post(
+                    "/api/v1/tickets/reservations",
+                    headers={**bearer, "idempotency-key": "ouverture-contrat-1"},
+                    json={"registration_id": ef.R_VALID,
+                          "days": [{"date": str(bf.OPEN[5]), "unit": "soir"}]})
+                assert ticket.status_code == 202, ticket.text
+                for _ in range(2):  # queued, then decided
+                    read = await client.get(f"/api/v1/tickets/reservations/{ticket.json()['id']}",
+                                            headers=bearer)
+                    assert read.status_code == 200, read.text
 
     asyncio.run(session())
     return exchanges

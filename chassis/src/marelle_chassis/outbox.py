@@ -52,16 +52,14 @@ def envelope_headers(envelope: Envelope) -> dict[str, str]:
     }
 
 
+def outbox_row(topic: str, envelope: Envelope) -> dict[str, Any]:
+    return {"event_id": envelope.event_id, "event_type": envelope.event_type, "topic": topic,
+            "key": envelope.key, "envelope": envelope.model_dump_json(),
+            "created_at": datetime.now(UTC), "attempts": 0}
+
+
 async def add_to_outbox(session: AsyncSession, outbox: Table, topic: str, envelope: Envelope) -> None:
-    await session.execute(insert(outbox).values(
-        event_id=envelope.event_id,
-        event_type=envelope.event_type,
-        topic=topic,
-        key=envelope.key,
-        envelope=envelope.model_dump_json(),
-        created_at=datetime.now(UTC),
-        attempts=0,
-    ))
+    await session.execute(insert(outbox).values(**outbox_row(topic, envelope)))
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,26 @@ from marelle_chassis.auth import TokenVerifier
 from marelle_chassis.docs import offline_docs
 from marelle_chassis.errors import install_problem_handlers
 from marelle_chassis.health import health_router
-from marelle_chassis.http import CorrelationIdMiddleware, NoStoreMiddleware, RefuseNulMiddleware
-from marelle_chassis.messaging import consumer_health, create_broker, ensure_topics, publish_raw
+from marelle_chassis.http import (
+    CorrelationIdMiddleware,
+    LoadSheddingMiddleware,
+    NoStoreMiddleware,
+    RefuseNulMiddleware,
+)
+from marelle_chassis.messaging import (
+    consumer_health,
+    create_broker,
+    ensure_topics,
+    publish_raw,
+    retry_topics,
+)
 from marelle_chassis.messaging_tables import inbox_table, outbox_table
 from marelle_chassis.openapi import document_api
 from marelle_chassis.outbox import OutboxRelay, Retention, parked_outbox_router
 from marelle_chassis.revocations import RevocationFeed, Revocations
 from marelle_chassis.settings import ServiceSettings, announce_mode, refuse_unsafe_production
 from marelle_chassis.uow import UnitOfWork
+from marelle_contracts import Topics
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +77,8 @@ class ServiceRuntime:
     async def start(self) -> None:
         announce_mode(self.settings)
         if self.broker:
-            await ensure_topics(self.settings.kafka_bootstrap_servers)
+            await ensure_topics(self.settings.kafka_bootstrap_servers,
+                                [*Topics.all(), *sorted(retry_topics(self.broker))])
             await self.broker.start()
         if self.relay:
             self.relay.start()
@@ -138,6 +151,8 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(CorrelationIdMiddleware)
+    # Outermost: an overloaded process answers « réessayez » at once, before any work.
+    app.add_middleware(LoadSheddingMiddleware, max_in_flight=runtime.settings.max_in_flight)
     install_problem_handlers(app)
     checks = {"database": runtime.check_database}
     if runtime.broker:

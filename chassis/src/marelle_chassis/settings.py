@@ -46,6 +46,8 @@ class ServiceSettings(BaseSettings):
     outbox_retention_days: float = 7.0
     inbox_retention_days: float = 30.0
     log_level: str = "INFO"
+    # Requests served at once by a process; beyond, 503 + Retry-After (LoadSheddingMiddleware).
+    max_in_flight: int = 512
     log_json: bool = True
 
     @model_validator(mode="after")

@@ -8,12 +8,12 @@ from types import TracebackType
 from typing import Self
 
 from pydantic import BaseModel
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marelle_chassis import context, inbox
 from marelle_chassis.messaging_tables import inbox_table, outbox_table
-from marelle_chassis.outbox import add_to_outbox
+from marelle_chassis.outbox import add_to_outbox, outbox_row
 from marelle_contracts import Envelope, event_spec, new_envelope
 
 
@@ -66,8 +66,14 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         outbox = outbox_table(self._metadata)
-        for envelope in self._events:
-            await add_to_outbox(self.session, outbox, event_spec(envelope.event_type).topic, envelope)
+        if len(self._events) == 1:
+            envelope = self._events[0]
+            await add_to_outbox(self.session, outbox, event_spec(envelope.event_type).topic,
+                                envelope)
+        elif self._events:
+            # A batch (the opening queue's decisions): one multi-row INSERT, in order.
+            await self.session.execute(insert(outbox), [
+                outbox_row(event_spec(e.event_type).topic, e) for e in self._events])
         await self.session.commit()
         had_events = bool(self._events)
         self._events = []

@@ -18,6 +18,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from marelle_contracts.http.booking import (
+    BookingTicketRequest,
     CalendarFeed,
     CalendarMonth,
     GroupAssignmentIn,
@@ -133,6 +134,18 @@ class BookingClient(ServiceClient):
         body = await self.fetch("POST", family_path(family_id, "children", child_id,
                                                     "calendar-feed"), ok=(200, 201), token=token)
         return self._parse(CalendarFeed, body)
+
+    # --- the opening queue (docs/opening-rush.md): raw answers, relayed as they are (202 new
+    # ticket, 200 the same key again, booking's problem+json) ----------------------------------
+
+    async def submit_ticket(self, family_id: str, token: str, key: str,
+                            body: BookingTicketRequest) -> httpx.Response:
+        return await self.send("POST", family_path(family_id, "tickets"), token=token,
+                               json=body.model_dump(mode="json"),
+                               headers={"Idempotency-Key": key})
+
+    async def ticket(self, family_id: str, ticket_id: str, token: str) -> httpx.Response:
+        return await self.send("GET", family_path(family_id, "tickets", ticket_id), token=token)
 
     async def open_calendar(self, path: str, token: str | None) -> httpx.Response:
         """An iCalendar answer, body not read yet (the caller streams it, then closes it).

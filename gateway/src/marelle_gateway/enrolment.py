@@ -21,6 +21,7 @@ from marelle_gateway.enrolment_models import (
     RegistrationResults,
     Registrations,
 )
+from marelle_contracts.http.queue import Opening, Openings, Ticket, Tickets
 from marelle_gateway.upstream import (
     ServiceClient,
     UpstreamUnavailable,
@@ -72,6 +73,26 @@ class EnrolmentClient(ServiceClient):
         body = await self.fetch("POST", family_path(family_id, "registrations"), ok=(201,),
                                 token=token, json=payload)
         return self._parse(RegistrationResults, body).results
+
+    # --- the opening queue (docs/opening-rush.md) ---
+    async def openings(self, family_id: str, token: str) -> list[Opening]:
+        body = await self.fetch("GET", family_path(family_id, "openings"), token=token)
+        return self._parse(Openings, body).items
+
+    async def submit_ticket(self, family_id: str, token: str, key: str,
+                            payload: dict[str, Any]) -> Ticket:
+        """The ticket (a repeat of `key` returns the one already given)."""
+        body = await self.fetch("POST", family_path(family_id, "tickets"), ok=(200, 202),
+                                token=token, json=payload, headers={"Idempotency-Key": key})
+        return self._parse(Ticket, body)
+
+    async def ticket(self, family_id: str, ticket_id: str, token: str) -> Ticket:
+        body = await self.fetch("GET", family_path(family_id, "tickets", ticket_id), token=token)
+        return self._parse(Ticket, body)
+
+    async def tickets(self, family_id: str, token: str) -> list[Ticket]:
+        body = await self.fetch("GET", family_path(family_id, "tickets"), token=token)
+        return self._parse(Tickets, body).items
 
     async def cancel(self, family_id: str, registration_id: str, token: str) -> None:
         await self.fetch("POST", family_path(family_id, "registrations", registration_id,

@@ -14,7 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from marelle_chassis.errors import DomainError, problem
 from marelle_chassis.health import health_router, upstream_checks
 from marelle_chassis.docs import offline_docs
-from marelle_chassis.http import CorrelationIdMiddleware, NoStoreMiddleware, RefuseNulMiddleware
+from marelle_chassis.http import (
+    CorrelationIdMiddleware,
+    LoadSheddingMiddleware,
+    NoStoreMiddleware,
+    RefuseNulMiddleware,
+)
 from marelle_chassis.openapi import document_api
 from marelle_chassis.revocations import RevocationFeed, Revocations
 from marelle_chassis.settings import announce_mode, refuse_unsafe_production
@@ -26,6 +31,9 @@ from marelle_chassis.web import (
 )
 
 from marelle_gateway import api, pages
+from marelle_gateway.api import privacy as privacy_api
+from marelle_gateway.api import tickets_reservations
+from marelle_gateway.pages import privacy as privacy_pages
 from marelle_gateway.clients import Upstreams
 from marelle_gateway.config import GatewaySettings
 from marelle_gateway.rendering import STATIC_DIR, render
@@ -81,6 +89,8 @@ def create_app(settings: GatewaySettings | None = None,
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(CorrelationIdMiddleware)
+    # Outermost: beyond the bound, « réessayez » at once (503 + Retry-After), no work done.
+    app.add_middleware(LoadSheddingMiddleware, max_in_flight=settings.max_in_flight)
     install_web_error_handlers(app, _error_page)
     app.add_exception_handler(DomainError, _domain_error)
     install_session_handlers(app, _csrf_page)
@@ -94,8 +104,11 @@ def create_app(settings: GatewaySettings | None = None,
         checks["revocations"] = revocations_read
     app.include_router(health_router(settings.service_name, checks))
     app.include_router(api.router)
+    app.include_router(tickets_reservations.router, prefix="/api/v1", tags=["parents"])  # #10
+    app.include_router(privacy_api.router)  # GDPR (issue #11)
     document_api(app, relayed=True, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(privacy_pages.router)  # GDPR (issue #11)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

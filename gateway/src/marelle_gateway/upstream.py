@@ -92,13 +92,16 @@ class ServiceClient:
 
     async def send(self, method: str, path: str, *, json: Any = None, token: str | None = None,
                    client_ip: str | None = None, params: dict[str, str] | None = None,
-                   stream: bool = False) -> httpx.Response:
+                   stream: bool = False, headers: dict[str, str] | None = None
+                   ) -> httpx.Response:
         """The service's answer, whatever its status; `UpstreamUnavailable` if unreachable.
 
         With `stream`, the body is not read: the caller must close the response.
         """
         request = self.client.build_request(method, self.base_url + path, json=json,
-                                            params=params, headers=self.headers(token, client_ip))
+                                            params=params,
+                                            headers={**self.headers(token, client_ip),
+                                                     **(headers or {})})
         try:
             return await self.client.send(request, stream=stream)
         except httpx.HTTPError as exc:

@@ -171,3 +171,12 @@ CLASS_CHILDREN = answer(E.ClassChildren(
                      ]),
         E.ClassChild(child_id=CHILD_UNKNOWN, known=False, level="CP", assigned_on="2016-07-01"),
     ]))
+
+# The opening of « Automne 2016 », live: 9-11 ans full with its waiting list, 6-8 ans deciding.
+OPENING = answer(E.OpeningStatus(
+    period_id=PERIOD_ID, label="Automne 2016", opens_at="2016-09-01T06:30:00Z",
+    resources=[
+        E.OpeningResource(id=GROUP_ID, label="6-8 ans", capacity=24, received=180, decided=150,
+                          places_left=0, waitlisted=126),
+        E.OpeningResource(id=FULL_GROUP_ID, label="9-11 ans", capacity=12, received=40,
+                          decided=40, places_left=0, waitlisted=28)]))

@@ -86,6 +86,7 @@ SAMPLES: list[tuple[str, str, str, Any, type[BaseModel]]] = [
     ("enrolment", "GET", "/staff/attestation-requests", es.ISSUED, E.StaffAttestations),
     ("enrolment", "GET", "/staff/classes", es.CLASSES, E.SchoolClasses),
     ("enrolment", "GET", "/staff/classes/children", es.CLASS_CHILDREN, E.ClassChildren),
+    ("enrolment", "GET", f"/staff/openings/{es.PERIOD_ID}", es.OPENING, E.OpeningStatus),
     # Each service's staff audit log (the chassis router, issue #11).
     *[(service, "GET", "/staff/audit", body, AuditEntries)
       for service, body in SERVICE_AUDIT.items()],

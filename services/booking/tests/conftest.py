@@ -223,7 +223,10 @@ async def booking(database_url: str):
     Paris (move it with `booking.clock.set(...)`)."""
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, database_url)
     clock = FixedClock(paris(2026, 10, 5, 10))
-    app = create_app(BookingSettings(database_url=database_url, kafka_enabled=False), clock=clock)
+    # The opening queue's decider is woken by each ticket; no polling in the background, which
+    # would add its statements to the tests that count them.
+    app = create_app(BookingSettings(database_url=database_url, kafka_enabled=False,
+                                     queue_poll_seconds=3600), clock=clock)
     async with app.router.lifespan_context(app):
         app.state.token_verifier = tokens.verifier()
         transport = httpx.ASGITransport(app=app)

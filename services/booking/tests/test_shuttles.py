@@ -158,7 +158,9 @@ class World:
 async def world(database_url: str):
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, database_url)
     clock = FixedClock(NOW)
-    app = create_app(BookingSettings(database_url=database_url, kafka_enabled=False), clock=clock)
+    # No background polling of the opening queue (test_views counts the statements).
+    app = create_app(BookingSettings(database_url=database_url, kafka_enabled=False,
+                                     queue_poll_seconds=3600), clock=clock)
     async with app.router.lifespan_context(app):
         app.state.token_verifier = tokens.verifier()
         transport = httpx.ASGITransport(app=app)

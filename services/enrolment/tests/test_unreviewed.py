@@ -89,3 +89,16 @@ async def test_by_default_the_city_does_not_hold_unreviewed_families(enrolment):
     family = await signed_up_family(enrolment, "Libre")
     r = await enrolment.request(family, "Léa", ids["group"])
     assert r.status_code == 201, r.text
+
+
+async def test_an_unreviewed_family_gets_no_ticket_at_an_opening_either(enrolment,
+                                                                         refuse_unreviewed):
+    ids = await enrolment.catalogue(validation="automatique")
+    family = await signed_up_family(enrolment, "Pressée")
+    ask = {"group_id": str(ids["group"]), "child_ids": [str(family.children["Léa"])]}
+    headers = {**family.headers, "Idempotency-Key": "ouverture-0001"}
+    r = await enrolment.client.post(f"/families/{family.id}/tickets", json=ask, headers=headers)
+    assert r.status_code == 409 and r.json()["raison"] == "foyer_a_verifier", r.text
+    await reviewed(enrolment, family)
+    r = await enrolment.client.post(f"/families/{family.id}/tickets", json=ask, headers=headers)
+    assert r.status_code == 202, r.text

@@ -17,9 +17,10 @@ from pydantic import Field
 from marelle_contracts.booking import AttendanceStatus, ReservationStatus, ShuttleDirection
 from marelle_contracts.dashboard import RequestItem, RequestItems
 from marelle_contracts.http._base import Answer, Created, FreeText, SingleLine, Strict
+from marelle_contracts.http.queue import IfSomeFull
 
 __all__ = [
-    "AttendanceStatus", "CalendarDay", "CalendarFeed", "CalendarMonth", "CalendarSettings",
+    "AttendanceStatus", "BookingTicketDay", "BookingTicketRequest", "CalendarDay", "CalendarFeed", "CalendarMonth", "CalendarSettings",
     "CalendarSettingsIn", "CapacityIn", "Created", "DayCell", "DayChild", "DayGroup",
     "DayList", "DayReservation", "DayWaitingList", "DayWaitingRequest", "Deadline",
     "GroupAssignmentIn", "GroupChoice", "Occupancy", "OccupancyRow", "ReasonIn", "RequestItem",
@@ -424,6 +425,36 @@ class RollCall(Answer):
     locked_at: datetime | None = None
     locked_by: uuid.UUID | None = None
     lines: list[RollCallLine]
+
+
+# --- the opening queue (issue « The opening rush », docs/opening-rush.md) ------------------------
+
+# The field is named `date` (the body's word); the type under another name avoids the clash.
+_Day = date
+
+
+class BookingTicketDay(Strict):
+    date: _Day = Field(description="The day asked. — Le jour demandé.")
+    unit: UnitCode = Field(description="The unit asked that day (« journee », « repas »…). — "
+                                       "La prestation demandée ce jour-là.")
+
+
+class BookingTicketRequest(Strict):
+    """Days of one registration's period, submitted at the opening: acknowledged at once with a
+    ticket (`marelle_contracts.http.queue.Ticket`), decided in arrival order."""
+
+    registration_id: uuid.UUID = Field(description="The child's validated registration. — "
+                                                   "L'inscription validée de l'enfant.")
+    days: Annotated[list[BookingTicketDay], Field(
+        min_length=1, max_length=250,
+        description="The days × units asked (each pair once). — Les jours × prestations "
+                    "demandés (chacun une fois).")]
+    if_some_full: IfSomeFull = Field(
+        "prendre_le_reste",
+        description="When some days are full: book the others and waitlist those "
+                    "(prendre_le_reste), or book none and waitlist all (tout_ou_rien). — Si "
+                    "certains jours sont complets : réserver les autres et mettre ceux-là en "
+                    "liste d'attente, ou ne rien réserver et tout mettre en liste d'attente.")
 
 
 # Staff creations answer `Created`; dashboards answer `RequestItems`.

@@ -12,6 +12,15 @@ from pydantic import AwareDatetime, Field
 
 from marelle_contracts.dashboard import RequestItem, RequestItems
 from marelle_contracts.http._base import Answer, Created, FreeText, SingleLine, Strict
+from marelle_contracts.http.queue import (
+    IfSomeFull,
+    Opening,
+    OpeningResource,
+    Openings,
+    OpeningStatus,
+    Ticket,
+    Tickets,
+)
 
 __all__ = [
     "CANCELLABLE", "MARKS", "STATUSES", "Activity", "ActivityIn", "ActivityType",
@@ -22,7 +31,8 @@ __all__ = [
     "PeriodIn", "ReasonIn", "Registration", "RegistrationRequestIn", "RegistrationResult",
     "RegistrationResults", "Registrations", "RequestItem", "RequestItems", "SchoolClass",
     "SchoolClasses", "StaffAttestation", "StaffAttestations", "StaffRegistration",
-    "StaffRegistrations", "Strict", "TypicalDay",
+    "StaffRegistrations", "Strict", "TypicalDay", "RegistrationTicketIn", "Ticket",
+    "Tickets", "OpeningStatus", "OpeningResource", "Opening", "Openings",
     "ValidationMode", "WaitingList", "WeekdayIn",
 ]
 
@@ -173,6 +183,24 @@ class RegistrationRequestIn(Strict):
     typical_week: Annotated[list[WeekdayIn], Field(max_length=7)] = []
     memo: FreeText(2000) = ""  # type: ignore[valid-type]
     duplicate_for: Annotated[list[uuid.UUID], Field(max_length=10)] = []
+
+
+class RegistrationTicketIn(Strict):
+    """A submission to the opening queue: one group, the children asking it (docs/opening-rush.md)."""
+
+    group_id: uuid.UUID = Field(description="The group asked. — Le groupe demandé.")
+    child_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=10)] = Field(
+        description="The children, in the family's order of preference. — Les enfants, dans "
+                    "l'ordre de la famille.")
+    typical_week: Annotated[list[WeekdayIn], Field(max_length=7)] = Field(
+        [], description="The typical week asked. — La semaine type souhaitée.")
+    memo: FreeText(2000) = Field("", description="A note for the staff. — Un mot pour la "  # type: ignore[valid-type]
+                                                 "structure.")
+    if_some_full: IfSomeFull = Field(
+        "prendre_le_reste",
+        description="When places are missing for some children: take the rest and waitlist "
+                    "the others, or waitlist all. — S'il manque des places : prendre le reste "
+                    "et mettre les autres en liste d'attente, ou tout en liste d'attente.")
 
 
 class TypicalDay(Answer):

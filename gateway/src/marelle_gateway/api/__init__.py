@@ -11,7 +11,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from marelle_gateway.api import auth, billing, booking, family, registrations
+from marelle_gateway.api import auth, billing, booking, family, registrations, tickets
 from marelle_gateway.clients import Upstreams
 
 router = APIRouter(prefix="/api/v1", tags=["parents"])
@@ -50,3 +50,4 @@ router.include_router(family.router)
 router.include_router(registrations.router)
 router.include_router(booking.router)
 router.include_router(billing.router)
+router.include_router(tickets.router)

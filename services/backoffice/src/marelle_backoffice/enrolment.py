@@ -92,6 +92,11 @@ class Enrolment:
                                 json=_body(contract.DecisionsIn, {"decisions": decisions}))
         return body["results"]
 
+    # --- the opening queue (docs/opening-rush.md) ------------------------------------------------
+
+    async def opening(self, period_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/staff/openings/{period_id}", contract.OpeningStatus)
+
     # --- waiting lists --------------------------------------------------------------------------
 
     async def waiting_list(self, group_id: str) -> dict[str, Any]:

@@ -10,3 +10,7 @@ class BookingSettings(ServiceSettings):
     service_name: ClassVar[str] = "booking"
 
     port: int = 8103
+    # The opening queue's decider: tickets decided per transaction, and how often it looks for
+    # tickets acknowledged by another process.
+    queue_batch_size: int = 200
+    queue_poll_seconds: float = 0.25

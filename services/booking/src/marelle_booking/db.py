@@ -255,3 +255,41 @@ calendar_feed = Table(
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("family_id", "child_id", name="uq_calendar_feed_child"),
 )
+
+# --- the opening queue (docs/opening-rush.md) -------------------------------------------------
+
+# One row per resource decisions are ordered on (booking: the period's calendar). `issued` gives
+# each ticket its position (INSERT … ON CONFLICT DO UPDATE SET issued = issued + 1 RETURNING);
+# `decided` counts the tickets decided (a ticket's `ahead` = position − decided − 1).
+queue_counter = Table(
+    "queue_counter", metadata,
+    Column("resource_id", Uuid, primary_key=True),
+    Column("issued", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("decided", BigInteger().with_variant(Integer, "sqlite"), nullable=False,
+           server_default="0"),
+)
+
+# A family's submission at the opening: acknowledged at once (en_file), decided later in
+# `position` order by the decider (traite, with one outcome per day asked).
+queue_ticket = Table(
+    "queue_ticket", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("family_id", Uuid, nullable=False),
+    Column("idempotency_key", String(64), nullable=False),
+    Column("resource_id", Uuid, nullable=False),  # the period
+    Column("resource_label", String(250), nullable=False),
+    Column("registration_id", Uuid, nullable=False),
+    Column("child_id", Uuid, nullable=False),
+    Column("position", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("status", String(16), nullable=False),  # en_file | traite
+    Column("if_some_full", String(20), nullable=False),
+    Column("days", Text, nullable=False),  # JSON list of {date, unit}, as asked
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("outcomes", Text, nullable=False, server_default="[]"),  # JSON list of TicketOutcome
+    # A refresh, a double click or a resubmission with the same key finds this ticket again.
+    UniqueConstraint("family_id", "idempotency_key", name="uq_queue_ticket_key"),
+)
+Index("ix_queue_ticket_queue", queue_ticket.c.resource_id, queue_ticket.c.status,
+      queue_ticket.c.position)
+Index("ix_queue_ticket_family", queue_ticket.c.family_id, queue_ticket.c.received_at)

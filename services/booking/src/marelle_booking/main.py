@@ -6,6 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from marelle_chassis.decider import Decider
+
 from marelle_chassis.catalogue_copy import period_copy_router
 from marelle_chassis.audit import audit_router
 from marelle_chassis.dead_letters import dead_letter_router
@@ -17,6 +19,7 @@ from marelle_booking import api, handlers, registrations
 from marelle_booking.clock import Clock, system_clock
 from marelle_booking.config import BookingSettings
 from marelle_booking.db import child_copy, family_copy, metadata, staff_audit, period_copy
+from marelle_booking.usecases import tickets
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,11 +42,17 @@ def create_app(settings: BookingSettings | None = None, clock: Clock = system_cl
             [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT)],
             [handlers.IDENTITY_CONSUMER, handlers.ENROLMENT_CONSUMER],
             runtime.engine, metadata))
+    # The opening queue: tickets acknowledged here (or by another process) decided in batches.
+    decider = Decider("booking-tickets", lambda: tickets.decide_pending(
+        runtime.uow, clock, batch_size=settings.queue_batch_size),
+        poll_seconds=settings.queue_poll_seconds)
     app = create_service_app(
         runtime, title="Marelle — booking", routers=routers,
+        on_startup=[decider.start], on_shutdown=[decider.stop],
         description="Booking calendars, reservations, day waiting lists, typical weeks, shuttles, "
                     "roll calls; consumes marelle.identity.v1 and marelle.enrolment.v1, publishes "
                     "marelle.booking.v1. See API.md.")
     app.state.settings = settings
     app.state.clock = clock
+    app.state.decider = decider
     return app

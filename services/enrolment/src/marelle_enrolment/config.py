@@ -15,3 +15,7 @@ class EnrolmentSettings(ServiceSettings):
     # The city's choice: a household created by online sign-up may ask for registrations only
     # once staff have reviewed it (« à vérifier » in the back-office). Off by default.
     refuse_unreviewed_families: bool = False
+    # The opening queue decides up to this many tickets of a group per transaction.
+    queue_batch_size: int = 200
+    # How long a process reuses a group's and period's rows to check submissions (seconds).
+    queue_catalogue_ttl_seconds: float = 1.0

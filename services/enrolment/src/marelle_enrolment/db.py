@@ -154,3 +154,38 @@ school_assignment = Table(
 # The lists per class.
 Index("ix_school_assignment_class", school_assignment.c.school_year,
       school_assignment.c.school_id, school_assignment.c.class_name)
+
+# --- The opening queue (docs/opening-rush.md) ----------------------------------------------------
+# Per group: tickets issued (the next ticket's position) and decided. Acknowledging a submission
+# locks this row for one INSERT and the COMMIT, never the group row staff transitions lock.
+queue_counter = Table(
+    "queue_counter", metadata,
+    Column("group_id", Uuid, primary_key=True),
+    Column("issued", Integer, nullable=False),
+    Column("decided", Integer, nullable=False, server_default="0"),
+)
+
+queue_ticket = Table(
+    "queue_ticket", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("family_id", Uuid, nullable=False),
+    # The family's key for this submission: a repeat returns the same ticket.
+    Column("idempotency_key", String(64), nullable=False),
+    Column("group_id", Uuid, nullable=False),
+    Column("period_id", Uuid, nullable=False),
+    Column("position", Integer, nullable=False),  # order of arrival on the group, from 1
+    Column("child_ids", Text, nullable=False),  # JSON list, in the family's order
+    Column("typical_week", Text, nullable=False, server_default="[]"),
+    Column("memo", Text, nullable=False, server_default=""),
+    Column("if_some_full", String(20), nullable=False),  # prendre_le_reste | tout_ou_rien
+    Column("status", String(10), nullable=False),  # en_file | traite
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("outcomes", Text, nullable=False, server_default="[]"),  # JSON TicketOutcome list
+)
+Index("uq_queue_ticket_family_key", queue_ticket.c.family_id, queue_ticket.c.idempotency_key,
+      unique=True)
+Index("uq_queue_ticket_group_position", queue_ticket.c.group_id, queue_ticket.c.position,
+      unique=True)
+# The deciders' work list: queued tickets, oldest first.
+Index("ix_queue_ticket_queued", queue_ticket.c.status, queue_ticket.c.received_at)

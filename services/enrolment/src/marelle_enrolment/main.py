@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from marelle_chassis.audit import audit_router
+from marelle_chassis.decider import Decider
 from marelle_chassis.dead_letters import dead_letter_router
 from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
@@ -15,6 +16,7 @@ from marelle_contracts import Topics, dlq_topic
 from marelle_enrolment import api, handlers, schools
 from marelle_enrolment.config import EnrolmentSettings
 from marelle_enrolment.db import child_copy, family_copy, metadata, staff_audit
+from marelle_enrolment.usecases import tickets
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -35,10 +37,17 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
             [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.SCHOOLS)],
             [handlers.CONSUMER, schools.CONSUMER],
             runtime.engine, metadata))
+    # The opening queue's decider (docs/opening-rush.md): woken by this process's tickets,
+    # polling for the other processes'.
+    decider = Decider("enrolment-tickets",
+                      lambda: tickets.decide_once(runtime.uow, settings.queue_batch_size))
     app = create_service_app(
         runtime, title="Marelle — enrolment", routers=routers,
+        on_startup=[decider.start], on_shutdown=[decider.stop],
         description="Catalogue, registrations, waiting lists, attestations, lists per "
                     "school class; consumes marelle.identity.v1 and marelle.inbound.schools.v1, "
                     "publishes marelle.enrolment.v1. See API.md.")
     app.state.settings = settings
+    app.state.decider = decider
+    app.state.catalogue_cache = tickets.CatalogueCache(ttl=settings.queue_catalogue_ttl_seconds)
     return app

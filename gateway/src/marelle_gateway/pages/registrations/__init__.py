@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from marelle_gateway.pages.registrations import attestations, booking, detail, listing, new
+from marelle_gateway.pages.registrations import (
+    attestations,
+    booking,
+    detail,
+    listing,
+    new,
+    openings,
+)
 from marelle_gateway.pages.registrations.common import REGISTRATION_MENU
 from marelle_gateway.pages.registrations.listing import SECTIONS, STATES
 
 __all__ = ["REGISTRATION_MENU", "SECTIONS", "STATES", "router"]
 
 router = APIRouter()
-# `nouvelle` and `attestations/…` before `{registration_id}`, which would take them otherwise.
-for _module in (new, attestations, listing, detail, booking):
+# `nouvelle`, `ouvertures`, `tickets/…` and `attestations/…` before `{registration_id}`, which would take them otherwise.
+for _module in (new, openings, attestations, listing, detail, booking):
     router.include_router(_module.router)
 # The phone's calendar subscription: no login.
 router.include_router(booking.public_router)

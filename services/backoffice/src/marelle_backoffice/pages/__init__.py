@@ -22,6 +22,7 @@ from marelle_backoffice.pages import (
     classes,
     families,
     home,
+    openings,
     registrations,
     requests,
     shuttles,
@@ -30,11 +31,12 @@ from marelle_backoffice.pages import (
 )
 from marelle_backoffice.session import check_csrf, require_session
 
-PUBLIC_PATHS = frozenset({"/connexion", "/connexion/nouveau-mot-de-passe", "/deconnexion",
-                          "/sante"})
+PUBLIC_PATHS = frozenset({"/connexion", "/connexion/nouveau-mot-de-passe",
+                          "/connexion/double-authentification", "/deconnexion", "/sante"})
 
 _private = APIRouter(dependencies=[Depends(require_session)])
-for _module in (home, families, requests, registrations, catalogue, waiting_lists, attestations,
+for _module in (home, families, requests, registrations, catalogue, waiting_lists, openings,
+                attestations,
                 classes,
                 bookings, booking_days, shuttles, billing_setup, billing_runs, billing_accounts,
                 admin, totp):

@@ -6,11 +6,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+
+from marelle_contracts.http.booking import BookingTicketRequest
+from marelle_contracts.http.queue import IdempotencyKey, Ticket, Tickets
 
 from marelle_booking.api import schemas as s
 from marelle_booking.api.deps import Now, OwnFamily, UoW, UoWFactory
-from marelle_booking.usecases import reservations
+from marelle_booking.usecases import reservations, tickets
 
 router = APIRouter(prefix="/families/{family_id}", tags=["reservations (families)"])
 
@@ -57,3 +62,37 @@ async def waiting_days(family_id: OwnFamily, uow: UoW, now: Now) -> dict[str, An
 @router.get("/requests", response_model=s.RequestItems)
 async def dashboard(family_id: OwnFamily, uow: UoW, now: Now) -> dict[str, Any]:
     return {"items": await reservations.dashboard_items(uow, family_id, now)}
+
+
+# --- the opening queue (docs/opening-rush.md) ----------------------------------------------------
+
+_SAME_KEY = {"model": Ticket,
+             "description": "The same key again: the same ticket. — Même clé : même ticket."}
+
+
+@router.post("/tickets", response_model=Ticket, status_code=status.HTTP_202_ACCEPTED,
+             responses={200: _SAME_KEY})
+async def submit_ticket(family_id: OwnFamily, body: BookingTicketRequest,
+                        idempotency_key: Annotated[IdempotencyKey,
+                                                   Header(alias="Idempotency-Key")],
+                        request: Request, response: Response, new: UoWFactory,
+                        now: Now) -> dict[str, Any]:
+    """Days of a period at the opening: acknowledged at once with a ticket and its place in
+    line (202), decided in arrival order; the same key again answers the same ticket (200)."""
+    decider = getattr(request.app.state, "decider", None)
+    ticket, created = await tickets.submit(
+        new, family_id, idempotency_key, body.model_dump(), now,
+        on_commit=decider.notify if decider else None)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return ticket
+
+
+@router.get("/tickets", response_model=Tickets)
+async def list_tickets(family_id: OwnFamily, uow: UoW) -> dict[str, Any]:
+    return {"items": await tickets.family_tickets(uow, family_id)}
+
+
+@router.get("/tickets/{ticket_id}", response_model=Ticket)
+async def get_ticket(family_id: OwnFamily, ticket_id: uuid.UUID, uow: UoW) -> dict[str, Any]:
+    return await tickets.get_ticket(uow, family_id, ticket_id)

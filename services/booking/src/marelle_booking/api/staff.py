@@ -11,7 +11,8 @@ from fastapi import APIRouter, Response, status
 
 from marelle_booking.api import schemas as s
 from marelle_booking.api.deps import Now, Staff, UoW, UoWFactory
-from marelle_booking.usecases import calendars, reservations
+from marelle_contracts.http.queue import OpeningStatus
+from marelle_booking.usecases import calendars, reservations, tickets
 
 router = APIRouter(prefix="/staff", tags=["booking (staff)"])
 
@@ -45,3 +46,10 @@ async def cancel(reservation_id: uuid.UUID, agent: Staff, new: UoWFactory, now: 
                  ) -> Response:
     await reservations.staff_cancel(new, reservation_id, now, actor=agent)
     return Response(status_code=204)
+
+
+@router.get("/booking-openings/{period_id}", response_model=OpeningStatus)
+async def booking_opening(period_id: uuid.UUID, _: Staff, uow: UoW) -> dict[str, Any]:
+    """The opening of a period's bookings, live: tickets received and decided, places planned
+    and left, requests waiting, per group."""
+    return await tickets.opening_status(uow, period_id)

@@ -69,6 +69,15 @@ def long_day(day: date) -> str:
     return text
 
 
+def short_day(day: date) -> str:
+    """« mercredi 8 juillet » (« 1er » for the first of the month)."""
+    text = format_date(day, "EEEE d MMMM", locale="fr")
+    if day.day == 1:
+        name, _, rest = text.partition(" ")
+        text = f"{name} 1er{rest[1:]}"
+    return text
+
+
 @dataclass(frozen=True)
 class CalendarRules:
     start: date

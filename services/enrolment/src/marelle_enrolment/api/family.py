@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
+from marelle_chassis.http import listing_response
 from marelle_enrolment.api import schemas as s
 from marelle_enrolment.api.deps import OwnFamily, UoW, uow_factory
 from marelle_enrolment.usecases import attestations, catalogue, registrations
@@ -36,8 +37,9 @@ async def request_registrations(family_id: OwnFamily, body: s.RegistrationReques
 
 @router.get("/registrations", response_model=s.Registrations)
 async def list_registrations(family_id: OwnFamily, uow: UoW, child_id: uuid.UUID | None = None,
-                             state: str | None = None) -> dict[str, Any]:
-    return {"items": await registrations.family_registrations(uow, family_id, child_id, state)}
+                             state: str | None = None) -> Response:
+    return listing_response(
+        {"items": await registrations.family_registrations(uow, family_id, child_id, state)})
 
 
 @router.get("/registrations/{registration_id}", response_model=s.Registration)

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
+from marelle_chassis.http import listing_response
 from marelle_enrolment.api import schemas as s
 from marelle_enrolment.api.deps import Staff, UoW, uow_factory
 from marelle_enrolment.usecases import attestations, catalogue, registrations
@@ -120,8 +121,9 @@ async def decide(body: s.DecisionsIn, actor: Staff, request: Request) -> dict[st
 
 
 @router.get("/groups/{group_id}/waiting-list", response_model=s.WaitingList)
-async def waiting_list(group_id: uuid.UUID, _: Staff, uow: UoW) -> dict[str, Any]:
-    return await registrations.waiting_list(uow, group_id)
+async def waiting_list(group_id: uuid.UUID, _: Staff, uow: UoW) -> Response:
+    # Thousands of rows at an opening: serialised once, already in the model's shape.
+    return listing_response(await registrations.waiting_list(uow, group_id))
 
 
 @router.put("/groups/{group_id}/waiting-list", status_code=status.HTTP_204_NO_CONTENT)

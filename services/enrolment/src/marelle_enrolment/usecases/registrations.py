@@ -246,7 +246,9 @@ def _view(r: Any, position: int | None) -> dict[str, Any]:
         "pre_registration": r.pre_registration, "facility_name": r.facility_name,
         "activity_name": r.activity_name, "period_label": r.period_label,
         "group_label": r.group_label, "start_date": r.start_date, "end_date": r.end_date,
-        "typical_week": json.loads(r.typical_week or "[]"), "memo": r.memo,
+        # Most requests carry no typical week: no JSON parsing for those (long listings).
+        "typical_week": json.loads(r.typical_week) if r.typical_week not in (None, "", "[]")
+        else [], "memo": r.memo,
         "requested_at": r.requested_at, "decided_at": r.decided_at, "reason": r.reason,
         "waitlist_position": position, "capacity": r.capacity,
     }

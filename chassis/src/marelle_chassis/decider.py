@@ -1,0 +1,69 @@
+"""A background loop that decides queued work in batches (the opening queue's deciders).
+
+`decide_once()` decides one batch in one transaction and returns how many items it decided; the
+loop calls it again at once while there is work, otherwise waits for `notify()` (a submission
+committed in this process) or the poll interval (submissions taken by another process). A
+transient failure (database restarting, lock timeout) is retried with backoff, without end: the
+tickets stay queued, nothing is lost; anything else is logged and retried after the backoff too,
+since the tickets must be decided eventually and the cause is visible in the logs and the
+staff's opening view (tickets received but not decided).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from marelle_chassis.transactions import is_transient
+
+log = logging.getLogger(__name__)
+
+
+class Decider:
+    def __init__(self, name: str, decide_once: Callable[[], Awaitable[int]], *,
+                 poll_seconds: float = 0.25, max_backoff: float = 5.0) -> None:
+        self.name = name
+        self._decide_once = decide_once
+        self._poll = poll_seconds
+        self._max_backoff = max_backoff
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.decided = 0  # items decided by this process (for logs and tests)
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"decider-{self.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            self._wake.clear()
+            try:
+                count = await self._decide_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — never let the loop die
+                level = logging.WARNING if is_transient(exc) else logging.ERROR
+                log.log(level, "decider %s failed, retrying in %.1f s", self.name, backoff,
+                        exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            backoff = 0.1
+            self.decided += count
+            if count:
+                continue  # more may be waiting: no sleep while there is work
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)

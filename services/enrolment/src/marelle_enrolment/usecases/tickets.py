@@ -1,0 +1,446 @@
+"""The opening queue (docs/opening-rush.md): acknowledge a submission at once with a ticket and its
+place in line; decide tickets later, in batches, in arrival order per group.
+
+Acknowledging takes no lock but the group's counter row, for one INSERT and the COMMIT; deciding
+takes the group row (as every staff transition does), re-reads the queued tickets after the lock
+and decides a whole batch with a fixed number of statements.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
+from marelle_chassis.transactions import retry_transaction
+from marelle_chassis.uow import UnitOfWork
+from marelle_contracts import enrolment as events
+from marelle_enrolment.db import (
+    activity_group,
+    child_copy,
+    family_review,
+    period,
+    queue_counter,
+    queue_ticket,
+    registration,
+)
+from marelle_enrolment.domain.queue import Ask, allocate
+from marelle_enrolment.domain.rules import (
+    ACTIVE,
+    HOLDS_A_PLACE,
+    AgeBounds,
+    Status,
+    ValidationMode,
+    Window,
+    age_on,
+)
+from marelle_enrolment.usecases.common import (
+    group_row,
+    now,
+    period_query,
+    period_row,
+    registration_facts,
+)
+from marelle_enrolment.usecases.registrations import UNREVIEWED, _clean_week
+
+UowFactory = Callable[[], UnitOfWork]
+QUEUED, DECIDED = "en_file", "traite"
+DOOMED = "Aucun de ces enfants ne peut être inscrit dans ce groupe : "
+
+
+# --- Acknowledging ------------------------------------------------------------------------------
+
+async def _existing(uow: UnitOfWork, family_id: uuid.UUID, key: str) -> Any:
+    """The family's ticket of that key, with its group's label and the group's decided count."""
+    return (await uow.session.execute(_with_labels().where(
+        queue_ticket.c.family_id == family_id,
+        queue_ticket.c.idempotency_key == key))).first()
+
+
+class CatalogueCache:
+    """The group and period rows a submission is checked against, kept a moment per process.
+
+    At an opening thousands of submissions name the same group within seconds; reading its rows
+    once a second instead of twice per submission is most of what separates acknowledging from
+    the bare INSERT. A change by staff (closing, new dates) is seen within `ttl` seconds; the
+    decision itself always reads the rows again, under the group's lock."""
+
+    def __init__(self, ttl: float = 1.0) -> None:
+        self.ttl = ttl
+        self._rows: dict[uuid.UUID, tuple[float, Any, Any]] = {}
+
+    async def get(self, uow: UnitOfWork, group_id: uuid.UUID) -> tuple[Any, Any]:
+        loop_now = time.monotonic()
+        cached = self._rows.get(group_id)
+        if cached and loop_now - cached[0] < self.ttl:
+            return cached[1], cached[2]
+        group = await group_row(uow, group_id)
+        p = await period_row(uow, group.period_id)
+        if len(self._rows) > 10_000:
+            self._rows.clear()
+        self._rows[group_id] = (loop_now, group, p)
+        return group, p
+
+
+def _precheck(group: Any, p: Any, children: dict[uuid.UUID, Any], child_ids: list[uuid.UUID],
+              at: datetime, returning: set[uuid.UUID]) -> None:
+    """What is refused at once: unknown children, a closed window, a group none of the children
+    may join. An active registration of the child is judged at the decision (an outcome)."""
+    if len(children) != len(set(child_ids)):
+        raise NotFound("Un de ces enfants ne fait pas partie de votre foyer (ou n'est pas "
+                       "encore connu du service des inscriptions ; réessayez dans un instant).")
+    if p.closed or group.closed:
+        raise InvalidInput(f"Les inscriptions au groupe « {group.label} » sont fermées.")
+    Window(p.opens_at, p.closes_at, p.priority_opens_at).check_open(
+        at, p.label, returning=bool(returning))
+    refusals = _refusals(group, p, [children[c] for c in child_ids], at, returning, set())
+    if all(refusals):
+        raise InvalidInput(refusals[0] if len(refusals) == 1
+                           else DOOMED + " ; ".join(refusals))
+
+
+async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: Any, *,
+                 cache: CatalogueCache | None = None, refuse_unreviewed: bool = False,
+                 notify: Callable[[], None] | None = None) -> tuple[dict[str, Any], bool]:
+    """(ticket, created): a repeat of the family's key returns its ticket, never a second one.
+
+    One transaction: the family's children (read), then the place in line (the group's counter
+    row, locked for the ticket's INSERT and the COMMIT). The key's unique index answers a
+    repeat: the INSERT conflicts, the transaction rolls back (no position consumed) and the
+    ticket already given is read back."""
+    child_ids = list(dict.fromkeys(body.child_ids))
+    cache = cache or CatalogueCache(ttl=0)
+    week = json.dumps(_clean_week([d.model_dump() for d in body.typical_week]))
+
+    async def acknowledge() -> dict[str, Any] | None:
+        at = now()
+        uow = uow_factory()
+        async with uow:
+            group, p = await cache.get(uow, body.group_id)
+            if refuse_unreviewed and await uow.session.scalar(
+                    select(family_review.c.needs_review).where(
+                        family_review.c.family_id == family_id)):
+                raise Conflict(UNREVIEWED, raison="foyer_a_verifier")
+            children = {c.child_id: c for c in (await uow.session.execute(
+                select(child_copy).where(child_copy.c.family_id == family_id,
+                                         child_copy.c.child_id.in_(child_ids)))).all()}
+            # Families registered last time may come early: asked only before the opening to all.
+            returning = (await _returning_children(uow, child_ids, p.activity_id, p.id)
+                         if p.priority_opens_at and at < p.opens_at else set())
+            try:
+                _precheck(group, p, children, child_ids, at, returning)
+            except DomainError:
+                # A repeat of a key already given keeps its ticket, even after the window.
+                if await _existing(uow, family_id, key) is not None:
+                    return None
+                raise
+            counter = (await uow.session.execute(_take_position(uow, group.id))).one()
+            ticket = {
+                "id": uuid.uuid4(), "family_id": family_id, "idempotency_key": key,
+                "group_id": group.id, "period_id": group.period_id, "position": counter.issued,
+                "child_ids": json.dumps([str(c) for c in child_ids]), "typical_week": week,
+                "memo": body.memo.strip()[:2000], "if_some_full": body.if_some_full,
+                "status": QUEUED, "received_at": at, "decided_at": None, "outcomes": "[]",
+            }
+            try:
+                await uow.session.execute(insert(queue_ticket).values(**ticket))
+                await uow.commit()
+            except IntegrityError:
+                return None  # the same key (a refresh, a double click): theirs is the ticket
+        return {**ticket, "decided": counter.decided, "group_label": group.label}
+
+    ticket = await retry_transaction(acknowledge)
+    if ticket is None:
+        uow = uow_factory()
+        async with uow:
+            row = await _existing(uow, family_id, key)
+        if row is None:  # pragma: no cover — the conflicting row is committed by then
+            raise Conflict("Votre demande est en cours d'enregistrement : réessayez.")
+        return _ticket_view(row, row.group_label, row.decided), False
+    if notify:
+        notify()
+    return _ticket_view(SimpleNamespace(**ticket), ticket["group_label"], ticket["decided"]), True
+
+
+def _take_position(uow: UnitOfWork, group_id: uuid.UUID) -> Any:
+    """One statement: the group's counter, created on the first ticket, bumped by one."""
+    dialect = uow.session.bind.dialect.name  # type: ignore[union-attr]
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(queue_counter)
+    return (ins.values(group_id=group_id, issued=1, decided=0)
+            .on_conflict_do_update(index_elements=[queue_counter.c.group_id],
+                                   set_={"issued": queue_counter.c.issued + 1})
+            .returning(queue_counter.c.issued, queue_counter.c.decided))
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+def _ticket_view(t: Any, group_label: str, decided: int) -> dict[str, Any]:
+    queued = t.status == QUEUED
+    return {
+        "id": t.id, "kind": "inscription", "resource_label": group_label,
+        "status": t.status, "position": t.position,
+        "ahead": max(0, t.position - decided - 1) if queued else 0,
+        "received_at": t.received_at, "decided_at": t.decided_at,
+        "if_some_full": t.if_some_full, "outcomes": json.loads(t.outcomes or "[]"),
+    }
+
+
+def _with_labels() -> Any:
+    return (select(queue_ticket, activity_group.c.label.label("group_label"),
+                   func.coalesce(queue_counter.c.decided, 0).label("decided"))
+            .join(activity_group, activity_group.c.id == queue_ticket.c.group_id)
+            .outerjoin(queue_counter, queue_counter.c.group_id == queue_ticket.c.group_id))
+
+
+async def get_ticket(uow: UnitOfWork, family_id: uuid.UUID, ticket_id: uuid.UUID
+                     ) -> dict[str, Any]:
+    async with uow:
+        r = (await uow.session.execute(_with_labels().where(
+            queue_ticket.c.id == ticket_id, queue_ticket.c.family_id == family_id))).first()
+    if r is None:
+        raise NotFound("Ce ticket est introuvable.")
+    return _ticket_view(r, r.group_label, r.decided)
+
+
+async def family_tickets(uow: UnitOfWork, family_id: uuid.UUID) -> list[dict[str, Any]]:
+    async with uow:
+        rows = (await uow.session.execute(_with_labels().where(
+            queue_ticket.c.family_id == family_id).order_by(
+                queue_ticket.c.received_at.desc()).limit(100))).all()
+    return [_ticket_view(r, r.group_label, r.decided) for r in rows]
+
+
+async def opening_status(uow: UnitOfWork, period_id: uuid.UUID) -> dict[str, Any]:
+    """Staff's live view of an opening: per group, tickets received and decided, places left,
+    waiting list. Three queries whatever the number of groups."""
+    async with uow:
+        p = await period_row(uow, period_id)
+        groups = (await uow.session.execute(
+            select(activity_group, func.coalesce(queue_counter.c.issued, 0).label("issued"),
+                   func.coalesce(queue_counter.c.decided, 0).label("decided"))
+            .outerjoin(queue_counter, queue_counter.c.group_id == activity_group.c.id)
+            .where(activity_group.c.period_id == period_id)
+            .order_by(activity_group.c.min_age, activity_group.c.label))).all()
+        counts = {(g, s): n for g, s, n in (await uow.session.execute(
+            select(registration.c.group_id, registration.c.status, func.count())
+            .where(registration.c.period_id == period_id)
+            .group_by(registration.c.group_id, registration.c.status))).all()}
+    resources = []
+    for g in groups:
+        taken = sum(counts.get((g.id, s.value), 0) for s in HOLDS_A_PLACE)
+        resources.append({
+            "id": g.id, "label": g.label, "capacity": g.capacity, "received": g.issued,
+            "decided": g.decided, "places_left": max(0, g.capacity - taken),
+            "waitlisted": counts.get((g.id, Status.WAITLISTED.value), 0)})
+    return {"period_id": p.id, "label": p.label, "opens_at": p.opens_at,
+            "priority_opens_at": p.priority_opens_at, "resources": resources}
+
+
+# --- Deciding -----------------------------------------------------------------------------------
+
+async def _returning_children(uow: UnitOfWork, child_ids: list[uuid.UUID], activity_id: uuid.UUID,
+                              period_id: uuid.UUID) -> set[uuid.UUID]:
+    """Children with a validated registration on an earlier period of the same activity."""
+    return set((await uow.session.scalars(
+        select(registration.c.child_id).join(period, period.c.id == registration.c.period_id)
+        .where(registration.c.child_id.in_(child_ids), period.c.activity_id == activity_id,
+               period.c.id != period_id,
+               registration.c.status == Status.VALIDATED.value).distinct())).all())
+
+
+async def _active_children(uow: UnitOfWork, child_ids: list[uuid.UUID], period_id: uuid.UUID
+                           ) -> set[uuid.UUID]:
+    return set((await uow.session.scalars(select(registration.c.child_id).where(
+        registration.c.child_id.in_(child_ids), registration.c.period_id == period_id,
+        registration.c.status.in_([s.value for s in ACTIVE])))).all())
+
+
+def _refusals(group: Any, p: Any, children: list[Any], at: datetime, returning: set[uuid.UUID],
+              active: set[uuid.UUID]) -> list[str | None]:
+    """The rules' French reason per child (None: may take a place)."""
+    window = Window(p.opens_at, p.closes_at, p.priority_opens_at)
+    bounds = AgeBounds(group.min_age, group.max_age)
+    out: list[str | None] = []
+    for child in children:
+        reason = None
+        if child is None:
+            reason = "Cet enfant ne fait plus partie du foyer."
+        elif not window.is_open(at, child.child_id in returning):
+            reason = (f"Les inscriptions pour « {p.label} » n'étaient pas ouvertes à "
+                      f"{child.first_name} à l'heure de la demande.")
+        elif not bounds.fits(child.birth_date, p.start_date):
+            try:
+                bounds.check(child.first_name, child.birth_date, p.start_date, group.label)
+            except InvalidInput as exc:
+                reason = exc.detail
+        elif child.child_id in active:
+            reason = (f"{child.first_name} a déjà une inscription en cours ou en attente sur "
+                      "cette période.")
+        out.append(reason)
+    return out
+
+
+def _outcome(child: Any, child_id: uuid.UUID, status: Status | None, reason: str | None,
+             reg_id: uuid.UUID | None, waitlist_position: int | None) -> dict[str, Any]:
+    name = child.first_name if child is not None else "?"
+    detail = {
+        Status.VALIDATED: f"Inscription de {name} validée.",
+        Status.PENDING: f"Demande d'inscription de {name} transmise à la structure, "
+                        "place réservée.",
+        Status.WAITLISTED: f"Le groupe est complet : {name} est inscrit(e) sur la liste "
+                           f"d'attente, en position {waitlist_position}.",
+    }.get(status, reason or "") if status else (reason or "")
+    return {"subject_id": str(child_id), "label": name, "ok": status is not None,
+            "status": status.value if status else Status.REFUSED.value,
+            "reference_id": str(reg_id) if reg_id else None, "detail": detail}
+
+
+async def _group_with_work(uow: UnitOfWork) -> uuid.UUID | None:
+    async with uow:
+        return await uow.session.scalar(
+            select(queue_ticket.c.group_id).where(queue_ticket.c.status == QUEUED)
+            .order_by(queue_ticket.c.received_at).limit(1))
+
+
+async def _decide_batch(uow: UnitOfWork, group_id: uuid.UUID, batch: int) -> int:
+    async with uow:
+        group = await group_row(uow, group_id, lock=True)
+        tickets = (await uow.session.execute(
+            select(queue_ticket).where(queue_ticket.c.group_id == group_id,
+                                       queue_ticket.c.status == QUEUED)
+            .order_by(queue_ticket.c.position).limit(batch))).all()
+        if not tickets:
+            return 0
+        p = await period_row(uow, group.period_id)
+        asked = {t.id: [uuid.UUID(c) for c in json.loads(t.child_ids)] for t in tickets}
+        all_children = list({c for ids in asked.values() for c in ids})
+        children = {c.child_id: c for c in (await uow.session.execute(select(child_copy).where(
+            child_copy.c.child_id.in_(all_children)))).all()}
+        returning = await _returning_children(uow, all_children, p.activity_id, p.id)
+        active = await _active_children(uow, all_children, p.id)
+        taken = int(await uow.session.scalar(select(func.count()).where(
+            registration.c.group_id == group_id,
+            registration.c.status.in_([s.value for s in HOLDS_A_PLACE]))) or 0)
+        last_rank = await uow.session.scalar(select(func.max(registration.c.waitlist_rank))
+                                             .where(registration.c.group_id == group_id)) or 0
+        waiting = int(await uow.session.scalar(select(func.count()).where(
+            registration.c.group_id == group_id,
+            registration.c.status == Status.WAITLISTED.value)) or 0)
+        mode = ValidationMode(p.validation_mode)
+        decided_at = now()
+        new_regs: list[dict[str, Any]] = []
+        ticket_updates: list[dict[str, Any]] = []
+        for t in tickets:
+            ids = asked[t.id]
+            # A child of another household by now (moved out) is refused, never registered.
+            kids = [children.get(c) if children.get(c) is not None
+                    and children[c].family_id == t.family_id else None for c in ids]
+            reasons = _refusals(group, p, kids, t.received_at, returning, active)
+            statuses = allocate([Ask(r) for r in reasons], max(0, group.capacity - taken),
+                                mode, t.if_some_full)
+            outcomes = []
+            for child_id, kid, status, reason in zip(ids, kids, statuses, reasons, strict=True):
+                if status is None:
+                    outcomes.append(_outcome(kid, child_id, None, reason, None, None))
+                    continue
+                rank = position = None
+                if status is Status.WAITLISTED:
+                    last_rank += 1
+                    waiting += 1
+                    rank, position = last_rank, waiting
+                else:
+                    taken += 1
+                reg_id = uuid.uuid4()
+                active.add(child_id)
+                new_regs.append({
+                    "id": reg_id, "child_id": child_id, "family_id": t.family_id,
+                    "period_id": p.id, "group_id": group_id, "status": status.value,
+                    "typical_week": t.typical_week, "memo": t.memo, "requested_at": t.received_at,
+                    "waitlist_rank": rank,
+                    "decided_at": decided_at if status is Status.VALIDATED else None,
+                    # requested, then validated / waitlisted; pending staff: requested only
+                    "version": 1 if status is Status.PENDING else 2, "_position": position})
+                outcomes.append(_outcome(kid, child_id, status, None, reg_id, position))
+            ticket_updates.append({"t_id": t.id, "t_outcomes": json.dumps(outcomes,
+                                                                            ensure_ascii=False)})
+        if new_regs:
+            await uow.session.execute(insert(registration), [
+                {k: v for k, v in r.items() if not k.startswith("_")} for r in new_regs])
+        for r in new_regs:
+            row = SimpleNamespace(**r)
+            facts = registration_facts(row, p, group.label)
+            uow.publish(events.RegistrationRequested(**facts), version=1)
+            if r["status"] == Status.VALIDATED.value:
+                uow.publish(events.RegistrationValidated(**facts), version=2)
+            elif r["status"] == Status.WAITLISTED.value:
+                uow.publish(events.RegistrationWaitlisted(**facts, position=r["_position"]),
+                            version=2)
+        # Conditional on the status: a ticket is decided once, whatever another process did.
+        done = await uow.session.execute(
+            update(queue_ticket)
+            .where(queue_ticket.c.id == bindparam("t_id"), queue_ticket.c.status == QUEUED)
+            .values(status=DECIDED, decided_at=decided_at, outcomes=bindparam("t_outcomes")),
+            ticket_updates)
+        if done.rowcount not in (-1, len(ticket_updates)):
+            raise Conflict("tickets decided concurrently")  # rolls the batch back; retried
+        await uow.session.execute(update(queue_counter).where(
+            queue_counter.c.group_id == group_id).values(
+                decided=queue_counter.c.decided + len(tickets)))
+        await uow.commit()
+    return len(tickets)
+
+
+async def decide_once(uow_factory: UowFactory, batch: int = 200) -> int:
+    """Decide one batch of the group whose oldest ticket waits the longest; 0 when idle."""
+    group_id = await _group_with_work(uow_factory())
+    if group_id is None:
+        return 0
+    return await retry_transaction(lambda: _decide_batch(uow_factory(), group_id, batch))
+
+
+# --- Preparing: the openings a family may prepare a request for ---------------------------------
+
+async def family_openings(uow: UnitOfWork, family_id: uuid.UUID, *, horizon_days: int = 60
+                          ) -> list[dict[str, Any]]:
+    """Periods open now or opening within `horizon_days`, with the groups each child of the
+    household fits (age at the period's start). Three queries whatever their number."""
+    at = now()
+    async with uow:
+        periods = (await uow.session.execute(period_query().where(
+            period.c.closed.is_(False), period.c.closes_at > at,
+            period.c.opens_at <= at + timedelta(days=horizon_days))
+            .order_by(period.c.opens_at, period.c.label))).all()
+        groups = (await uow.session.execute(select(activity_group).where(
+            activity_group.c.period_id.in_([p.id for p in periods]),
+            activity_group.c.closed.is_(False))
+            .order_by(activity_group.c.min_age, activity_group.c.label))).all()
+        kids = (await uow.session.execute(select(child_copy).where(
+            child_copy.c.family_id == family_id).order_by(child_copy.c.birth_date))).all()
+    items = []
+    for p in periods:
+        opens = min(filter(None, [p.opens_at, p.priority_opens_at]))
+        out_groups = []
+        for g in (g for g in groups if g.period_id == p.id):
+            fitting = [k.child_id for k in kids
+                       if g.min_age <= age_on(k.birth_date, p.start_date) <= g.max_age]
+            if fitting:
+                out_groups.append({"group_id": g.id, "label": g.label, "min_age": g.min_age,
+                                   "max_age": g.max_age, "capacity": g.capacity,
+                                   "child_ids": fitting})
+        if out_groups:
+            items.append({"period_id": p.id, "facility_name": p.facility_name,
+                          "activity_name": p.activity_name, "label": p.label,
+                          "start_date": p.start_date, "end_date": p.end_date,
+                          "opens_at": p.opens_at, "priority_opens_at": p.priority_opens_at,
+                          "closes_at": p.closes_at, "open_now": opens <= at,
+                          "groups": out_groups})
+    return items

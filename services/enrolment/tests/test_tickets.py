@@ -1,0 +1,196 @@
+"""The opening queue (docs/opening-rush.md): tickets acknowledged at once with their place in line,
+decided in arrival order per group, a repeat of the key never a second place."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from marelle_chassis.messaging_tables import outbox_table
+from marelle_enrolment.db import metadata, queue_ticket, registration
+from marelle_enrolment.usecases import tickets
+
+from .conftest import born_years_ago
+
+
+async def submit(enrolment, family, group_id, children, key=None, **extra):
+    return await enrolment.client.post(
+        f"/families/{family.id}/tickets",
+        json={"group_id": str(group_id), "child_ids": [str(family.children[c]) for c in children],
+              **extra},
+        headers={**family.headers, "Idempotency-Key": key or uuid.uuid4().hex})
+
+
+async def settled(enrolment, family, ticket_id, timeout=15.0):
+    """The ticket once decided (the app's own decider runs in the background)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        r = await enrolment.client.get(f"/families/{family.id}/tickets/{ticket_id}",
+                                       headers=family.headers)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] == "traite":
+            return r.json()
+        assert asyncio.get_running_loop().time() < deadline, r.json()
+        await asyncio.sleep(0.05)
+
+
+async def test_tickets_are_decided_in_the_order_they_were_acknowledged(enrolment):
+    ids = await enrolment.catalogue(capacity=3, validation="automatique")
+    families = [await enrolment.family(f"F{i}", {"Enfant": born_years_ago(7)}) for i in range(10)]
+    answers = await asyncio.gather(*(submit(enrolment, f, ids["group"], ["Enfant"])
+                                     for f in families))
+    assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
+    positions = [a.json()["position"] for a in answers]
+    assert sorted(positions) == list(range(1, 11))  # one place in line each, no gap, no twin
+    assert all(a.json()["status"] == "en_file" and a.json()["outcomes"] == [] for a in answers)
+    decided = [await settled(enrolment, f, a.json()["id"]) for f, a in zip(families, answers)]
+    by_position = sorted(decided, key=lambda t: t["position"])
+    statuses = [t["outcomes"][0]["status"] for t in by_position]
+    assert statuses == ["validee"] * 3 + ["liste_attente"] * 7
+    # The waiting list follows the order of arrival too.
+    assert [t["outcomes"][0]["detail"].rsplit(" ", 1)[-1] for t in by_position[3:]] == \
+        [f"{n}." for n in range(1, 8)]
+    assert all(t["ahead"] == 0 for t in decided)
+
+
+async def test_the_same_key_gives_back_the_same_ticket_and_never_a_second_place(enrolment):
+    ids = await enrolment.catalogue(capacity=5, validation="automatique")
+    family = await enrolment.family("Martin", {"Léa": born_years_ago(7)})
+    # Double click: the two submissions race with the same key.
+    first, second = await asyncio.gather(
+        submit(enrolment, family, ids["group"], ["Léa"], key="cle-unique-123"),
+        submit(enrolment, family, ids["group"], ["Léa"], key="cle-unique-123"))
+    assert sorted([first.status_code, second.status_code]) == [200, 202]
+    assert first.json()["id"] == second.json()["id"]
+    ticket = await settled(enrolment, family, first.json()["id"])
+    # A refresh after the decision: the same ticket, with its outcome.
+    again = await submit(enrolment, family, ids["group"], ["Léa"], key="cle-unique-123")
+    assert again.status_code == 200 and again.json()["outcomes"] == ticket["outcomes"]
+    async with enrolment.app.state.runtime.uow() as uow:
+        count = await uow.session.scalar(select(func.count()).select_from(registration).where(
+            registration.c.child_id == family.children["Léa"]))
+        tickets_count = await uow.session.scalar(select(func.count()).select_from(queue_ticket))
+    assert (count, tickets_count) == (1, 1)
+    listed = await enrolment.client.get(f"/families/{family.id}/tickets", headers=family.headers)
+    assert [t["id"] for t in listed.json()["items"]] == [ticket["id"]]
+
+
+async def test_brothers_and_sisters_take_the_rest_or_all_or_nothing(enrolment):
+    ids = await enrolment.catalogue(capacity=1, validation="automatique")
+    together = await enrolment.family("Durand", {"Léo": born_years_ago(7), "Zoé": born_years_ago(7)})
+    r = await submit(enrolment, together, ids["group"], ["Léo", "Zoé"], if_some_full="tout_ou_rien")
+    ticket = await settled(enrolment, together, r.json()["id"])
+    assert [o["status"] for o in ticket["outcomes"]] == ["liste_attente", "liste_attente"]
+    rest = await enrolment.family("Petit", {"Ana": born_years_ago(7), "Noé": born_years_ago(7)})
+    r = await submit(enrolment, rest, ids["group"], ["Ana", "Noé"])
+    ticket = await settled(enrolment, rest, r.json()["id"])
+    assert [(o["label"], o["status"]) for o in ticket["outcomes"]] == [
+        ("Ana", "validee"), ("Noé", "liste_attente")]
+
+
+async def test_a_doomed_submission_is_refused_at_once_in_french(enrolment):
+    ids = await enrolment.catalogue(capacity=5, validation="automatique")
+    family = await enrolment.family("Roux", {"Bébé": born_years_ago(2)})
+    r = await submit(enrolment, family, ids["group"], ["Bébé"])
+    assert r.status_code == 422 and "accueille les enfants de 6 à 8 ans" in r.json()["detail"]
+    r = await enrolment.client.post(f"/families/{family.id}/tickets", headers=family.headers,
+                                    json={"group_id": str(ids["group"]),
+                                          "child_ids": [str(family.children["Bébé"])]})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    later = await enrolment.catalogue(opens_in=timedelta(hours=2), validation="automatique")
+    grown = await enrolment.family("Blanc", {"Lou": born_years_ago(7)})
+    r = await submit(enrolment, grown, later["group"], ["Lou"])
+    assert r.status_code == 422 and "ne sont pas encore ouvertes" in r.json()["detail"]
+    other = await enrolment.family("Noir", {"Max": born_years_ago(7)})
+    r = await enrolment.client.post(
+        f"/families/{family.id}/tickets", headers={**family.headers, "Idempotency-Key": "k" * 10},
+        json={"group_id": str(ids["group"]), "child_ids": [str(other.children["Max"])]})
+    assert r.status_code == 404
+    async with enrolment.app.state.runtime.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(queue_ticket)) == 0
+
+
+async def test_two_deciders_at_once_decide_each_ticket_once_and_never_overbook(enrolment):
+    app = enrolment.app
+    await app.state.decider.stop()  # the test drives the deciders itself
+    ids = await enrolment.catalogue(capacity=4, validation="automatique")
+    families = [await enrolment.family(f"G{i}", {"Enfant": born_years_ago(7)}) for i in range(30)]
+    for f in families:
+        assert (await submit(enrolment, f, ids["group"], ["Enfant"])).status_code == 202
+    runtime = app.state.runtime
+
+    async def drain() -> int:
+        total = 0
+        while n := await tickets.decide_once(runtime.uow, batch=7):
+            total += n
+        return total
+
+    decided = await asyncio.gather(drain(), drain())
+    assert sum(decided) == 30
+    async with runtime.uow() as uow:
+        rows = (await uow.session.execute(select(registration.c.status, func.count()).where(
+            registration.c.group_id == ids["group"]).group_by(registration.c.status))).all()
+        events = (await uow.session.execute(select(outbox_table(metadata)).order_by("id"))).all()
+    assert dict(rows) == {"validee": 4, "liste_attente": 26}
+    # Each registration: requested (version 1) then validated or waitlisted (version 2).
+    by_reg: dict[str, list[tuple[str, int]]] = {}
+    for e in events:
+        env = json.loads(e.envelope)
+        if env["event_type"].startswith("enrolment.registration_"):
+            by_reg.setdefault(env["key"], []).append(
+                (env["event_type"], env["aggregate_version"]))
+    assert len(by_reg) == 30
+    assert all(v[0] == ("enrolment.registration_requested", 1) and v[1][1] == 2 and len(v) == 2
+               for v in by_reg.values())
+
+
+async def test_staff_watch_the_opening_live(enrolment):
+    ids = await enrolment.catalogue(capacity=2, validation="automatique")
+    families = [await enrolment.family(f"H{i}", {"Enfant": born_years_ago(7)}) for i in range(5)]
+    answers = [await submit(enrolment, f, ids["group"], ["Enfant"]) for f in families]
+    for f, a in zip(families, answers):
+        await settled(enrolment, f, a.json()["id"])
+    r = await enrolment.client.get(f"/staff/openings/{ids['period']}", headers=enrolment.staff)
+    assert r.status_code == 200, r.text
+    (group,) = r.json()["resources"]
+    assert {k: group[k] for k in ("capacity", "received", "decided", "places_left", "waitlisted")} \
+        == {"capacity": 2, "received": 5, "decided": 5, "places_left": 0, "waitlisted": 3}
+    parent = await enrolment.client.get(f"/staff/openings/{ids['period']}",
+                                        headers=families[0].headers)
+    assert parent.status_code == 403
+
+
+async def test_a_family_sees_the_openings_it_can_prepare_a_request_for(enrolment):
+    soon = await enrolment.catalogue(opens_in=timedelta(hours=3), validation="automatique")
+    family = await enrolment.family("Faure", {"Lou": born_years_ago(7), "Bébé": born_years_ago(2)})
+    r = await enrolment.client.get(f"/families/{family.id}/openings", headers=family.headers)
+    assert r.status_code == 200, r.text
+    (opening,) = [o for o in r.json()["items"] if o["period_id"] == str(soon["period"])]
+    assert opening["open_now"] is False
+    (group,) = opening["groups"]
+    assert group["child_ids"] == [str(family.children["Lou"])]  # Bébé is too young
+
+
+async def test_listings_served_without_a_second_validation_keep_the_models_shape(enrolment):
+    """The waiting list and a family's registrations skip pydantic's response validation (speed
+    at an opening): their JSON must still be exactly what the declared model would send."""
+    from marelle_contracts.http import enrolment as E
+
+    ids = await enrolment.catalogue(capacity=1, validation="automatique")
+    families = [await enrolment.family(f"W{i}", {"Enfant": born_years_ago(7)}) for i in range(3)]
+    for f in families:
+        await settled(enrolment, f, (await submit(enrolment, f, ids["group"], ["Enfant"],
+                                                  memo="Allergie : arachide")).json()["id"])
+    waiting = await enrolment.client.get(f"/staff/groups/{ids['group']}/waiting-list",
+                                         headers=enrolment.staff)
+    mine = await enrolment.client.get(f"/families/{families[0].id}/registrations",
+                                      headers=families[0].headers)
+    for response, model in ((waiting, E.WaitingList), (mine, E.Registrations)):
+        assert response.status_code == 200
+        body = response.json()
+        assert body == model.model_validate(body).model_dump(mode="json"), model
+    assert [i["waitlist_position"] for i in waiting.json()["items"]] == [1, 2]
