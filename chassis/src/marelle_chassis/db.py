@@ -77,7 +77,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _sqlite_single_writer(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per transaction (measured in bench/rush.py). After a
+    # restart of PostgreSQL the first use of a dead connection fails, SQLAlchemy invalidates
+    # the pool, and the failure is transient: retried by `retry_transaction` and the consumers.
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=False)
 
 
 def _sqlite_single_writer(engine: AsyncEngine) -> None:

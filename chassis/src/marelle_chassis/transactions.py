@@ -44,7 +44,9 @@ async def retry_transaction(work: Callable[[], Awaitable[T]], *, attempts: int =
         try:
             return await work()
         except DBAPIError as exc:
-            if not is_retryable(exc):
+            # A pooled connection found dead (PostgreSQL restarted): the pool is invalidated,
+            # the next attempt connects afresh.
+            if not (is_retryable(exc) or exc.connection_invalidated):
                 raise
             if attempt == attempts:
                 log.warning("transaction lost %d races, giving up: %s", attempt, exc.orig)

@@ -166,3 +166,30 @@ class RollCallLocked(_Payload):
                                      "(réservés ou non).")
     absent: int = Field(description="Children absent (justified or not). — Enfants absents "
                                     "(justifiés ou non).")
+
+
+class TicketLine(_Payload):
+    label: str = Field(description="The day and unit, for people. — Le jour et l'accueil "
+                                   "(« Léa — mercredi 8 juillet, journée »).")
+    status: str = Field(description="reservee, liste_attente or refusee. — Le résultat.")
+    detail: str = Field(description="The outcome in French. — Le résultat, en français.")
+
+
+class TicketDecided(_Payload):
+    """A booking ticket of an opening (docs/opening-rush.md) was decided: its days' outcomes in
+    one event, so the family gets one email rather than one per day (the reservation events
+    follow as usual). — Un ticket de réservation d'une ouverture a été traité : les résultats
+    de ses jours en un seul événement, pour un seul courriel à la famille."""
+
+    ticket_id: uuid.UUID = Field(description="The ticket. — Le ticket.")
+    family_id: uuid.UUID = Field(description=_FAMILY_ID)
+    child_id: uuid.UUID = Field(description=_CHILD_ID)
+    registration_id: uuid.UUID = Field(description="The registration booked on. — "
+                                                   "L'inscription concernée.")
+    period_label: str = Field(description="The period. — La période.")
+    position: int = Field(description="Order of arrival on the period. — Rang d'arrivée.")
+    booked: int = Field(description="Days booked. — Jours réservés.")
+    waitlisted: int = Field(description="Days on a waiting list. — Jours en liste d'attente.")
+    refused: int = Field(description="Days refused. — Jours refusés.")
+    lines: list[TicketLine] = Field(max_length=250, description="Each day's outcome. — Le "
+                                                                "résultat de chaque jour.")

@@ -94,6 +94,8 @@ _BOOKING = [
      "A shuttle booking was cancelled."),
     ("attendance_recorded", booking.AttendanceRecorded, "child_id",
      "The roll call recorded a child present, absent (justified or not) or present without booking."),
+    ("ticket_decided", booking.TicketDecided, "child_id",
+     "A booking ticket of an opening was decided: every day's outcome, for one email."),
     ("roll_call_locked", booking.RollCallLocked, "group_id",
      "A day's roll call of a group was completed and locked."),
 ]

@@ -61,8 +61,14 @@ def create_app(settings: GatewaySettings | None = None,
         if feed:
             feed.start()
         try:
-            async with httpx.AsyncClient(transport=transport,
-                                         timeout=httpx.Timeout(settings.upstream_timeout)
+            # As many connections as requests admitted (LoadSheddingMiddleware): a request
+            # never queues minutes for a connection slot; when slots run out anyway (pages that
+            # ask several services), a short pool timeout answers a French 503 at once.
+            limits = httpx.Limits(max_connections=settings.max_in_flight,
+                                  max_keepalive_connections=settings.max_in_flight)
+            async with httpx.AsyncClient(transport=transport, limits=limits,
+                                         timeout=httpx.Timeout(settings.upstream_timeout,
+                                                               pool=1.0)
                                          ) as client:
                 app.state.upstreams = Upstreams(client, settings.upstream_urls(),
                                                 settings.proxy_secret)

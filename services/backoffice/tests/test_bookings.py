@@ -161,7 +161,8 @@ def calendar_form(csrf: str, **changes: str) -> dict:
             "unite-3-code": "repas", "unite-3-libelle": "Repas", "unite-3-type": "supplement",
             "unite-4-code": "", "unite-4-libelle": "",
             f"capacite-{GROUP_ID}-2": "14", f"capacite-{FULL_GROUP_ID}-2": "3",
-            f"capacite-{GROUP_ID}-0": "", f"capacite-{GROUP_ID}-3": "0"}
+            f"capacite-{GROUP_ID}-0": "", f"capacite-{GROUP_ID}-3": "0",
+            "ouverture-date": "01/09/2016", "ouverture-heure": "08:30"}
     form.update(changes)
     return form
 
@@ -195,6 +196,8 @@ async def test_saving_the_calendar_sends_the_contract_body(backoffice, fake):
             {"group_id": FULL_GROUP_ID, "unit": "journee", "capacity": 3},
             # The capacity booking holds for one day only is kept.
             {"group_id": GROUP_ID, "unit": "journee", "capacity": 8, "day": "2016-10-31"}],
+        # The scheduled opening of bookings: 8:30 in Paris (summer time).
+        "bookings_open_at": "2016-09-01T08:30:00+02:00",
     }
     assert "Le calendrier est enregistré." in after.text
 

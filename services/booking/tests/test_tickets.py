@@ -10,14 +10,17 @@ doomed submission refused at once, and the usual reservation events with their v
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from marelle_chassis.decider import Decider
-from marelle_booking.db import day_slot, queue_counter, queue_ticket, reservation
+from marelle_chassis.messaging_tables import outbox_table
+from marelle_booking.db import day_slot, metadata, queue_counter, queue_ticket, reservation
 from marelle_booking.usecases import tickets
 
 pytestmark = pytest.mark.postgres
@@ -257,6 +260,15 @@ async def test_the_events_of_the_decisions(booking):
     o1 = (await decided(booking, first, t1["id"]))["outcomes"]
     o2 = (await decided(booking, second, t2["id"]))["outcomes"]
     assert [o["status"] for o in o1 + o2] == ["reservee", "reservee", "liste_attente"]
+    # One summary per ticket, for identity's single email to the family.
+    async with booking.app.state.runtime.uow() as uow:
+        summaries = [json.loads(r.envelope)["payload"] for r in (await uow.session.execute(
+            select(outbox_table(metadata)).where(outbox_table(metadata).c.event_type
+                                                 == "booking.ticket_decided"))).all()]
+    assert sorted((p["ticket_id"], p["booked"], p["waitlisted"], p["refused"])
+                  for p in summaries) == sorted([(t1["id"], 2, 0, 0), (t2["id"], 0, 1, 0)])
+    assert [line["status"] for p in summaries if p["ticket_id"] == t2["id"]
+            for line in p["lines"]] == ["liste_attente"]
 
     events = await booking.outbox()
     rows = {str(r.id): r for r in await booking.rows(reservation,
@@ -329,3 +341,32 @@ async def test_a_batch_is_a_fixed_number_of_statements(booking):
         assert decided_now == n
         counts.append(len(statements))
     assert counts[0] == counts[1] <= 16, counts
+
+
+async def test_bookings_open_at_the_scheduled_time_for_tickets_and_the_grid_alike(booking):
+    """Staff schedule the opening of bookings: before it, a ticket and a direct booking are
+    refused with the opening's date and hour; from it, both are taken."""
+    from datetime import timedelta
+
+    opens = booking.clock() + timedelta(hours=2)
+    period = await opening(booking, capacity=3, bookings_open_at=opens.isoformat())
+    (reg,) = await families(booking, period, 1)
+    early = await submit(booking, reg, [(TUE, "repas")])
+    assert early.status_code in (409, 422), early.text
+    assert "Les réservations de cette période ouvrent le" in early.json()["detail"]
+    direct = await booking.change(reg, (WED, "repas", "reserver"))
+    assert not direct.json()["results"][0]["ok"]
+    assert "ouvrent le" in direct.json()["results"][0]["detail"]
+    settings = (await booking.client.get(f"/staff/calendars/{period.id}",
+                                         headers=booking.staff)).json()
+    assert settings["bookings_open_at"] is not None
+    live = (await booking.client.get(f"/staff/booking-openings/{period.id}",
+                                     headers=booking.staff)).json()
+    assert live["opens_at"] is not None
+
+    booking.clock.set(opens + timedelta(seconds=1))
+    ticket = await submit(booking, reg, [(TUE, "repas")])
+    assert ticket.status_code == 202, ticket.text
+    outcome = (await decided(booking, reg, ticket.json()["id"]))["outcomes"]
+    assert [o["status"] for o in outcome] == ["reservee"]
+    assert (await booking.book(reg, WED))["ok"]

@@ -90,7 +90,9 @@ def born_years_ago(years: int) -> date:
 @pytest.fixture
 async def enrolment(database_url: str):
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, database_url)
-    app = create_app(EnrolmentSettings(database_url=database_url, kafka_enabled=False))
+    # The decider is woken by each ticket; no background polling to disturb statement counts.
+    app = create_app(EnrolmentSettings(database_url=database_url, kafka_enabled=False,
+                                       queue_poll_seconds=3600))
     async with app.router.lifespan_context(app):
         app.state.token_verifier = tokens.verifier()
         transport = httpx.ASGITransport(app=app)

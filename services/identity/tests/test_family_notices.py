@@ -88,6 +88,36 @@ async def test_a_waiting_day_that_gets_a_place_is_emailed_once(identity):
     assert len(about) == 1  # once, and nothing for the family's own cancellation
 
 
+async def test_a_booking_ticket_of_an_opening_is_emailed_once_as_one_summary(identity):
+    from marelle_contracts import booking as bk
+
+    family_id, parent = await identity.family_with_account("Famille Vidal", "vidal@example.org",
+                                                           child="Inès")
+    family = (await identity.client.get(f"/families/{family_id}", headers=parent)).json()
+    child_id = next(p["id"] for p in family["persons"] if p["role"] == "child")
+    dispatch = EventDispatcher(family_notices.BOOKING_CONSUMER, identity.app.state.uow_factory,
+                               family_notices.booking_handlers(identity.app.state.settings))
+    decided = new_envelope(bk.TicketDecided(
+        ticket_id=uuid.uuid4(), family_id=family_id, child_id=child_id,
+        registration_id=uuid.uuid4(), period_label="Été 2027", position=12, booked=2,
+        waitlisted=1, refused=0, lines=[
+            bk.TicketLine(label="Inès — lundi 5 juillet, journée", status="reservee",
+                          detail="Réservé : journée."),
+            bk.TicketLine(label="Inès — mardi 6 juillet, journée", status="reservee",
+                          detail="Réservé : journée."),
+            bk.TicketLine(label="Inès — mercredi 7 juillet, journée", status="liste_attente",
+                          detail="Complet : sur la liste d'attente, en position 3.")]),
+        producer="booking", version=1)
+    await dispatch(decided)
+    await dispatch(decided)  # redelivered: no second email
+    mail = await identity.mail.wait_for("vidal@example.org", "Réservations de Inès")
+    text = identity.mail.text(mail)
+    assert "2 jour(s) réservé(s), 1 en liste d'attente" in text
+    assert "mercredi 7 juillet, journée : Complet" in text
+    assert len([m for m in identity.mail.messages if m["To"] == "vidal@example.org"
+                and "Réservations de" in str(m["Subject"])]) == 1
+
+
 async def test_a_new_invoice_and_a_payment_are_emailed_once_in_french(identity):
     from datetime import UTC, datetime
 

@@ -12,7 +12,7 @@ import uuid
 from datetime import date, datetime, time
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from marelle_contracts.booking import AttendanceStatus, ReservationStatus, ShuttleDirection
 from marelle_contracts.dashboard import RequestItem, RequestItems
@@ -83,6 +83,10 @@ class CalendarSettingsIn(Strict):
     families_may_modify: bool = True
     week_only: bool = False
     memo: FreeText(4000) = ""  # type: ignore[valid-type]
+    # The scheduled opening of bookings (the opening rush): before it, families book nothing.
+    bookings_open_at: AwareDatetime | None = Field(
+        None, description="When families may start booking (null: at once). — Ouverture des "
+                          "réservations aux familles (vide : dès maintenant).")
     units: Annotated[list[UnitIn], Field(min_length=1, max_length=20)]
     capacities: Annotated[list[CapacityIn], Field(max_length=5000)] = []
 
@@ -119,6 +123,8 @@ class CalendarSettings(Answer):
     families_may_modify: bool
     week_only: bool
     memo: str = ""
+    bookings_open_at: datetime | None = Field(
+        None, description="When families may start booking. — Ouverture des réservations.")
     units: list[UnitInfo]
     capacities: list[CapacityIn] = []
     opening_days: list[date]

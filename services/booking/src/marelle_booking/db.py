@@ -77,6 +77,8 @@ calendar = Table(
     Column("families_may_modify", Boolean, nullable=False),
     Column("week_only", Boolean, nullable=False),
     Column("memo", Text, nullable=False, server_default=""),
+    # The scheduled opening of bookings to families (null: open at once).
+    Column("bookings_open_at", UtcDateTime, nullable=True),
     # JSON list of {code, label, kind, implies}, in the grid's order.
     Column("units", Text, nullable=False),
     Column("version", Integer, nullable=False),

@@ -19,3 +19,6 @@ class EnrolmentSettings(ServiceSettings):
     queue_batch_size: int = 200
     # How long a process reuses a group's and period's rows to check submissions (seconds).
     queue_catalogue_ttl_seconds: float = 1.0
+    # How often an idle decider looks for tickets taken by another process (seconds); this
+    # process's own tickets wake it at once.
+    queue_poll_seconds: float = 0.25

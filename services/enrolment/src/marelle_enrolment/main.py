@@ -40,7 +40,8 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
     # The opening queue's decider (docs/opening-rush.md): woken by this process's tickets,
     # polling for the other processes'.
     decider = Decider("enrolment-tickets",
-                      lambda: tickets.decide_once(runtime.uow, settings.queue_batch_size))
+                      lambda: tickets.decide_once(runtime.uow, settings.queue_batch_size),
+                      poll_seconds=settings.queue_poll_seconds)
     app = create_service_app(
         runtime, title="Marelle — enrolment", routers=routers,
         on_startup=[decider.start], on_shutdown=[decider.stop],

@@ -120,8 +120,21 @@ def booking_handlers(settings: IdentitySettings) -> dict[str, PayloadHandler]:
                     f"La structure a annulé la réservation de {child} du {_day(p.day)} "
                     f"({p.unit_label}).", [], "/mes-inscriptions", "Voir mes réservations")
 
+    async def ticket(p: bk.TicketDecided, e: Envelope, uow: UnitOfWork) -> None:
+        child = await _child_name(uow, p.child_id)
+        summary = ", ".join(part for part in (
+            f"{p.booked} jour(s) réservé(s)" if p.booked else "",
+            f"{p.waitlisted} en liste d'attente" if p.waitlisted else "",
+            f"{p.refused} refusé(s)" if p.refused else "") if part)
+        await _send(uow, settings, p.family_id, f"Réservations de {child} : demande traitée",
+                    f"Votre demande de réservation pour {child} ({p.period_label}) a été "
+                    f"traitée : {summary}.",
+                    [f"{line.label} : {line.detail}" for line in p.lines],
+                    "/mes-inscriptions", "Voir mes réservations")
+
     return {"booking.reservation_promoted": promoted,
-            "booking.reservation_cancelled": cancelled}
+            "booking.reservation_cancelled": cancelled,
+            "booking.ticket_decided": ticket}
 
 
 def _eur(cents: int) -> str:

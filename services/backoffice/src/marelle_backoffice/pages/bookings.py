@@ -19,7 +19,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from marelle_backoffice.clients import UpstreamProblem
 from marelle_backoffice.forms import FormErrors, text
 from marelle_backoffice.i18n import Translator
-from marelle_backoffice.pages.common import checked_id, flash, parse_date, parse_time
+from marelle_backoffice.pages.common import (
+    checked_id,
+    flash,
+    parse_date,
+    parse_time,
+    paris_moment,
+    paris_parts,
+)
 from marelle_backoffice.pages.tree import CatalogueIndex
 from marelle_backoffice.rendering import render
 from marelle_backoffice.session import StaffSession, booking, enrolment, require_session
@@ -98,6 +105,25 @@ def _hm(value: Any) -> str:
     return str(value or "")[:5]
 
 
+def _opening(values: Mapping[str, str], errors: FormErrors, t: Translator) -> Any:
+    """The scheduled opening of bookings (a date and an hour in Paris), or None: open at once."""
+    day_text, hour_text = values["ouverture-date"], values["ouverture-heure"]
+    if not day_text and not hour_text:
+        return None
+    day = parse_date(day_text) if day_text else None
+    hour = parse_time(hour_text) if hour_text else None
+    if day is None:
+        errors.add("ouverture-date", t("calendar.opening.error.date"))
+    if hour is None:
+        errors.add("ouverture-heure", t("calendar.opening.error.hour"))
+    if day is None or hour is None:
+        return None
+    moment = paris_moment(day, hour)
+    if moment is None:
+        errors.add("ouverture-heure", t("calendar.opening.error.hour"))
+    return moment
+
+
 def _values(calendar: Mapping[str, Any] | None, groups: list[dict[str, Any]]) -> dict[str, Any]:
     """The form's values: booking's defaults for a new calendar, else the current options."""
     c: Mapping[str, Any] = calendar or {}
@@ -113,6 +139,7 @@ def _values(calendar: Mapping[str, Any] | None, groups: list[dict[str, Any]]) ->
         "semaine": c.get("week_only", False),
         "memo": c.get("memo") or "",
     }
+    values["ouverture-date"], values["ouverture-heure"] = paris_parts(c.get("bookings_open_at"))
     for prefix, key in DEADLINES.items():
         deadline = c.get(key) or {"days": 1, "working_days": False, "cutoff": "15:00"}
         values[f"{prefix}-jours"] = str(deadline.get("days", ""))
@@ -177,7 +204,8 @@ class CalendarForm:
         values: dict[str, Any] = {
             "jours": {v for v in form.getlist("jours") if v in {str(d) for d in range(1, 8)}},
             **{name: text(form, name) for name in ("dates-ajoutees", "dates-retirees", "zone",
-                                                   "horizon", "memo")},
+                                                   "horizon", "memo", "ouverture-date",
+                                                   "ouverture-heure")},
             **{name: form.get(name) == "oui" for name in ("feries", "vacances", "modifiable",
                                                           "semaine")},
         }
@@ -213,6 +241,7 @@ class CalendarForm:
                               "cutoff": hour.strftime("%H:%M") if hour else None}
         horizon = _number(values, "horizon", 1, 730, errors, t("calendar.error.horizon"),
                           required=False)
+        opens_at = _opening(values, errors, t)
 
         units = []
         codes: dict[str, int] = {}
@@ -268,13 +297,15 @@ class CalendarForm:
             **deadlines, "horizon_days": horizon, "families_may_modify": values["modifiable"],
             "week_only": values["semaine"], "memo": values["memo"], "units": units,
             "capacities": capacities,
+            "bookings_open_at": opens_at.isoformat() if opens_at else None,
         }
 
     _SIMPLE = {"weekdays": "jour-1", "added_dates": "dates-ajoutees",
                "removed_dates": "dates-retirees", "skip_public_holidays": "feries",
                "skip_school_holidays": "vacances", "school_zone": "zone",
                "horizon_days": "horizon", "families_may_modify": "modifiable",
-               "week_only": "semaine", "memo": "memo", "units": "unite-0-code"}
+               "week_only": "semaine", "memo": "memo", "units": "unite-0-code",
+               "bookings_open_at": "ouverture-date"}
     _DEADLINE_PARTS = {"days": "jours", "working_days": "ouvres", "cutoff": "heure"}
     _UNIT_PARTS = {"code": "code", "label": "libelle", "kind": "type", "implies": "inclut"}
 

@@ -118,3 +118,10 @@ def implied_units(units: dict[str, list[str]], code: str) -> list[str]:
 def missing_week_days(week: Week, covered: set[date]) -> bool:
     """Week-only rule: True when some opening day of the week is not covered."""
     return not set(week.days) <= covered
+
+
+def not_open_refusal(opens_at: datetime) -> str:
+    """Before the scheduled opening of bookings (the opening rush)."""
+    local = opens_at.astimezone(PARIS)
+    return (f"Les réservations de cette période ouvrent le {local.strftime('%d/%m/%Y')} à "
+            f"{local.strftime('%H:%M')}.")

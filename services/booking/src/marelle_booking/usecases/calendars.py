@@ -74,6 +74,7 @@ def _row_values(s: dict[str, Any], now: datetime) -> dict[str, Any]:
         "cancellation_deadline_working": c["working_days"], "cancellation_cutoff": c["cutoff"],
         "horizon_days": s["horizon_days"], "families_may_modify": s["families_may_modify"],
         "week_only": s["week_only"], "memo": s["memo"].strip(),
+        "bookings_open_at": s.get("bookings_open_at"),
         "units": json.dumps([{"code": u["code"], "label": u["label"], "kind": u["kind"],
                               "implies": list(u.get("implies") or [])} for u in s["units"]]),
         "updated_at": now,
@@ -194,6 +195,7 @@ def settings_view(cal: Any, period: Any, capacities: list[dict[str, Any]]) -> di
         "cancellation_deadline": _deadline(cal.cancellation),
         "horizon_days": cal.horizon_days, "families_may_modify": cal.families_may_modify,
         "week_only": cal.week_only, "memo": cal.memo, "units": cal.units,
+        "bookings_open_at": cal.bookings_open_at,
         "capacities": capacities, "opening_days": cal.opening_days, "weeks": weeks_view(cal),
         "version": cal.version,
     }

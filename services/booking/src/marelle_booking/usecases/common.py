@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +36,7 @@ class Calendar:
     memo: str
     units: list[dict[str, Any]]
     version: int
+    bookings_open_at: datetime | None = None
     row: Any = None
     _opening: list[date] | None = field(default=None, repr=False)
     _weeks: list[Week] | None = field(default=None, repr=False)
@@ -86,7 +87,7 @@ def calendar_from_row(row: Any, start: date, end: date) -> Calendar:
                               row.cancellation_cutoff),
         horizon_days=row.horizon_days, families_may_modify=row.families_may_modify,
         week_only=row.week_only, memo=row.memo, units=json.loads(row.units),
-        version=row.version, row=row)
+        version=row.version, bookings_open_at=row.bookings_open_at, row=row)
 
 
 async def period_row(uow: UnitOfWork, period_id: uuid.UUID) -> Any:

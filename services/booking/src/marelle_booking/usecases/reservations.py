@@ -39,6 +39,7 @@ from marelle_booking.db import (
 )
 from marelle_booking.domain.calendar import closed_refusal, long_day, week_of, weekday_letter
 from marelle_booking.domain.rules import (
+    not_open_refusal,
     ALREADY_BOOKED,
     ALREADY_CHANGED,
     NO_PLACES,
@@ -118,6 +119,8 @@ def booking_refusal(cal: Calendar, day: date, now: datetime, *, family: bool = T
         return past_refusal()
     if family and not cal.families_may_modify:
         return NOT_MODIFIABLE
+    if family and cal.bookings_open_at is not None and now < cal.bookings_open_at:
+        return not_open_refusal(cal.bookings_open_at)
     if family and not cal.booking.allows(day, now):
         return cal.booking.booking_refusal()
     if family and not within_horizon(day, now, cal.horizon_days):

@@ -366,6 +366,15 @@ async def _decide(uow: UnitOfWork, batch: Batch, tickets: list[tuple[Any, list]]
         outcomes = _decide_ticket(batch, t, reg, cal_of(reg) if valid else None, days,
                                   refusals[i], slots, active)
         batch.decided.append({"tid": t.id, "at": batch.now, "out": json.dumps(outcomes)})
+        count = {s: sum(o["status"] == s for o in outcomes) for s in (BOOKED, WAITING, REFUSED)}
+        # One event per ticket: identity emails the family one summary, not one per day.
+        batch.event(events.TicketDecided(
+            ticket_id=t.id, family_id=t.family_id, child_id=t.child_id,
+            registration_id=t.registration_id, period_label=t.resource_label,
+            position=t.position, booked=count[BOOKED], waitlisted=count[WAITING],
+            refused=count[REFUSED],
+            lines=[events.TicketLine(label=o["label"], status=o["status"], detail=o["detail"])
+                   for o in outcomes[:250]]), t.id)
 
 
 async def _lock_slots(uow: UnitOfWork, period_id: uuid.UUID, wanted: set[SlotKey]
@@ -604,7 +613,8 @@ async def opening_status(uow: UnitOfWork, period_id: uuid.UUID) -> dict[str, Any
     decided = counter.decided if counter else 0
     return {
         "period_id": period_id, "label": f"{period.activity_name} — {period.label}",
-        "opens_at": None, "priority_opens_at": None,
+        "opens_at": cal.bookings_open_at if cal is not None else None,
+        "priority_opens_at": None,
         "resources": [{"id": g["group_id"], "label": g["label"],
                        "capacity": capacity.get(g["group_id"], 0), "received": received,
                        "decided": decided, "places_left": left.get(g["group_id"], 0),
