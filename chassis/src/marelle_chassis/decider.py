@@ -30,6 +30,7 @@ class Decider:
         self._max_backoff = max_backoff
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.decided = 0  # items decided by this process (for logs and tests)
 
     def notify(self) -> None:
@@ -39,16 +40,25 @@ class Decider:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"decider-{self.name}")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let the batch in progress finish (cancelling a transaction half-way through a
+        database call can leave its connection hanging), then stop; cancel only past `grace`."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=grace)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
+        self._stopping = False
 
     async def _run(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 count = await self._decide_once()
@@ -64,6 +74,6 @@ class Decider:
             backoff = 0.1
             self.decided += count
             if count:
-                continue  # more may be waiting: no sleep while there is work
+                continue  # more may be waiting: no sleep while there is work (or stopping)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
