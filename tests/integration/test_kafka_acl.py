@@ -66,7 +66,12 @@ def auth_broker() -> Iterator[AuthBroker]:
         unavailable("Kafka (--auth)", str(exc))
     broker = AuthBroker(line[0].split("=", 1)[1].strip(), data_dir, passwords)
     try:
-        asyncio.run(ensure_topics(broker.servers, Topics.all(), security_env=broker.env("admin")))
+        # The event topics, their DLQs and billing's retry topics (what `acls.sh --topics` makes
+        # in production: a consumer also reads its own `<topic>.retry.<principal>`).
+        asyncio.run(ensure_topics(
+            broker.servers,
+            [*Topics.all(), *(f"{t}.retry.billing" for t in Topics.all_event_topics())],
+            security_env=broker.env("admin")))
         acl_env = {**env, "KAFKA_BOOTSTRAP_SERVERS": broker.servers,
                    "KAFKA_ADMIN_CONFIG": str(data_dir / "admin.properties"),
                    "MARELLE_KAFKA_BILLING_PASSWORD": passwords["billing"],

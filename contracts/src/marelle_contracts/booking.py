@@ -170,7 +170,7 @@ class RollCallLocked(_Payload):
 
 class TicketLine(_Payload):
     label: str = Field(description="The day and unit, for people. — Le jour et l'accueil "
-                                   "(« Léa — mercredi 8 juillet, journée »).")
+                                   "(« Léa, mercredi 8 juillet, journée »).")
     status: str = Field(description="reservee, liste_attente or refusee. — Le résultat.")
     detail: str = Field(description="The outcome in French. — Le résultat, en français.")
 

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from marelle_contracts.http import identity as contract
+from marelle_chassis.errors import problem
 from marelle_gateway.api.proxy import DROP_UNKNOWN, api_parent, relay
 from marelle_gateway.clients import Upstreams
 from marelle_gateway.identity import UpstreamProblem, UpstreamUnavailable, family_path
@@ -102,10 +103,23 @@ def attachment(document: dict[str, Any]) -> Response:
 
 @router.get("/compte/mes-donnees", response_model=MyData,
             summary="Télécharger mes données personnelles (JSON, en pièce jointe)",
-            responses=_ERRORS)
+            responses={403: {"description": "Export refusé (problem+json)"},
+                       404: {"description": "Foyer introuvable (problem+json)"},
+                       502: {"description": "Réponse inattendue du service des comptes"},
+                       **_ERRORS})
 async def my_data(request: Request, session: Session = Depends(api_parent)) -> Response:
-    document = await assemble(request.app.state.upstreams, session.family_id,
-                              session.access_token, client_ip(request))
+    try:
+        document = await assemble(request.app.state.upstreams, session.family_id,
+                                  session.access_token, client_ip(request))
+    except UpstreamProblem as refused:
+        # identity refused the export (session ended, unknown household): its answer, relayed.
+        status = refused.status if refused.status in (401, 403, 404) else 502
+        answer = problem(status, "Export impossible", refused.detail or
+                         "Vos données ne peuvent pas être exportées pour le moment.",
+                         instance=request.url.path)
+        if status == 401:
+            answer.headers["WWW-Authenticate"] = "Bearer"
+        return answer
     return attachment(document)
 
 
