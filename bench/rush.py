@@ -435,7 +435,8 @@ async def marelle_round(run: Run, stack: Any, pairs: list[tuple[uuid.UUID, uuid.
     sampler = Sampler(lags={c: (LAG_GROUPS[c], ENROLMENT_TOPIC) for c in consumers},
                       outboxes={"enrolment": db}, kafka=run.infra.kafka, interval=0.5).start()
     meter = CpuMeter(stack.procs.values(), run.infra).start()
-    spy = (Profile(stack.procs["enrolment"], run.workdir / f"enrolment-{mode}.spy").start()
+    spy = (Profile(stack.procs[args.profile_process],
+                   run.workdir / f"{args.profile_process}-{mode}.spy").start()
            if profile else None)
     client_cpu = os.times()
     results = await drive(request, args, mode)
@@ -556,7 +557,7 @@ async def scenario(run: Run, args: argparse.Namespace) -> None:
         + f" (target ≥ 0.5; p99 ≤ 150 ms; final ≤ 10 s after the last submit). Sampled: "
         f"{json.dumps(m0['sampled'])}. Invariants: "
         f"{'held' if not problems else '; '.join(problems)}.\n\n"
-        + profile_markdown("Where enrolment's time goes during the first round",
+        + profile_markdown(f"Where {args.profile_process}'s time goes during the first round",
                            m0.get("profile", {})))
     save(args.save_as or "rush", result, summary)
     if problems:
@@ -576,6 +577,8 @@ def add_load_arguments(parser: argparse.ArgumentParser, families: int, places: i
     parser.add_argument("--sample", type=int, default=50,
                         help="tickets followed through the gateway until decided")
     parser.add_argument("--timeout", type=float, default=60.0, help="per request")
+    parser.add_argument("--profile-process", default="enrolment", choices=("enrolment", "gateway"),
+                        help="the process py-spy samples during the first Marelle round")
     parser.add_argument("--retries", type=int, default=5,
                         help="retries of a 429/503/no answer, same Idempotency-Key")
     parser.add_argument("--final-timeout", type=float, default=900.0)

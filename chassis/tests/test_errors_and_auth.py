@@ -209,3 +209,41 @@ async def test_an_unreachable_database_is_a_french_503_never_a_500():
     assert busy.headers["content-type"].startswith("application/problem+json")
     assert "momentanément indisponible" in busy.json()["detail"]
     assert broken.status_code == 500
+
+
+async def test_a_token_verified_once_is_still_refused_once_expired_revoked_or_its_key_withdrawn(
+        monkeypatch):
+    """Verified tokens are remembered (the RSA check is the costly part), never their validity:
+    expiry, revocation and the signing key are checked at every request."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from marelle_chassis import auth
+    from marelle_chassis.revocations import Revocations
+
+    decoded = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(auth.jwt, "decode",
+                        lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
+    revocations = Revocations()
+    verifier = TokenVerifier(jwks=jwks(), revocations=revocations)
+    parent = token({"sub": "p", "kind": "parent", "family_id": str(uuid.uuid4()), "sid": "s1"})
+    for _ in range(3):
+        assert (await verifier.verify(parent)).subject == "p"
+    assert len(decoded) == 1, "the signature is checked once per token, not per request"
+
+    revocations.revoke("p", "s1", datetime.now(UTC) + timedelta(seconds=1))
+    with pytest.raises(Exception, match="session a été fermée"):
+        await verifier.verify(parent)
+
+    short = token({"sub": "s", "kind": "staff"}, ttl=1)
+    assert (await verifier.verify(short)).subject == "s"
+    await asyncio.sleep(2.1)  # past its `exp`
+    with pytest.raises(Exception, match="expiré"):
+        await verifier.verify(short)
+
+    staff = token({"sub": "s", "kind": "staff"})
+    assert (await verifier.verify(staff)).subject == "s"
+    verifier._load(jwks(OTHER_KEY, kid="k2"))  # the key that signed it is withdrawn
+    with pytest.raises(Exception, match="clé inconnue"):
+        await verifier.verify(staff)

@@ -66,6 +66,10 @@ class TokenVerifier:
         self._fetched_at = 0.0
         self._min_refresh = min_refresh
         self._lock = asyncio.Lock()
+        # Tokens already verified (the exact string) → (kid, exp, claims): a family's app sends
+        # the same token with every request for its 15 minutes; checking the RSA signature
+        # again each time was most of the cost of authenticating (bench/rush.py).
+        self._verified: dict[str, tuple[str, float, dict[str, Any]]] = {}
         if jwks:
             self._load(jwks)
 
@@ -85,6 +89,17 @@ class TokenVerifier:
             self._fetched_at = time.monotonic()
 
     async def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None and known[0] in self._keys and time.time() < known[1]:
+            claims = known[2]
+        else:
+            claims = await self._decode(token)
+        if self.revocations is not None and self.revocations.is_revoked(
+                str(claims["sub"]), claims.get("sid"), _issued_at(claims), token):
+            raise Unauthorized("Cette session a été fermée ; reconnectez-vous.")
+        return principal_from_claims(claims)
+
+    async def _decode(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -107,10 +122,14 @@ class TokenVerifier:
             raise Unauthorized("Votre session a expiré ; reconnectez-vous.") from None
         except jwt.PyJWTError:
             raise Unauthorized("Jeton d'accès invalide.") from None
-        if self.revocations is not None and self.revocations.is_revoked(
-                str(claims["sub"]), claims.get("sid"), _issued_at(claims), token):
-            raise Unauthorized("Cette session a été fermée ; reconnectez-vous.")
-        return principal_from_claims(claims)
+        try:
+            expires = float(claims["exp"])
+        except (TypeError, ValueError):
+            return claims  # verified by PyJWT, but not kept: an odd `exp` is checked every time
+        if len(self._verified) >= 20_000:
+            self._verified.clear()  # bounded; the next requests simply verify again
+        self._verified[token] = (kid, expires, claims)
+        return claims
 
 
 def _issued_at(claims: dict[str, Any]) -> float:

@@ -68,7 +68,7 @@ def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
     return name == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> AsyncEngine:
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -80,7 +80,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     # No pre-ping: it costs a round trip per transaction (measured in bench/rush.py). After a
     # restart of PostgreSQL the first use of a dead connection fails, SQLAlchemy invalidates
     # the pool, and the failure is transient: retried by `retry_transaction` and the consumers.
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=False)
+    # No overflow: a connection opened beyond the pool is closed when given back, so under a
+    # rush every request paid a new connection (TLS attempt, authentication); requests wait for
+    # one of the pool's instead (on two cores more connections bring no more throughput).
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0,
+                               pool_pre_ping=False)
 
 
 def _sqlite_single_writer(engine: AsyncEngine) -> None:

@@ -47,7 +47,7 @@ class ServiceRuntime:
         self.name = settings.service_name
         self.metadata = metadata
         self.migrations_dir = migrations_dir
-        self.engine = db.create_engine(settings.database_url)
+        self.engine = db.create_engine(settings.database_url, pool_size=settings.db_pool_size)
         self.sessions = db.session_factory(self.engine)
         self.broker: KafkaBroker | None = (
             create_broker(settings.kafka_bootstrap_servers, client_id=self.name)

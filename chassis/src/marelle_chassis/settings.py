@@ -48,6 +48,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Requests served at once by a process; beyond, 503 + Retry-After (LoadSheddingMiddleware).
     max_in_flight: int = 512
+    # PostgreSQL connections of the process (each service has its own; 4 × 20 fits the default
+    # max_connections of 100 with room for the migrations and the operators).
+    db_pool_size: int = 20
     log_json: bool = True
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -66,7 +67,10 @@ def create_app(settings: GatewaySettings | None = None,
             # ask several services), a short pool timeout answers a French 503 at once.
             limits = httpx.Limits(max_connections=settings.max_in_flight,
                                   max_keepalive_connections=settings.max_in_flight)
-            async with httpx.AsyncClient(transport=transport, limits=limits,
+            # aiohttp's pool under httpx's API: httpcore's pool scans every connection for
+            # every request (most of the gateway's CPU in the rush benchmark, bench/rush.py).
+            async with httpx.AsyncClient(transport=transport or AiohttpTransport(limits=limits),
+                                         limits=limits,
                                          timeout=httpx.Timeout(settings.upstream_timeout,
                                                                pool=1.0)
                                          ) as client:

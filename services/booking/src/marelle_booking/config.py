@@ -14,3 +14,5 @@ class BookingSettings(ServiceSettings):
     # tickets acknowledged by another process.
     queue_batch_size: int = 200
     queue_poll_seconds: float = 0.25
+    # A woken decider waits this long for more submissions before deciding a batch (seconds).
+    queue_linger_seconds: float = 0.05

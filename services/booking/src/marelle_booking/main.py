@@ -45,7 +45,8 @@ def create_app(settings: BookingSettings | None = None, clock: Clock = system_cl
     # The opening queue: tickets acknowledged here (or by another process) decided in batches.
     decider = Decider("booking-tickets", lambda: tickets.decide_pending(
         runtime.uow, clock, batch_size=settings.queue_batch_size),
-        poll_seconds=settings.queue_poll_seconds)
+        poll_seconds=settings.queue_poll_seconds,
+        linger_seconds=settings.queue_linger_seconds)
     app = create_service_app(
         runtime, title="Marelle — booking", routers=routers,
         on_startup=[decider.start], on_shutdown=[decider.stop],

@@ -22,3 +22,5 @@ class EnrolmentSettings(ServiceSettings):
     # How often an idle decider looks for tickets taken by another process (seconds); this
     # process's own tickets wake it at once.
     queue_poll_seconds: float = 0.25
+    # A woken decider waits this long for more submissions before deciding a batch (seconds).
+    queue_linger_seconds: float = 0.05

@@ -41,7 +41,8 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
     # polling for the other processes'.
     decider = Decider("enrolment-tickets",
                       lambda: tickets.decide_once(runtime.uow, settings.queue_batch_size),
-                      poll_seconds=settings.queue_poll_seconds)
+                      poll_seconds=settings.queue_poll_seconds,
+                      linger_seconds=settings.queue_linger_seconds)
     app = create_service_app(
         runtime, title="Marelle — enrolment", routers=routers,
         on_startup=[decider.start], on_shutdown=[decider.stop],

@@ -24,15 +24,16 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, text, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from marelle_chassis import context
-from marelle_chassis.domain_errors import Conflict, InvalidInput, NotFound
-from marelle_chassis.transactions import retry_transaction
+from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
+from marelle_chassis.transactions import retry_transaction, statement_per_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import booking as events
 from marelle_booking.db import (
@@ -128,6 +129,32 @@ def _precheck(cal: Calendar, reg: Any, days: list[dict[str, Any]], now: datetime
                        f"Aucun des jours demandés n'est réservable : {reasons[0]}")
 
 
+_TICKET_COLUMNS = ("id", "family_id", "idempotency_key", "resource_id", "resource_label",
+                   "registration_id", "child_id", "status", "if_some_full", "days",
+                   "received_at", "decided_at", "outcomes")
+
+
+def _ticket_in_line_statement() -> Any:
+    """PostgreSQL, one statement: the period's counter bumped and the ticket inserted at that
+    position, or neither (a repeated key conflicts: no position consumed). Returns (issued,
+    decided). Built once; the values are bound parameters `t_<column>`."""
+    counter = (postgresql.insert(queue_counter)
+               .values(resource_id=bindparam("t_resource_id",
+                                             type_=queue_counter.c.resource_id.type),
+                       issued=1, decided=0)
+               .on_conflict_do_update(index_elements=[queue_counter.c.resource_id],
+                                      set_={"issued": queue_counter.c.issued + 1})
+               .returning(queue_counter.c.issued, queue_counter.c.decided)
+               .cte("counter"))
+    values = [bindparam(f"t_{name}", type_=queue_ticket.c[name].type) for name in _TICKET_COLUMNS]
+    inserted = (insert(queue_ticket)
+                .from_select([*_TICKET_COLUMNS, "position"], select(*values, counter.c.issued))
+                .returning(queue_ticket.c.position)
+                .cte("inserted"))
+    return select(inserted.c.position, counter.c.decided).select_from(
+        inserted.join(counter, literal(True)))
+
+
 def _upsert_counter(dialect: str, resource_id: uuid.UUID) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(queue_counter).values(resource_id=resource_id, issued=1, decided=0)
@@ -140,39 +167,55 @@ def _upsert_counter(dialect: str, resource_id: uuid.UUID) -> Any:
 async def submit(uow_factory: Any, family_id: uuid.UUID, key: str, body: dict[str, Any],
                  now: datetime, *, on_commit: Callable[[], None] | None = None
                  ) -> tuple[dict[str, Any], bool]:
-    """The ticket of this submission and whether it is new (202) or a repeat of the key (200)."""
-    async with uow_factory() as uow:
-        if (existing := await _by_key(uow, family_id, key)) is not None:
-            return existing, False
-        reg = await family_registration(uow, family_id, body["registration_id"])
-        cal = await load_calendar(uow, reg.period_id, reg.start_date, reg.end_date)
-    _precheck(cal, reg, body["days"], now)
-    days = [{"date": d["date"].isoformat(), "unit": d["unit"]} for d in body["days"]]
+    """The ticket of this submission and whether it is new (202) or a repeat of the key (200).
+
+    A repeat is found by the key's unique index (the INSERT conflicts, nothing is written), or,
+    when the submission would now be refused (the deadline passed since), by looking the key up:
+    the ticket already given stays the family's either way."""
     ticket_id = uuid.uuid4()
-    label = f"{reg.activity_name} — {reg.period_label}"
 
-    async def once() -> dict[str, Any]:
+    async def once() -> dict[str, Any] | None:
         async with uow_factory() as uow:
-            dialect = uow.session.bind.dialect.name
-            issued, decided = (await uow.session.execute(
-                _upsert_counter(dialect, reg.period_id))).one()
-            row = (await uow.session.execute(insert(queue_ticket).values(
-                id=ticket_id, family_id=family_id, idempotency_key=key,
-                resource_id=reg.period_id, resource_label=label[:250],
-                registration_id=reg.registration_id, child_id=reg.child_id, position=issued,
-                status=QUEUED, if_some_full=body["if_some_full"], days=json.dumps(days),
-                received_at=now, outcomes="[]").returning(*queue_ticket.c))).one()
-            await uow.commit()
-            return _answer(row, decided)
+            # PostgreSQL: two reads and one write, each its own transaction (see chassis).
+            postgres = await statement_per_transaction(uow.session)
+            try:
+                reg = await family_registration(uow, family_id, body["registration_id"])
+                cal = await load_calendar(uow, reg.period_id, reg.start_date, reg.end_date)
+                _precheck(cal, reg, body["days"], now)
+            except DomainError:
+                if await _by_key(uow, family_id, key) is not None:
+                    return None
+                raise
+            days = [{"date": d["date"].isoformat(), "unit": d["unit"]} for d in body["days"]]
+            ticket = {
+                "id": ticket_id, "family_id": family_id, "idempotency_key": key,
+                "resource_id": reg.period_id,
+                "resource_label": f"{reg.activity_name} — {reg.period_label}"[:250],
+                "registration_id": reg.registration_id, "child_id": reg.child_id,
+                "status": QUEUED, "if_some_full": body["if_some_full"],
+                "days": json.dumps(days), "received_at": now, "decided_at": None,
+                "outcomes": "[]"}
+            try:
+                if postgres:
+                    issued, decided = (await uow.session.execute(
+                        _TICKET_IN_LINE, {f"t_{k}": v for k, v in ticket.items()})).one()
+                else:
+                    issued, decided = (await uow.session.execute(
+                        _upsert_counter("sqlite", reg.period_id))).one()
+                    await uow.session.execute(
+                        insert(queue_ticket).values(**ticket, position=issued))
+                await uow.commit()
+            except IntegrityError:
+                return None  # the same key committed meanwhile (a double click)
+        return _answer(SimpleNamespace(**ticket, position=issued), decided)
 
-    try:
-        ticket = await retry_transaction(once)
-    except IntegrityError:
-        # The same key committed meanwhile (a double click): that ticket, no second place.
+    ticket = await retry_transaction(once)
+    if ticket is None:
         async with uow_factory() as uow:
-            if (existing := await _by_key(uow, family_id, key)) is not None:
-                return existing, False
-        raise
+            existing = await _by_key(uow, family_id, key)
+        if existing is None:  # pragma: no cover — the conflicting row is committed by then
+            raise Conflict("Votre demande est en cours d'enregistrement : réessayez.")
+        return existing, False
     if on_commit is not None:
         on_commit()
     return ticket, True
@@ -196,6 +239,9 @@ async def family_tickets(uow: UnitOfWork, family_id: uuid.UUID, limit: int = 100
             .order_by(queue_ticket.c.received_at.desc(), queue_ticket.c.position.desc())
             .limit(limit))).all()
     return [_answer(r, r.decided_n) for r in rows]
+
+
+_TICKET_IN_LINE = _ticket_in_line_statement()
 
 
 # --- deciding -----------------------------------------------------------------------------------

@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
-from marelle_chassis.transactions import retry_transaction
+from marelle_chassis.transactions import retry_transaction, statement_per_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import enrolment as events
 from marelle_enrolment.db import (
@@ -125,6 +125,9 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
         at = now()
         uow = uow_factory()
         async with uow:
+            # PostgreSQL: the reads, then one statement that writes the ticket, each its own
+            # transaction (the group's counter row locked for that statement only).
+            postgres = await statement_per_transaction(uow.session)
             group, p = await cache.get(uow, body.group_id)
             if refuse_unreviewed and await uow.session.scalar(
                     select(family_review.c.needs_review).where(
@@ -143,20 +146,26 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
                 if await _existing(uow, family_id, key) is not None:
                     return None
                 raise
-            counter = (await uow.session.execute(_take_position(uow, group.id))).one()
             ticket = {
                 "id": uuid.uuid4(), "family_id": family_id, "idempotency_key": key,
-                "group_id": group.id, "period_id": group.period_id, "position": counter.issued,
+                "group_id": group.id, "period_id": group.period_id,
                 "child_ids": json.dumps([str(c) for c in child_ids]), "typical_week": week,
                 "memo": body.memo.strip()[:2000], "if_some_full": body.if_some_full,
                 "status": QUEUED, "received_at": at, "decided_at": None, "outcomes": "[]",
             }
             try:
-                await uow.session.execute(insert(queue_ticket).values(**ticket))
+                if postgres:
+                    counter = (await uow.session.execute(
+                        _TICKET_IN_LINE, {f"t_{k}": v for k, v in ticket.items()})).one()
+                else:
+                    counter = (await uow.session.execute(_take_position(uow, group.id))).one()
+                    await uow.session.execute(
+                        insert(queue_ticket).values(**ticket, position=counter.issued))
                 await uow.commit()
             except IntegrityError:
                 return None  # the same key (a refresh, a double click): theirs is the ticket
-        return {**ticket, "decided": counter.decided, "group_label": group.label}
+        return {**ticket, "position": counter.issued, "decided": counter.decided,
+                "group_label": group.label}
 
     ticket = await retry_transaction(acknowledge)
     if ticket is None:
@@ -169,6 +178,35 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
     if notify:
         notify()
     return _ticket_view(SimpleNamespace(**ticket), ticket["group_label"], ticket["decided"]), True
+
+
+_TICKET_COLUMNS = ("id", "family_id", "idempotency_key", "group_id", "period_id", "child_ids",
+                   "typical_week", "memo", "if_some_full", "status", "received_at", "decided_at",
+                   "outcomes")
+
+
+def _ticket_in_line_statement() -> Any:
+    """PostgreSQL, one statement: the group's counter bumped (created on the first ticket) and
+    the ticket inserted at that position, or neither (a repeated key conflicts: no position is
+    consumed). Returns the counter's `issued` (the ticket's position) and `decided`. Built once:
+    the values are bound parameters `t_<column>`."""
+    counter = (postgresql.insert(queue_counter)
+               .values(group_id=bindparam("t_group_id", type_=queue_counter.c.group_id.type),
+                       issued=1, decided=0)
+               .on_conflict_do_update(index_elements=[queue_counter.c.group_id],
+                                      set_={"issued": queue_counter.c.issued + 1})
+               .returning(queue_counter.c.issued, queue_counter.c.decided)
+               .cte("counter"))
+    values = [bindparam(f"t_{name}", type_=queue_ticket.c[name].type) for name in _TICKET_COLUMNS]
+    inserted = (insert(queue_ticket)
+                .from_select([*_TICKET_COLUMNS, "position"], select(*values, counter.c.issued))
+                .returning(queue_ticket.c.position)
+                .cte("inserted"))
+    return select(inserted.c.position.label("issued"), counter.c.decided).select_from(
+        inserted.join(counter, literal(True)))
+
+
+_TICKET_IN_LINE = _ticket_in_line_statement()
 
 
 def _take_position(uow: UnitOfWork, group_id: uuid.UUID) -> Any:
