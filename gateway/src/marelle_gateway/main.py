@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -78,6 +79,7 @@ def create_app(settings: GatewaySettings | None = None,
                                                 settings.proxy_secret)
                 app.state.token_verifier = GatewayTokenVerifier(client, settings.jwks_url,
                                                                 revocations)
+                gc.freeze()  # startup's objects live as long as the process (see chassis runtime)
                 yield
         finally:
             if feed:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response, status
 from marelle_chassis.http import listing_response
 from marelle_enrolment.api import schemas as s
 from marelle_enrolment.api.deps import OwnFamily, UoW, uow_factory
-from marelle_enrolment.usecases import attestations, catalogue, registrations
+from marelle_enrolment.usecases import attestations, catalogue, registrations, requests
 
 router = APIRouter(prefix="/families/{family_id}", tags=["registrations (families)"])
 
@@ -72,11 +72,5 @@ async def download(family_id: OwnFamily, attestation_id: uuid.UUID, uow: UoW) ->
 
 
 @router.get("/requests", response_model=s.RequestItems)
-async def dashboard(family_id: OwnFamily, request: Request) -> dict[str, Any]:
-    new = uow_factory(request)
-    regs = await registrations.family_registrations(new(), family_id)
-    labels = {r["id"]: f"{r['child_first_name']}, {r['activity_name']} - {r['period_label']}"
-              for r in regs}
-    items = registrations.dashboard_items(regs) + attestations.dashboard_items(
-        await attestations.family_attestations(new(), family_id), labels)
-    return {"items": sorted(items, key=lambda i: i["created_at"], reverse=True)}
+async def dashboard(family_id: OwnFamily, uow: UoW) -> dict[str, Any]:
+    return {"items": await requests.family_requests(uow, family_id)}

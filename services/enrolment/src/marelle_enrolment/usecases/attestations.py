@@ -75,8 +75,14 @@ ALREADY_ISSUED = "Cette attestation a déjà été délivrée."
 
 async def family_attestations(uow: UnitOfWork, family_id: uuid.UUID) -> list[dict[str, Any]]:
     async with uow:
-        rows = (await uow.session.execute(select(attestation).where(
-            attestation.c.family_id == family_id).order_by(attestation.c.requested_at.desc()))).all()
+        return await family_attestation_views(uow, family_id)
+
+
+async def family_attestation_views(uow: UnitOfWork, family_id: uuid.UUID
+                                   ) -> list[dict[str, Any]]:
+    """`family_attestations` inside a unit of work the caller opened."""
+    rows = (await uow.session.execute(select(attestation).where(
+        attestation.c.family_id == family_id).order_by(attestation.c.requested_at.desc()))).all()
     return [_view(r) for r in rows]
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from marelle_chassis.audit import audit
@@ -17,7 +18,16 @@ from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, N
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import enrolment as events
-from marelle_enrolment.db import activity_group, child_copy, family_review, period, registration
+from marelle_enrolment.db import (
+    activity,
+    activity_group,
+    activity_type,
+    child_copy,
+    facility,
+    family_review,
+    period,
+    registration,
+)
 from marelle_enrolment.domain.rules import (
     HOLDS_A_PLACE,
     AgeBounds,
@@ -238,32 +248,15 @@ def _outcome(view: dict[str, Any]) -> str:
     }.get(view["status"], "")
 
 
-def _view(r: Any, position: int | None) -> dict[str, Any]:
-    return {
-        "id": r.id, "child_id": r.child_id, "child_first_name": r.first_name,
-        "child_last_name": r.last_name, "family_id": r.family_id, "period_id": r.period_id,
-        "group_id": r.group_id, "status": r.status, "mark": status_mark(r.status, r.pre_registration),
-        "pre_registration": r.pre_registration, "facility_name": r.facility_name,
-        "activity_name": r.activity_name, "period_label": r.period_label,
-        "group_label": r.group_label, "start_date": r.start_date, "end_date": r.end_date,
-        # Most requests carry no typical week: no JSON parsing for those (long listings).
-        "typical_week": json.loads(r.typical_week) if r.typical_week not in (None, "", "[]")
-        else [], "memo": r.memo,
-        "requested_at": r.requested_at, "decided_at": r.decided_at, "reason": r.reason,
-        "waitlist_position": position, "capacity": r.capacity,
-    }
+@functools.cache
+def _mark(status: str, pre_registration: bool) -> str:
+    # The domain's rule, looked up once per (status, pre-registration) pair: long listings.
+    return status_mark(status, pre_registration)
 
 
-def _listing() -> Any:
-    from marelle_enrolment.db import activity, activity_type, facility
-
-    return (select(registration, child_copy.c.first_name, child_copy.c.last_name,
-                   facility.c.name.label("facility_name"), activity.c.name.label("activity_name"),
-                   activity.c.pre_registration, period.c.label.label("period_label"),
-                   period.c.start_date, period.c.end_date,
-                   activity_group.c.label.label("group_label"), activity_group.c.capacity,
-                   facility.c.id.label("facility_id"))
-            .join(child_copy, child_copy.c.child_id == registration.c.child_id)
+def _joined(stmt: Any) -> Any:
+    """`stmt` over a registration with its child, period, group, activity and facility."""
+    return (stmt.join(child_copy, child_copy.c.child_id == registration.c.child_id)
             .join(period, period.c.id == registration.c.period_id)
             .join(activity_group, activity_group.c.id == registration.c.group_id)
             .join(activity, activity.c.id == period.c.activity_id)
@@ -271,17 +264,74 @@ def _listing() -> Any:
             .join(facility, facility.c.id == activity_type.c.facility_id))
 
 
-async def _positions(uow: UnitOfWork, group_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Waiting-list positions of every waitlisted registration of these groups, in ONE query
-    (window function; SQLite ≥ 3.25 and PostgreSQL)."""
-    if not group_ids:
-        return {}
-    position = func.row_number().over(partition_by=registration.c.group_id,
-                                      order_by=(registration.c.waitlist_rank, registration.c.id))
-    rows = (await uow.session.execute(select(registration.c.id, position).where(
-        registration.c.status == Status.WAITLISTED.value,
-        registration.c.group_id.in_(sorted(group_ids))))).all()
-    return {r[0]: int(r[1]) for r in rows}
+_WAITLISTED = registration.c.status == Status.WAITLISTED.value
+
+
+def _listing_select(position: Any) -> Any:
+    """The listing's columns, named as the response model's fields."""
+    return _joined(select(
+        registration.c.id, registration.c.child_id,
+        child_copy.c.first_name.label("child_first_name"),
+        child_copy.c.last_name.label("child_last_name"), registration.c.family_id,
+        registration.c.period_id, registration.c.group_id, registration.c.status,
+        activity.c.pre_registration, facility.c.name.label("facility_name"),
+        activity.c.name.label("activity_name"), period.c.label.label("period_label"),
+        activity_group.c.label.label("group_label"), period.c.start_date, period.c.end_date,
+        registration.c.typical_week, registration.c.memo, registration.c.requested_at,
+        registration.c.decided_at, registration.c.reason, position.label("waitlist_position"),
+        activity_group.c.capacity).select_from(registration))
+
+
+_AHEAD = registration.alias("ahead")
+_LISTS = registration.alias("waiting")
+_POSITIONS: dict[str, Any] = {
+    # Rows of one group's waiting list, in its order: their own number.
+    "row_number": func.row_number().over(
+        order_by=(registration.c.waitlist_rank, registration.c.id)),
+    # Few rows: each waitlisted one counts the registrations ahead of it on its list.
+    "count": case((_WAITLISTED, select(func.count()).select_from(_AHEAD).where(
+        _AHEAD.c.group_id == registration.c.group_id,
+        _AHEAD.c.status == Status.WAITLISTED.value,
+        tuple_(_AHEAD.c.waitlist_rank, _AHEAD.c.id)
+        <= tuple_(registration.c.waitlist_rank, registration.c.id)).scalar_subquery())),
+}
+# Built once (statements are immutable; building this one costs more than a family's query).
+_LISTINGS = {name: _listing_select(position) for name, position in _POSITIONS.items()}
+
+
+def _listing(*where: Any, positions: str = "window") -> Any:
+    """Registrations matching `where`, each with its labels and, when waitlisted, its position
+    on its group's list, in ONE query (window functions: SQLite ≥ 3.25 and PostgreSQL).
+
+    `positions`: "row_number" when `where` selects exactly one group's waiting list (the
+    staff's page); "count" for few rows (a family's, one registration); "window" for any
+    listing: the waiting lists of only the groups where a matching row is waitlisted are
+    numbered, then joined."""
+    if positions != "window":
+        return _LISTINGS[positions].where(*where)
+    groups = _joined(select(registration.c.group_id).select_from(registration)).where(
+        *where, _WAITLISTED).correlate(None)
+    numbered = select(_LISTS.c.id, func.row_number().over(
+        partition_by=_LISTS.c.group_id, order_by=(_LISTS.c.waitlist_rank, _LISTS.c.id))
+        .label("position")).where(_LISTS.c.status == Status.WAITLISTED.value,
+                                  _LISTS.c.group_id.in_(groups)).subquery("positions")
+    return (_listing_select(numbered.c.position)
+            .outerjoin(numbered, numbered.c.id == registration.c.id).where(*where))
+
+
+async def _views(uow: UnitOfWork, stmt: Any) -> list[dict[str, Any]]:
+    """The rows of a `_listing` as the response model's dicts, built in the shape the endpoints
+    serialise (rows zipped with the column names, the mark and the typical week filled in): no
+    per-field Python work on the staff's 10,000-row waiting list."""
+    result = await uow.session.execute(stmt)
+    keys = [str(k) for k in result.keys()]  # plain str: some are SQLAlchemy's quoted names
+    views = [dict(zip(keys, row)) for row in result.all()]
+    for v in views:
+        v["mark"] = _mark(v["status"], v["pre_registration"])
+        week = v["typical_week"]
+        # Most requests carry no typical week: no JSON parsing for those (long listings).
+        v["typical_week"] = json.loads(week) if week not in (None, "", "[]") else []
+    return views
 
 
 async def places_by_group(uow: UnitOfWork, group_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -296,21 +346,13 @@ async def places_by_group(uow: UnitOfWork, group_ids: set[uuid.UUID]) -> dict[uu
     return {g: 0 for g in group_ids} | {r[0]: int(r[1]) for r in rows}
 
 
-async def _views(uow: UnitOfWork, stmt: Any) -> list[dict[str, Any]]:
-    """A page of registrations in a fixed number of queries: the listing, then (when some are
-    waitlisted) their positions."""
-    rows = (await uow.session.execute(stmt)).all()
-    positions = await _positions(uow, {r.group_id for r in rows if r.status == Status.WAITLISTED})
-    return [_view(r, positions.get(r.id) if r.status == Status.WAITLISTED else None) for r in rows]
-
-
 async def get_registration(uow: UnitOfWork, family_id: uuid.UUID | None,
                            registration_id: uuid.UUID) -> dict[str, Any]:
     async with uow:
-        stmt = _listing().where(registration.c.id == registration_id)
+        where = [registration.c.id == registration_id]
         if family_id is not None:
-            stmt = stmt.where(registration.c.family_id == family_id)
-        views = await _views(uow, stmt)
+            where.append(registration.c.family_id == family_id)
+        views = await _views(uow, _listing(*where, positions="count"))
     if not views:
         raise NotFound("Cette inscription est introuvable.")
     return views[0]
@@ -320,17 +362,23 @@ async def family_registrations(uow: UnitOfWork, family_id: uuid.UUID,
                                child_id: uuid.UUID | None = None,
                                state: str | None = None) -> list[dict[str, Any]]:
     """`state`: « attente » (pending or waitlisted) or « cours » (validated, not ended)."""
-    stmt = _listing().where(registration.c.family_id == family_id).order_by(
-        period.c.start_date.desc(), child_copy.c.first_name)
-    if child_id:
-        stmt = stmt.where(registration.c.child_id == child_id)
-    if state == "attente":
-        stmt = stmt.where(registration.c.status.in_([Status.PENDING.value, Status.WAITLISTED.value]))
-    elif state == "cours":
-        stmt = stmt.where(registration.c.status == Status.VALIDATED.value,
-                          period.c.end_date >= now().date())
     async with uow:
-        return await _views(uow, stmt)
+        return await family_views(uow, family_id, child_id, state)
+
+
+async def family_views(uow: UnitOfWork, family_id: uuid.UUID, child_id: uuid.UUID | None = None,
+                       state: str | None = None) -> list[dict[str, Any]]:
+    """`family_registrations` inside a unit of work the caller opened."""
+    where = [registration.c.family_id == family_id]
+    if child_id:
+        where.append(registration.c.child_id == child_id)
+    if state == "attente":
+        where.append(registration.c.status.in_([Status.PENDING.value, Status.WAITLISTED.value]))
+    elif state == "cours":
+        where += [registration.c.status == Status.VALIDATED.value,
+                  period.c.end_date >= now().date()]
+    return await _views(uow, _listing(*where, positions="count").order_by(
+        period.c.start_date.desc(), child_copy.c.first_name))
 
 
 async def fill_freed_places(uow: UnitOfWork, group_id: uuid.UUID) -> None:
@@ -387,19 +435,19 @@ async def staff_queue(uow: UnitOfWork, *, status: str = Status.PENDING.value,
                       facility_id: uuid.UUID | None = None, period_id: uuid.UUID | None = None,
                       group_id: uuid.UUID | None = None, requested_from: Any = None,
                       requested_to: Any = None) -> list[dict[str, Any]]:
-    stmt = _listing().where(registration.c.status == status).order_by(registration.c.requested_at)
+    where = [registration.c.status == status]
     if facility_id:
-        stmt = stmt.where(period.c.activity_id.in_(_activities_of(facility_id)))
+        where.append(period.c.activity_id.in_(_activities_of(facility_id)))
     if period_id:
-        stmt = stmt.where(registration.c.period_id == period_id)
+        where.append(registration.c.period_id == period_id)
     if group_id:
-        stmt = stmt.where(registration.c.group_id == group_id)
+        where.append(registration.c.group_id == group_id)
     if requested_from:
-        stmt = stmt.where(registration.c.requested_at >= requested_from)
+        where.append(registration.c.requested_at >= requested_from)
     if requested_to:
-        stmt = stmt.where(registration.c.requested_at < requested_to)
+        where.append(registration.c.requested_at < requested_to)
     async with uow:
-        views = await _views(uow, stmt)
+        views = await _views(uow, _listing(*where).order_by(registration.c.requested_at))
         taken = await places_by_group(uow, {v["group_id"] for v in views})
     for view in views:
         view["places_taken"] = taken[view["group_id"]]
@@ -407,8 +455,6 @@ async def staff_queue(uow: UnitOfWork, *, status: str = Status.PENDING.value,
 
 
 def _activities_of(facility_id: uuid.UUID) -> Any:
-    from marelle_enrolment.db import activity, activity_type
-
     return (select(activity.c.id).join(activity_type, activity_type.c.id == activity.c.activity_type_id)
             .where(activity_type.c.facility_id == facility_id))
 
@@ -464,9 +510,9 @@ async def decide(uow_factory: Any, actor: Principal,
 async def waiting_list(uow: UnitOfWork, group_id: uuid.UUID) -> dict[str, Any]:
     async with uow:
         group = await group_row(uow, group_id)
-        views = await _views(uow, _listing().where(
-            registration.c.group_id == group_id, registration.c.status == Status.WAITLISTED.value)
-            .order_by(registration.c.waitlist_rank, registration.c.id))
+        views = await _views(uow, _listing(
+            registration.c.group_id == group_id, registration.c.status == Status.WAITLISTED.value,
+            positions="row_number").order_by(registration.c.waitlist_rank, registration.c.id))
         taken = await places_taken(uow, group_id)
     return {"group_id": group_id, "label": group.label, "capacity": group.capacity,
             "places_taken": taken, "items": views}
