@@ -43,7 +43,7 @@ declare -A WRITES=(
 )
 declare -A READS=(
     [identity]="$ENROLMENT $BOOKING $BILLING"
-    [enrolment]="$IDENTITY $SCHOOLS"
+    [enrolment]="$IDENTITY $SCHOOLS $BILLING"
     [booking]="$IDENTITY $ENROLMENT"
     [billing]="$IDENTITY $ENROLMENT $BOOKING $QUOTIENT"
     [caf]=""

@@ -105,7 +105,8 @@ def test_each_consumer_writes_and_reads_only_its_own_retry_topics(tmp_path: Path
     # One per (principal, topic it consumes), created with the event topics and their DLQs.
     assert {retry_topic(Topics.IDENTITY, "billing.x"), retry_topic(Topics.BOOKING, "billing.x"),
             retry_topic(Topics.IDENTITY, "booking.x"), retry_topic(Topics.ENROLMENT, "identity.x"),
-            retry_topic(Topics.SCHOOLS, "enrolment.x")} <= retries
+            retry_topic(Topics.SCHOOLS, "enrolment.x"),
+            retry_topic(Topics.BILLING, "enrolment.billing-events")} <= retries
     assert not any(t.endswith((".retry.gateway", ".retry.backoffice")) for t in retries)
     for user, operations in grants.items():
         writes, reads = operations.get("Write", set()), operations.get("Read", set())
@@ -119,6 +120,10 @@ def test_each_consumer_writes_and_reads_only_its_own_retry_topics(tmp_path: Path
     assert grants["billing"]["Write"] >= {"marelle.billing.v1",
                                           "marelle.identity.v1.retry.billing"}
     assert "marelle.identity.v1" not in grants["billing"]["Write"]
+    # Enrolment reads billing's residency (the residents' opening), never writes billing's topic.
+    assert grants["enrolment"]["Read"] >= {"marelle.billing.v1",
+                                           "marelle.billing.v1.retry.enrolment"}
+    assert "marelle.billing.v1" not in grants["enrolment"]["Write"]
 
 
 # --- the replay on an authenticated broker --------------------------------------------------------

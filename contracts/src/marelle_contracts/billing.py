@@ -2,8 +2,9 @@
 
 All keyed by family id (a household's money in order). Amounts are integer cents (never floats).
 Each event carries its aggregate's version in the envelope (`aggregate_version`): the invoice
-(or credit note), the payment, the fiscal attestation. Identity emails the family on
-`invoice_issued` and `payment_received`; accounting systems read all of them.
+(or credit note), the payment, the fiscal attestation, the financial profile
+(`residency_changed`). Identity emails the family on `invoice_issued` and `payment_received`;
+accounting systems read all of them; enrolment reads `residency_changed`.
 """
 
 from __future__ import annotations
@@ -178,3 +179,13 @@ class FiscalAttestationIssued(_Payload):
     children: list[AttestedChild] = Field(description="The children concerned. — Les enfants "
                                                       "concernés.")
     issued_at: datetime = Field(description="When it was issued. — Date et heure d'émission.")
+
+
+class ResidencyChanged(_Payload):
+    """Whether a household lives in the city, set by staff on its financial profile (published
+    when a profile is created or its residency changes; the envelope's `aggregate_version` is
+    the profile's version). Enrolment uses it for the residents' priority opening."""
+
+    family_id: uuid.UUID = Field(description=_FAMILY_ID)
+    resident: bool = Field(description="True when the household lives in the city. — Vrai quand "
+                                       "le foyer réside dans la commune.")

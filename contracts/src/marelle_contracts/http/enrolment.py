@@ -77,6 +77,10 @@ class PeriodIn(Strict):
     opens_at: AwareDatetime
     closes_at: AwareDatetime
     priority_opens_at: AwareDatetime | None = None
+    # Households living in the city may ask from then (before `opens_at`).
+    residents_open_at: AwareDatetime | None = Field(
+        None, description="Opening to households living in the city. — Ouverture aux familles "
+                          "résidant dans la commune.")
     memo: FreeText(5000) = ""  # type: ignore[valid-type]
     validation_mode: ValidationMode = ValidationMode.STAFF
     promotion_mode: ValidationMode = ValidationMode.AUTO
@@ -120,6 +124,9 @@ class Period(Answer):
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     priority_opens_at: datetime | None = None
+    residents_open_at: datetime | None = Field(
+        None, description="Opening to households living in the city. — Ouverture aux familles "
+                          "résidant dans la commune.")
     memo: str = ""
     validation_mode: ValidationMode | None = None
     promotion_mode: ValidationMode | None = None

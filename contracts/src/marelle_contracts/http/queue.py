@@ -101,6 +101,9 @@ class Opening(Answer):
     priority_opens_at: datetime | None = Field(
         None, description="Opening to families already registered last time. — Ouverture aux "
                           "familles déjà inscrites la fois précédente.")
+    residents_open_at: datetime | None = Field(
+        None, description="Opening to households living in the city. — Ouverture aux familles "
+                          "résidant dans la commune.")
     closes_at: datetime = Field(description="Closing. — Fermeture.")
     open_now: bool = Field(description="Requests may be sent now. — Les demandes peuvent être "
                                        "envoyées maintenant.")

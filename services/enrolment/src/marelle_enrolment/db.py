@@ -37,6 +37,16 @@ family_review = Table(
     Column("revision", Integer, nullable=False),
 )
 
+# Whether a household lives in the city, copied from billing's `residency_changed` (by profile
+# version): the residents' priority opening. No row: not known as a resident.
+family_residency = Table(
+    "family_residency", metadata,
+    Column("family_id", Uuid, primary_key=True),
+    Column("resident", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),  # billing profile version of the event
+    Column("revision", Integer, nullable=False),
+)
+
 # The catalogue: équipement › type d'activité › activité › période › groupe.
 facility = Table(
     "facility", metadata,
@@ -71,6 +81,8 @@ period = Table(
     Column("opens_at", UtcDateTime, nullable=False),
     Column("closes_at", UtcDateTime, nullable=False),
     Column("priority_opens_at", UtcDateTime, nullable=True),
+    # Households living in the city (billing's residency) may ask from then.
+    Column("residents_open_at", UtcDateTime, nullable=True),
     Column("memo", Text, nullable=False, server_default=""),
     Column("validation_mode", String(12), nullable=False),  # structure | automatique
     Column("promotion_mode", String(12), nullable=False),  # structure | automatique

@@ -13,7 +13,7 @@ from marelle_chassis.identity_copy import child_copy_router, family_copy_router
 from marelle_chassis.messaging import subscribe
 from marelle_chassis.runtime import ServiceRuntime, create_service_app
 from marelle_contracts import Topics, dlq_topic
-from marelle_enrolment import api, handlers, schools
+from marelle_enrolment import api, handlers, residency, schools
 from marelle_enrolment.config import EnrolmentSettings
 from marelle_enrolment.db import child_copy, family_copy, metadata, staff_audit
 from marelle_enrolment.usecases import tickets
@@ -32,10 +32,13 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
                   handle=handlers.identity_events(runtime))
         subscribe(runtime.broker, Topics.SCHOOLS, group_id=schools.CONSUMER,
                   handle=schools.schools_events(runtime))
+        # Residency only (the residents' opening, issue #10); billing's other events ignored.
+        subscribe(runtime.broker, Topics.BILLING, group_id=residency.CONSUMER,
+                  handle=residency.residency_events(runtime))
         routers.append(dead_letter_router(
             settings.kafka_bootstrap_servers,
-            [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.SCHOOLS)],
-            [handlers.CONSUMER, schools.CONSUMER],
+            [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.SCHOOLS), dlq_topic(Topics.BILLING)],
+            [handlers.CONSUMER, schools.CONSUMER, residency.CONSUMER],
             runtime.engine, metadata))
     # The opening queue's decider (docs/opening-rush.md): woken by this process's tickets,
     # polling for the other processes'.
@@ -47,8 +50,9 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
         runtime, title="Marelle — enrolment", routers=routers,
         on_startup=[decider.start], on_shutdown=[decider.stop],
         description="Catalogue, registrations, waiting lists, attestations, lists per "
-                    "school class; consumes marelle.identity.v1 and marelle.inbound.schools.v1, "
-                    "publishes marelle.enrolment.v1. See API.md.")
+                    "school class; consumes marelle.identity.v1, marelle.inbound.schools.v1 and "
+                    "marelle.billing.v1 (residency), publishes marelle.enrolment.v1. "
+                    "See API.md.")
     app.state.settings = settings
     app.state.decider = decider
     app.state.catalogue_cache = tickets.CatalogueCache(ttl=settings.queue_catalogue_ttl_seconds)

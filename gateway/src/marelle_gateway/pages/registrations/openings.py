@@ -55,7 +55,8 @@ def countdown(t: Any, opens_at: datetime, now: datetime) -> str:
 
 
 def _opens(o: Opening) -> datetime:
-    return min(x for x in (o.opens_at, o.priority_opens_at) if x is not None)
+    return min(x for x in (o.opens_at, o.priority_opens_at, o.residents_open_at)
+               if x is not None)
 
 
 async def _page(request: Request, session: Session, family: Family, *,
@@ -69,6 +70,8 @@ async def _page(request: Request, session: Session, family: Family, *,
     now = datetime.now(UTC)
     names = {str(c.id): c.full_name for c in family.children}
     cards = [{"opening": o, "opens": _opens(o), "countdown": countdown(t, _opens(o), now),
+              # Before the opening to all, the earlier windows are said (residents first…).
+              "before_all": now < o.opens_at,
               "groups": [{"group": g, "children": [(str(c), names.get(str(c), "")) for c in
                                                    g.child_ids]} for g in o.groups]}
              for o in openings]

@@ -35,7 +35,8 @@ ACTIVITY_FIELDS = {**NAME_FIELDS, "pre_registration": "preinscription"}
 # Enrolment's 422 field names -> our input ids.
 PERIOD_FIELDS = {"label": "libelle", "start_date": "date-debut", "end_date": "date-fin",
                  "opens_at": "ouverture-date", "closes_at": "fermeture-date",
-                 "priority_opens_at": "prioritaire-date", "memo": "memo",
+                 "priority_opens_at": "prioritaire-date", "residents_open_at": "residents-date",
+                 "memo": "memo",
                  "validation_mode": "validation-structure",
                  "promotion_mode": "promotion-structure"}
 GROUP_FIELDS = {"label": "libelle", "min_age": "age-min", "max_age": "age-max",
@@ -238,7 +239,8 @@ def _period_values(period: dict[str, Any] | None) -> dict[str, str]:
     if period is None:
         return {"libelle": "", "date-debut": "", "date-fin": "", "ouverture-date": "",
                 "ouverture-heure": "", "fermeture-date": "", "fermeture-heure": "",
-                "prioritaire-date": "", "prioritaire-heure": "", "memo": "",
+                "prioritaire-date": "", "prioritaire-heure": "", "residents-date": "",
+                "residents-heure": "", "memo": "",
                 "validation": "structure", "promotion": "automatique"}
     values = {"libelle": period.get("label") or "",
               "date-debut": _dmy(period.get("start_date")),
@@ -247,7 +249,8 @@ def _period_values(period: dict[str, Any] | None) -> dict[str, str]:
               "validation": period.get("validation_mode") or "structure",
               "promotion": period.get("promotion_mode") or "automatique"}
     for prefix, key in (("ouverture", "opens_at"), ("fermeture", "closes_at"),
-                        ("prioritaire", "priority_opens_at")):
+                        ("prioritaire", "priority_opens_at"),
+                        ("residents", "residents_open_at")):
         values[f"{prefix}-date"], values[f"{prefix}-heure"] = paris_parts(period.get(key))
     return values
 
@@ -288,7 +291,7 @@ def _read_period(form: Mapping[str, Any], t: Translator
                  ) -> tuple[dict[str, str], dict[str, Any], FormErrors]:
     """The period form: what was typed (shown again), the body for enrolment, the errors.
 
-    Checks formats here, and the three orderings too so that each message sits by its field
+    Checks formats here, and the four orderings too so that each message sits by its field
     (enrolment checks them again and answers 422 with a sentence only)."""
     values = {name: text(form, name) for name in _period_values(None)}
     errors = FormErrors()
@@ -305,12 +308,15 @@ def _read_period(form: Mapping[str, Any], t: Translator
     opens = _moment(values, "ouverture", errors, t, required=True)
     closes = _moment(values, "fermeture", errors, t, required=True)
     priority = _moment(values, "prioritaire", errors, t, required=False)
+    residents = _moment(values, "residents", errors, t, required=False)
     if len(days) == 2 and days["date-fin"] < days["date-debut"]:
         errors.add("date-fin", t("period.error.end_before_start"))
     if opens and closes and closes <= opens:
         errors.add("fermeture-date", t("period.error.closes_before_opens"))
     if priority and opens and priority >= opens:
         errors.add("prioritaire-date", t("period.error.priority_after_opens"))
+    if residents and opens and residents >= opens:
+        errors.add("residents-date", t("period.error.residents_after_opens"))
     for name, field_id in (("validation", "validation-structure"),
                            ("promotion", "promotion-structure")):
         if values[name] not in MODES:
@@ -319,6 +325,8 @@ def _read_period(form: Mapping[str, Any], t: Translator
             "end_date": days.get("date-fin"), "opens_at": _iso(opens),
             "closes_at": _iso(closes), "priority_opens_at": _iso(priority), "memo": values["memo"],
             "validation_mode": values["validation"], "promotion_mode": values["promotion"]}
+    if residents:  # absent: none (the PUT replaces the whole period, so it clears one)
+        body["residents_open_at"] = _iso(residents)
     return values, body, errors
 
 

@@ -56,13 +56,15 @@ class CatalogueIndex:
 
 def window_state(period: dict[str, Any], now: datetime | None = None) -> str:
     """Where the registration window stands: `cloturee`, `a_venir`, `prioritaires` (open to
-    returning families only), `ouvertes` or `terminees`."""
+    returning families or residents only), `ouvertes` or `terminees`."""
     if period.get("closed"):
         return "cloturee"
     now = now or datetime.now(UTC)
     opens = formatting.parse_datetime(period.get("opens_at"))
     closes = formatting.parse_datetime(period.get("closes_at"))
-    first = formatting.parse_datetime(period.get("priority_opens_at")) or opens
+    early = [d for d in (formatting.parse_datetime(period.get("priority_opens_at")),
+                         formatting.parse_datetime(period.get("residents_open_at"))) if d]
+    first = min(early) if early else opens
     if first and now < first:
         return "a_venir"
     if closes and now >= closes:

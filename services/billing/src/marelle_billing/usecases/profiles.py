@@ -17,6 +17,7 @@ from marelle_chassis.auth import Principal
 from marelle_chassis.domain_errors import Conflict
 from marelle_chassis.messaging import PermanentError
 from marelle_chassis.uow import UnitOfWork
+from marelle_contracts.billing import ResidencyChanged
 from marelle_contracts.http.billing import FinancialProfile, ProfileChange
 from marelle_contracts.inbound import FamilyQuotientUpdated
 from marelle_billing.db import family_copy, financial_profile, profile_change
@@ -88,6 +89,7 @@ async def _write(uow: UnitOfWork, family_id: uuid.UUID, row: Any | None,
         await uow.session.execute(insert(financial_profile).values(
             family_id=family_id, version=1, updated_at=now, **after))
         await uow.session.flush()
+        version = 1
     else:
         conditions = [financial_profile.c.family_id == family_id,
                       financial_profile.c.version == row.version]
@@ -99,6 +101,12 @@ async def _write(uow: UnitOfWork, family_id: uuid.UUID, row: Any | None,
             .returning(financial_profile.c.version))).first()
         if done is None:
             return False
+        version = done.version
+    # Enrolment's residents' opening reads residency: published when the profile is created
+    # (billing's « resident » default becomes a fact) or the value changes, not on every QF.
+    if row is None or bool(row.resident) != bool(after["resident"]):
+        uow.publish(ResidencyChanged(family_id=family_id, resident=bool(after["resident"])),
+                    version=version)
     await uow.session.execute(insert(profile_change).values(
         change_id=uuid.uuid4(), family_id=family_id, changed_at=now, changed_by=changed_by,
         source=source, reason=reason, before=_json(_state(row)), after=_json(after)))

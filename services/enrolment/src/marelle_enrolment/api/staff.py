@@ -19,7 +19,8 @@ router = APIRouter(prefix="/staff", tags=["enrolment (staff)"])
 def _period(body: s.PeriodIn) -> catalogue.PeriodIn:
     return catalogue.PeriodIn(body.label, body.start_date, body.end_date, body.opens_at,
                               body.closes_at, body.priority_opens_at, body.memo,
-                              body.validation_mode, body.promotion_mode)
+                              body.validation_mode, body.promotion_mode,
+                              body.residents_open_at)
 
 
 def _group(body: s.GroupIn) -> catalogue.GroupIn:

@@ -50,6 +50,8 @@ class Window:
     # Returning families (a validated registration on an earlier period of the same activity)
     # may ask from this moment on.
     priority_opens_at: datetime | None = None
+    # Households living in the city (billing's residency) may ask from this moment on.
+    residents_open_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.closes_at <= self.opens_at:
@@ -57,22 +59,49 @@ class Window:
         if self.priority_opens_at and self.priority_opens_at >= self.opens_at:
             raise field_error("priority_opens_at",
                               "L'ouverture prioritaire doit précéder l'ouverture à tous.")
+        if self.residents_open_at and self.residents_open_at >= self.opens_at:
+            raise field_error("residents_open_at",
+                              "L'ouverture aux résidents doit précéder l'ouverture à tous.")
 
-    def is_open(self, now: datetime, returning: bool = False) -> bool:
-        start = self.priority_opens_at if (returning and self.priority_opens_at) else self.opens_at
-        return start <= now < self.closes_at
+    def start_for(self, returning: bool = False, resident: bool = False) -> datetime:
+        """The earliest window the family belongs to."""
+        starts = [self.opens_at]
+        if returning and self.priority_opens_at:
+            starts.append(self.priority_opens_at)
+        if resident and self.residents_open_at:
+            starts.append(self.residents_open_at)
+        return min(starts)
 
-    def check_open(self, now: datetime, period_label: str, returning: bool = False) -> None:
-        if self.is_open(now, returning):
+    @property
+    def earliest(self) -> datetime:
+        """When the first families (of any window) may ask."""
+        return self.start_for(returning=True, resident=True)
+
+    def is_open(self, now: datetime, returning: bool = False, resident: bool = False) -> bool:
+        return self.start_for(returning, resident) <= now < self.closes_at
+
+    def check_open(self, now: datetime, period_label: str, returning: bool = False,
+                   resident: bool = False) -> None:
+        if self.is_open(now, returning, resident):
             return
         dates = f"du {paris(self.opens_at)} au {paris(self.closes_at)}"
         if now >= self.closes_at:
             raise InvalidInput(f"Les inscriptions pour « {period_label} » sont closes : "
                                f"elles étaient ouvertes {dates}.")
-        extra = ""
+        # The earlier windows this family is not in, earliest first: when others may ask.
+        early = []
         if self.priority_opens_at and not returning:
-            extra = (f" (dès le {paris(self.priority_opens_at)} pour les familles déjà inscrites "
-                     "l'an passé)")
+            early.append((self.priority_opens_at,
+                          f"dès le {paris(self.priority_opens_at)} pour les familles déjà "
+                          "inscrites l'an passé"))
+        if self.residents_open_at and not resident:
+            early.append((self.residents_open_at,
+                          f"dès le {paris(self.residents_open_at)} pour les familles résidant "
+                          "dans la commune"))
+        extra = f" ({' ; '.join(text for _, text in sorted(early))})" if early else ""
+        start = self.start_for(returning, resident)
+        if start < self.opens_at:  # too early even for this family's own earlier window
+            dates = f"pour vous dès le {paris(start)}, jusqu'au {paris(self.closes_at)}"
         raise InvalidInput(f"Les inscriptions pour « {period_label} » ne sont pas encore "
                            f"ouvertes : elles le seront {dates}{extra}.")
 

@@ -35,6 +35,7 @@ from marelle_enrolment.domain.rules import (
     check_capacity,
     check_period_dates,
 )
+from marelle_enrolment.residency import is_resident
 from marelle_enrolment.usecases.common import now, period_facts, period_query, period_row
 
 
@@ -127,16 +128,18 @@ class PeriodIn:
     memo: str = ""
     validation_mode: ValidationMode = ValidationMode.STAFF
     promotion_mode: ValidationMode = ValidationMode.AUTO
+    residents_open_at: datetime | None = None
 
 
 def _period_values(data: PeriodIn) -> dict[str, Any]:
     check_period_dates(data.start_date, data.end_date)
-    Window(data.opens_at, data.closes_at, data.priority_opens_at)
+    Window(data.opens_at, data.closes_at, data.priority_opens_at, data.residents_open_at)
     if len(data.memo) > 5000:
         raise InvalidInput("Le mémo ne doit pas dépasser 5 000 caractères.")
     return {"label": _name(data.label), "start_date": data.start_date, "end_date": data.end_date,
             "opens_at": data.opens_at, "closes_at": data.closes_at,
-            "priority_opens_at": data.priority_opens_at, "memo": data.memo.strip(),
+            "priority_opens_at": data.priority_opens_at,
+            "residents_open_at": data.residents_open_at, "memo": data.memo.strip(),
             "validation_mode": data.validation_mode.value,
             "promotion_mode": data.promotion_mode.value}
 
@@ -312,7 +315,10 @@ async def catalogue_tree(uow: UnitOfWork, *, child: Any = None,
                 registration.c.status == Status.WAITLISTED.value)
             .group_by(registration.c.group_id))).all())
         returning_activities: set[uuid.UUID] = set()
+        resident = False
         if child is not None:
+            if any(p.residents_open_at and moment < p.opens_at for p in periods):
+                resident = await is_resident(uow, child.family_id)
             returning_activities = set((await uow.session.scalars(
                 select(period.c.activity_id).join(registration, registration.c.period_id == period.c.id)
                 .where(registration.c.child_id == child.child_id,
@@ -329,15 +335,17 @@ async def catalogue_tree(uow: UnitOfWork, *, child: Any = None,
 
     def period_view(p: Any) -> dict[str, Any] | None:
         if child is not None:
-            window = Window(p.opens_at, p.closes_at, p.priority_opens_at)
-            if p.closed or not window.is_open(moment, p.activity_id in returning_activities):
+            window = Window(p.opens_at, p.closes_at, p.priority_opens_at, p.residents_open_at)
+            if p.closed or not window.is_open(moment, p.activity_id in returning_activities,
+                                              resident):
                 return None
         views = [v for g in groups if g.period_id == p.id and (v := group_view(g, p))]
         if child is not None and not views:
             return None
         return {"id": p.id, "label": p.label, "start_date": p.start_date, "end_date": p.end_date,
                 "opens_at": p.opens_at, "closes_at": p.closes_at,
-                "priority_opens_at": p.priority_opens_at, "memo": p.memo,
+                "priority_opens_at": p.priority_opens_at,
+                "residents_open_at": p.residents_open_at, "memo": p.memo,
                 "validation_mode": p.validation_mode, "promotion_mode": p.promotion_mode,
                 "closed": p.closed, "groups": views}
 

@@ -43,6 +43,7 @@ from marelle_enrolment.domain.rules import (
     Window,
     age_on,
 )
+from marelle_enrolment.residency import is_resident, residents_among
 from marelle_enrolment.usecases.common import (
     group_row,
     now,
@@ -91,8 +92,12 @@ class CatalogueCache:
         return group, p
 
 
+def _window(p: Any) -> Window:
+    return Window(p.opens_at, p.closes_at, p.priority_opens_at, p.residents_open_at)
+
+
 def _precheck(group: Any, p: Any, children: dict[uuid.UUID, Any], child_ids: list[uuid.UUID],
-              at: datetime, returning: set[uuid.UUID]) -> None:
+              at: datetime, returning: set[uuid.UUID], resident: bool = False) -> None:
     """What is refused at once: unknown children, a closed window, a group none of the children
     may join. An active registration of the child is judged at the decision (an outcome)."""
     if len(children) != len(set(child_ids)):
@@ -100,9 +105,9 @@ def _precheck(group: Any, p: Any, children: dict[uuid.UUID, Any], child_ids: lis
                        "encore connu du service des inscriptions ; réessayez dans un instant).")
     if p.closed or group.closed:
         raise InvalidInput(f"Les inscriptions au groupe « {group.label} » sont fermées.")
-    Window(p.opens_at, p.closes_at, p.priority_opens_at).check_open(
-        at, p.label, returning=bool(returning))
-    refusals = _refusals(group, p, [children[c] for c in child_ids], at, returning, set())
+    _window(p).check_open(at, p.label, returning=bool(returning), resident=resident)
+    refusals = _refusals(group, p, [children[c] for c in child_ids], at, returning, set(),
+                         {c.family_id for c in children.values()} if resident else set())
     if all(refusals):
         raise InvalidInput(refusals[0] if len(refusals) == 1
                            else DOOMED + " ; ".join(refusals))
@@ -139,8 +144,11 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
             # Families registered last time may come early: asked only before the opening to all.
             returning = (await _returning_children(uow, child_ids, p.activity_id, p.id)
                          if p.priority_opens_at and at < p.opens_at else set())
+            # Residents too: one primary-key read, only before the opening to all.
+            resident = (p.residents_open_at is not None and at < p.opens_at
+                        and await is_resident(uow, family_id))
             try:
-                _precheck(group, p, children, child_ids, at, returning)
+                _precheck(group, p, children, child_ids, at, returning, resident)
             except DomainError:
                 # A repeat of a key already given keeps its ticket, even after the window.
                 if await _existing(uow, family_id, key) is not None:
@@ -303,16 +311,20 @@ async def _active_children(uow: UnitOfWork, child_ids: list[uuid.UUID], period_i
 
 
 def _refusals(group: Any, p: Any, children: list[Any], at: datetime, returning: set[uuid.UUID],
-              active: set[uuid.UUID]) -> list[str | None]:
-    """The rules' French reason per child (None: may take a place)."""
-    window = Window(p.opens_at, p.closes_at, p.priority_opens_at)
+              active: set[uuid.UUID], residents: set[uuid.UUID] | None = None
+              ) -> list[str | None]:
+    """The rules' French reason per child (None: may take a place). `residents`: the households
+    known to live in the city."""
+    window = _window(p)
+    residents = residents or set()
     bounds = AgeBounds(group.min_age, group.max_age)
     out: list[str | None] = []
     for child in children:
         reason = None
         if child is None:
             reason = "Cet enfant ne fait plus partie du foyer."
-        elif not window.is_open(at, child.child_id in returning):
+        elif not window.is_open(at, child.child_id in returning,
+                                child.family_id in residents):
             reason = (f"Les inscriptions pour « {p.label} » n'étaient pas ouvertes à "
                       f"{child.first_name} à l'heure de la demande.")
         elif not bounds.fits(child.birth_date, p.start_date):
@@ -364,6 +376,10 @@ async def _decide_batch(uow: UnitOfWork, group_id: uuid.UUID, batch: int) -> int
         children = {c.child_id: c for c in (await uow.session.execute(select(child_copy).where(
             child_copy.c.child_id.in_(all_children)))).all()}
         returning = await _returning_children(uow, all_children, p.activity_id, p.id)
+        # Residency matters only for tickets received before the opening to all.
+        early = [t.family_id for t in tickets if t.received_at < p.opens_at]
+        residents = (await residents_among(uow, list(set(early)))
+                     if p.residents_open_at is not None and early else set())
         active = await _active_children(uow, all_children, p.id)
         taken = int(await uow.session.scalar(select(func.count()).where(
             registration.c.group_id == group_id,
@@ -382,7 +398,7 @@ async def _decide_batch(uow: UnitOfWork, group_id: uuid.UUID, batch: int) -> int
             # A child of another household by now (moved out) is refused, never registered.
             kids = [children.get(c) if children.get(c) is not None
                     and children[c].family_id == t.family_id else None for c in ids]
-            reasons = _refusals(group, p, kids, t.received_at, returning, active)
+            reasons = _refusals(group, p, kids, t.received_at, returning, active, residents)
             statuses = allocate([Ask(r) for r in reasons], max(0, group.capacity - taken),
                                 mode, t.if_some_full)
             outcomes = []
@@ -465,7 +481,7 @@ async def family_openings(uow: UnitOfWork, family_id: uuid.UUID, *, horizon_days
             child_copy.c.family_id == family_id).order_by(child_copy.c.birth_date))).all()
     items = []
     for p in periods:
-        opens = min(filter(None, [p.opens_at, p.priority_opens_at]))
+        opens = min(filter(None, [p.opens_at, p.priority_opens_at, p.residents_open_at]))
         out_groups = []
         for g in (g for g in groups if g.period_id == p.id):
             fitting = [k.child_id for k in kids
@@ -479,6 +495,7 @@ async def family_openings(uow: UnitOfWork, family_id: uuid.UUID, *, horizon_days
                           "activity_name": p.activity_name, "label": p.label,
                           "start_date": p.start_date, "end_date": p.end_date,
                           "opens_at": p.opens_at, "priority_opens_at": p.priority_opens_at,
-                          "closes_at": p.closes_at, "open_now": opens <= at,
+                          "residents_open_at": p.residents_open_at, "closes_at": p.closes_at,
+                          "open_now": opens <= at,
                           "groups": out_groups})
     return items

@@ -1,0 +1,50 @@
+"""Enrolment's consumer of billing's events (marelle.billing.v1): only `residency_changed`, the
+copy of whether a household lives in the city (the residents' priority opening of a period).
+
+Applied by the profile's version (`apply_if_newer`): a late or replayed event never overwrites a
+newer copy. Billing's other events (invoices, payments…) are not enrolment's business: ignored.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from marelle_chassis.copies import apply_if_newer, event_version
+from marelle_chassis.messaging import EventDispatcher, PayloadHandler
+from marelle_chassis.runtime import ServiceRuntime
+from marelle_chassis.uow import UnitOfWork
+from marelle_contracts import Envelope
+from marelle_contracts.billing import ResidencyChanged
+from marelle_enrolment.db import family_residency
+
+CONSUMER = "enrolment.billing-events"
+
+
+async def residency_changed(p: ResidencyChanged, e: Envelope, uow: UnitOfWork) -> None:
+    await apply_if_newer(uow.session, family_residency, {"family_id": p.family_id},
+                         event_version(e), {"resident": p.resident})
+
+
+HANDLERS: dict[str, PayloadHandler] = {"billing.residency_changed": residency_changed}
+
+
+def residency_events(runtime: ServiceRuntime) -> EventDispatcher:
+    return EventDispatcher(CONSUMER, runtime.uow, HANDLERS)
+
+
+async def is_resident(uow: UnitOfWork, family_id: uuid.UUID) -> bool:
+    """A household billing has marked as living in the city. Unknown to billing (no profile
+    yet): not a resident here, the priority is given on a fact only."""
+    return bool(await uow.session.scalar(select(family_residency.c.resident).where(
+        family_residency.c.family_id == family_id)))
+
+
+async def residents_among(uow: UnitOfWork, family_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """The households among `family_ids` known to live in the city (one query)."""
+    if not family_ids:
+        return set()
+    return set((await uow.session.scalars(select(family_residency.c.family_id).where(
+        family_residency.c.family_id.in_(family_ids),
+        family_residency.c.resident.is_(True)))).all())
