@@ -569,8 +569,10 @@ def add_load_arguments(parser: argparse.ArgumentParser, families: int, places: i
     parser.add_argument("--families", type=int, default=families)
     parser.add_argument("--places", type=int, default=places)
     parser.add_argument("--concurrency", type=int, default=128)
-    parser.add_argument("--rate", type=float, default=500.0,
-                        help="open loop: requests per second, scheduled")
+    parser.add_argument("--rate", type=float, default=150.0,
+                        help="open loop: requests per second, scheduled (default: below what "
+                             "Marelle sustains here in the closed loop, so that the latency "
+                             "measured is the service's and not a queue growing without end)")
     parser.add_argument("--modes", default="closed,open", help="closed,open (in this order)")
     parser.add_argument("--consumers", default="booking",
                         help="services consuming enrolment's events to start (lag sampled)")

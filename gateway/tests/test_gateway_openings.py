@@ -107,3 +107,47 @@ async def test_the_api_passes_the_key_and_the_ticket_through(portal, fake, enrol
     assert enrolment.ticket_posts[0] == ("appli-mobile-0001", {
         "group_id": ef.GROUP_68, "child_ids": [ef.LEA], "typical_week": [], "memo": "",
         "if_some_full": "prendre_le_reste"})
+
+
+async def test_beyond_the_submissions_in_flight_a_family_is_told_to_retry_at_once(
+        portal, fake, enrolment, gw):
+    """At an opening, submissions beyond the bound are refused by the gateway before enrolment
+    does any work (a French 503 problem+json with Retry-After); those admitted get their
+    tickets; once they are answered, the next ones are admitted again."""
+    import asyncio
+
+    from marelle_gateway.config import GatewaySettings
+
+    held = asyncio.Event()
+    arrived = []
+
+    async def slow_enrolment(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/tickets"):
+            arrived.append(request.headers["idempotency-key"])
+            await held.wait()
+        return fake(request)
+
+    body = {"group_id": ef.GROUP_68, "child_ids": [ef.LEA]}
+
+    def post(client, key):
+        return client.post("/api/v1/tickets/inscriptions", json=body, headers={
+            "authorization": f"Bearer {fake.parent_token()}", "idempotency-key": key})
+
+    async with portal(slow_enrolment, settings=GatewaySettings(
+            queue_submissions_in_flight=2)) as client:
+        first = asyncio.create_task(post(client, "cle-premiere-000"))
+        second = asyncio.create_task(post(client, "cle-deuxieme-000"))
+        while len(arrived) < 2:
+            await asyncio.sleep(0.01)
+        refused = await post(client, "cle-troisieme-00")
+        held.set()
+        admitted = [await first, await second]
+        later = await post(client, "cle-troisieme-00")
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "2"
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "Réessayez dans quelques secondes" in refused.json()["detail"]
+    assert [r.status_code for r in admitted] == [202, 202]
+    assert later.status_code == 202
+    # The refused submission never reached enrolment; its retry did.
+    assert arrived == ["cle-premiere-000", "cle-deuxieme-000", "cle-troisieme-00"]

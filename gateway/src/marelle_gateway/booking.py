@@ -142,7 +142,7 @@ class BookingClient(ServiceClient):
                             body: BookingTicketRequest) -> httpx.Response:
         return await self.send("POST", family_path(family_id, "tickets"), token=token,
                                json=body.model_dump(mode="json"),
-                               headers={"Idempotency-Key": key})
+                               headers={"Idempotency-Key": key}, submission=True)
 
     async def ticket(self, family_id: str, ticket_id: str, token: str) -> httpx.Response:
         return await self.send("GET", family_path(family_id, "tickets", ticket_id), token=token)

@@ -56,12 +56,13 @@ def _aware(value: datetime) -> datetime:
 
 class Upstreams:
     def __init__(self, client: httpx.AsyncClient, urls: dict[str, str],
-                 proxy_secret: str = "") -> None:
+                 proxy_secret: str = "", submissions: int = 128) -> None:
         self.client = client
         self.urls = {name: url.rstrip("/") for name, url in urls.items()}
         self.identity = IdentityClient(client, self.urls["identity"], proxy_secret)
-        self.enrolment = EnrolmentClient(client, self.urls["enrolment"], proxy_secret)
-        self.booking = BookingClient(client, self.urls["booking"], proxy_secret)
+        self.enrolment = EnrolmentClient(client, self.urls["enrolment"], proxy_secret,
+                                         submissions)
+        self.booking = BookingClient(client, self.urls["booking"], proxy_secret, submissions)
         self.billing = BillingClient(client, self.urls["billing"], proxy_secret)
 
     async def _get(self, service: str, path: str, token: str | None = None) -> httpx.Response:

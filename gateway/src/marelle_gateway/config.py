@@ -22,6 +22,9 @@ class GatewaySettings(ServiceSettings):
     booking_url: str = "http://127.0.0.1:8103"
     billing_url: str = "http://127.0.0.1:8104"
     upstream_timeout: float = 5.0
+    # Submissions to an opening queue on their way to one service at once; beyond, a French
+    # 503 + Retry-After at once (they would only queue in the service until the timeout above).
+    queue_submissions_in_flight: int = 128
     default_language: str = "fr"
     # Secure cookies (sent over HTTPS only). The development run on http://127.0.0.1 turns it off
     # explicitly (GATEWAY_COOKIE_SECURE=false).
@@ -31,6 +34,9 @@ class GatewaySettings(ServiceSettings):
     # The portal's public origin (e.g. https://famille.ville.fr), for the CSRF Origin check
     # behind a TLS-terminating proxy. Empty: the request's own Host is the reference.
     public_url: str = ""
+    # The opening rush: from a calendar's scheduled `bookings_open_at` until this many minutes
+    # after it, the grid's « réserver » choices go through booking's queue (one ticket).
+    booking_rush_minutes: int = 120
 
     def upstream_urls(self) -> dict[str, str]:
         """Upstream base URLs by service name, in menu order."""

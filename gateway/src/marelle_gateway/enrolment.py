@@ -83,7 +83,8 @@ class EnrolmentClient(ServiceClient):
                             payload: dict[str, Any]) -> Ticket:
         """The ticket (a repeat of `key` returns the one already given)."""
         body = await self.fetch("POST", family_path(family_id, "tickets"), ok=(200, 202),
-                                token=token, json=payload, headers={"Idempotency-Key": key})
+                                token=token, json=payload, headers={"Idempotency-Key": key},
+                                submission=True)
         return self._parse(Ticket, body)
 
     async def ticket(self, family_id: str, ticket_id: str, token: str) -> Ticket:

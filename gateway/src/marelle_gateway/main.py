@@ -76,7 +76,8 @@ def create_app(settings: GatewaySettings | None = None,
                                                                pool=1.0)
                                          ) as client:
                 app.state.upstreams = Upstreams(client, settings.upstream_urls(),
-                                                settings.proxy_secret)
+                                                settings.proxy_secret,
+                                                settings.queue_submissions_in_flight)
                 app.state.token_verifier = GatewayTokenVerifier(client, settings.jwks_url,
                                                                 revocations)
                 gc.freeze()  # startup's objects live as long as the process (see chassis runtime)

@@ -14,13 +14,42 @@ from typing import Any
 import httpx
 
 from marelle_chassis.errors import DomainError
-from marelle_chassis.http import outgoing_headers
+from marelle_chassis.http import OVERLOADED, outgoing_headers
 
 log = logging.getLogger(__name__)
 
 
 class UpstreamUnavailable(DomainError):
     status, code, title = 503, "service-indisponible", "Service momentanément indisponible"
+
+
+class Overloaded(UpstreamUnavailable):
+    """Too many submissions already on their way to the service: « réessayez » at once, before
+    the service does any work. Past the bound they would only queue there, until the gateway
+    gave up waiting while the service still took them: the family told « indisponible » for a
+    ticket it holds (found again with its key, but only if it retries)."""
+
+    code, title = "surcharge", "Service très sollicité"
+    headers = {"Retry-After": "2"}
+
+
+class Admission:
+    """At most `limit` requests of one kind at once to a service (the opening queue's
+    submissions); beyond, `Overloaded` at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self.refused = 0
+
+    def enter(self) -> None:
+        if self.in_flight >= self.limit:
+            self.refused += 1
+            raise Overloaded(OVERLOADED)
+        self.in_flight += 1
+
+    def leave(self) -> None:
+        self.in_flight -= 1
 
 
 @dataclass
@@ -75,10 +104,12 @@ class ServiceClient:
     name = "service"
     down = "Un service du portail est momentanément indisponible. Réessayez dans quelques minutes."
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, proxy_secret: str = "") -> None:
+    def __init__(self, client: httpx.AsyncClient, base_url: str, proxy_secret: str = "",
+                 submissions: int = 128) -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
         self.proxy_secret = proxy_secret
+        self.submissions = Admission(submissions)
 
     def headers(self, token: str | None, client_ip: str | None = None) -> dict[str, str]:
         headers = outgoing_headers()
@@ -92,22 +123,29 @@ class ServiceClient:
 
     async def send(self, method: str, path: str, *, json: Any = None, token: str | None = None,
                    client_ip: str | None = None, params: dict[str, str] | None = None,
-                   stream: bool = False, headers: dict[str, str] | None = None
-                   ) -> httpx.Response:
+                   stream: bool = False, headers: dict[str, str] | None = None,
+                   submission: bool = False) -> httpx.Response:
         """The service's answer, whatever its status; `UpstreamUnavailable` if unreachable.
 
-        With `stream`, the body is not read: the caller must close the response.
+        With `stream`, the body is not read: the caller must close the response. A
+        `submission` (to an opening queue) is admitted within `submissions` at once, else
+        `Overloaded`.
         """
         request = self.client.build_request(method, self.base_url + path, json=json,
                                             params=params,
                                             headers={**self.headers(token, client_ip),
                                                      **(headers or {})})
+        if submission:
+            self.submissions.enter()
         try:
             return await self.client.send(request, stream=stream)
         except httpx.HTTPError as exc:
             log.warning("%s unreachable (%s %s): %s", self.name, method, path,
                         type(exc).__name__)
             raise UpstreamUnavailable(self.down) from exc
+        finally:
+            if submission:
+                self.submissions.leave()
 
     async def fetch(self, method: str, path: str, *, ok: tuple[int, ...] = (200,),
                     **kwargs: Any) -> Any:

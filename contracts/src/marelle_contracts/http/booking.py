@@ -149,6 +149,11 @@ class DayCell(Answer):
     bookable: bool = False  # may be selected now
     cancellable: bool = False  # may be unselected now
     reason: str | None = None  # why not (French): « Délai de réservation dépassé (la veille à 15 h) »
+    bookable_at_opening: bool = Field(
+        False, description="Before a scheduled opening of bookings: may be asked in the "
+                           "opening's queue (the rules judged at the opening time). — Avant "
+                           "l'ouverture des réservations : peut être demandé dans la file de "
+                           "l'ouverture (règles appréciées à l'heure d'ouverture).")
 
 
 class CalendarDay(Answer):
@@ -183,6 +188,9 @@ class CalendarMonth(Answer):
     units: list[UnitInfo]
     days: list[CalendarDay]
     typical_week: list[WeekdayUnitsOut] = []  # sent with the registration
+    bookings_open_at: datetime | None = Field(
+        None, description="The scheduled opening of bookings (the opening rush; null: none). — "
+                          "Ouverture programmée des réservations (vide : aucune).")
 
 
 class WeekdayUnitsOut(Answer):

@@ -49,7 +49,7 @@ async def submit(body: TicketIn, request: Request,
                  session: Session = Depends(api_parent)) -> Response:
     upstream = await request.app.state.upstreams.enrolment.send(
         "POST", family_path(session.family_id, "tickets"), token=session.access_token,
-        json=body.model_dump(mode="json"), headers={"Idempotency-Key": key})
+        json=body.model_dump(mode="json"), headers={"Idempotency-Key": key}, submission=True)
     return relay(upstream, request, "enrolment")
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from marelle_gateway.pages.registrations import (
     attestations,
     booking,
+    booking_queue,
     detail,
     listing,
     new,
@@ -18,8 +19,9 @@ from marelle_gateway.pages.registrations.listing import SECTIONS, STATES
 __all__ = ["REGISTRATION_MENU", "SECTIONS", "STATES", "router"]
 
 router = APIRouter()
-# `nouvelle`, `ouvertures`, `tickets/…` and `attestations/…` before `{registration_id}`, which would take them otherwise.
-for _module in (new, openings, attestations, listing, detail, booking):
+# `nouvelle`, `ouvertures`, `tickets/…`, `tickets-reservations/…` and `attestations/…` before
+# `{registration_id}`, which would take them otherwise.
+for _module in (new, openings, booking_queue, attestations, listing, detail, booking):
     router.include_router(_module.router)
 # The phone's calendar subscription: no login.
 router.include_router(booking.public_router)

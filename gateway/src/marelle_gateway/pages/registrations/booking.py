@@ -15,15 +15,19 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.routing import APIRoute
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
 from marelle_contracts.http.booking import (
+    BookingTicketDay,
+    BookingTicketRequest,
     CalendarDay,
     CalendarMonth,
     GroupAssignmentIn,
@@ -35,6 +39,7 @@ from marelle_contracts.http.booking import (
     TypicalWeekIn,
     WeekdayUnitsIn,
 )
+from marelle_contracts.http.queue import IF_SOME_FULL, Ticket
 
 from marelle_gateway.booking import (
     FEED_TOKEN,
@@ -53,10 +58,15 @@ from marelle_gateway.pages.registrations.common import (
     page_errors,
     today,
 )
+from marelle_gateway.pages.registrations.booking_queue import (
+    countdown,
+    retry_seconds,
+    ticket_url,
+)
 from marelle_gateway.pages.registrations.detail import BASE, registration_page
 from marelle_gateway.rendering import translator
 from marelle_gateway.session import Session, parent_session
-from marelle_gateway.upstream import UpstreamProblem, UpstreamUnavailable
+from marelle_gateway.upstream import UpstreamProblem, UpstreamUnavailable, problem_of
 
 class NotBookable(Exception):
     """booking's 409 for a registration enrolment says is validated (booking's copy follows
@@ -97,6 +107,8 @@ STATES = ("libre", "reservee", "liste_attente", "complet", "ferme", "passe")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 UNIT = re.compile(r"^[a-z0-9_-]{1,40}$")
 MAX_CHANGES = 400  # booking's limit (ReservationChangesIn)
+MAX_TICKET_DAYS = 250  # booking's limit (BookingTicketRequest)
+KEY = re.compile(r"^[A-Za-z0-9_.:-]+$")  # booking's IdempotencyKey
 MAX_DAYS = 62  # booking's limit (GroupAssignmentIn, ShuttleBookingIn)
 DIRECTIONS = ("aller", "retour")  # `booking.direction.<direction>`
 SHUTTLE_ACTIONS = ("reserver", "annuler")  # `booking.shuttle.action.<action>`
@@ -119,6 +131,9 @@ class Cell:
     status: str  # « Réservé », « Liste d'attente n° 3 », « Fermé : Jour férié »…
     position: int | None = None
     reason: str | None = None
+    # Booked or waitlisted now (the form's hidden « initial »): `checked` may differ, when the
+    # family's choices come back (an early or overloaded opening submission).
+    initial: bool = False
 
 
 @dataclass
@@ -152,17 +167,26 @@ def cell_value(day: date, unit: str) -> str:
     return f"{day.isoformat()}|{unit}"
 
 
-def build_grid(calendar: CalendarMonth, t: Translator) -> Grid:
+def build_grid(calendar: CalendarMonth, t: Translator, *, rush: Rush | None = None,
+               chosen: Iterable[str] | None = None, add_only: bool = False) -> Grid:
+    """The grid; at a booking opening (`rush`), the days the opening's queue will accept are
+    selectable before it, and the family's `chosen` cells are checked again (`add_only`: only
+    days to book, never unchecking a booked one — choices from a link, not from a form)."""
     labels = {u.code: u.label for u in calendar.units}
     heads = [DayHead(d.day, d.open) for d in calendar.days]
     reasons: dict[str, list[date]] = {}
+    picked = set(chosen) if chosen is not None else None
     sections = []
     for kind in KINDS:
         rows = []
         for unit in (u for u in calendar.units if u.kind == kind):
             cells = []
             for day in calendar.days:
-                cells.append(_cell(day, unit.code, labels[unit.code], t, reasons))
+                cell = _cell(day, unit.code, labels[unit.code], t, reasons,
+                             at_opening=rush is not None)
+                if picked is not None and cell.enabled and not (add_only and cell.initial):
+                    cell.checked = cell.value in picked
+                cells.append(cell)
             rows.append(Row(unit.code, unit.label, cells))
         if rows:
             sections.append(Section(kind, rows))
@@ -170,12 +194,13 @@ def build_grid(calendar: CalendarMonth, t: Translator) -> Grid:
 
 
 def _cell(day: CalendarDay, unit: str, unit_label: str, t: Translator,
-          reasons: dict[str, list[date]]) -> Cell:
+          reasons: dict[str, list[date]], *, at_opening: bool = False) -> Cell:
     found = next((c for c in day.cells if c.unit == unit), None)
     state = found.state if found else "ferme"
     checked = state in ("reservee", "liste_attente")
     enabled = bool(found) and day.open and not day.past and bool(
-        found.cancellable if checked else found.bookable)
+        found.cancellable if checked else
+        found.bookable or (at_opening and found.bookable_at_opening))
     reason = None
     if not day.open:
         state = "ferme"
@@ -197,7 +222,67 @@ def _cell(day: CalendarDay, unit: str, unit_label: str, t: Translator,
     return Cell(id=f"case-{day.day.isoformat()}-{unit}", value=cell_value(day.day, unit),
                 state=state if state in STATES else "libre", checked=checked, enabled=enabled,
                 label=t("booking.cell.label", unit=unit_label, day=t.day(day.day)),
-                status=status, position=found.position if found else None, reason=reason)
+                status=status, position=found.position if found else None, reason=reason,
+                initial=checked)
+
+
+# --- The opening rush (docs/opening-rush.md) --------------------------------------------------
+
+@dataclass
+class Rush:
+    """A scheduled opening of bookings: from well before it until the rush window after it,
+    the grid's « réserver » choices go as one ticket of booking's queue."""
+
+    opens_at: datetime
+    until: datetime  # the end of the rush window
+    before: bool  # not open yet: choices may be prepared, sending is refused by booking
+    countdown: str  # « dans 2 h 05 min », computed here (no JavaScript)
+    window_minutes: int  # the rush window, said on the page
+
+    @property
+    def window_hours(self) -> int | None:
+        """Whole hours, else None (the page says minutes)."""
+        return self.window_minutes // 60 if self.window_minutes >= 60 and \
+            self.window_minutes % 60 == 0 else None
+
+
+def rush_of(request: Request, calendar: CalendarMonth, now: datetime | None = None
+            ) -> Rush | None:
+    opens_at = calendar.bookings_open_at
+    if opens_at is None:
+        return None
+    if opens_at.tzinfo is None:
+        opens_at = opens_at.replace(tzinfo=UTC)
+    minutes = max(0, int(request.app.state.settings.booking_rush_minutes))
+    now = now or datetime.now(UTC)
+    until = opens_at + timedelta(minutes=minutes)
+    if now >= until:
+        return None
+    return Rush(opens_at, until, now < opens_at,
+                countdown(translator(request), opens_at, now), minutes)
+
+
+def _rush_closes_direct(request: Request, calendar: CalendarMonth, errors: FormErrors) -> bool:
+    """During a booking opening, the typical week and the change of group would book places
+    directly, ahead of the families waiting in the queue: refused, with when they come back."""
+    rush = rush_of(request, calendar)
+    if rush is None:
+        return False
+    t = translator(request)
+    errors.top(t("bookingqueue.direct_closed", until=t.datetime(rush.until)))
+    return True
+
+
+def _key(value: Any) -> str:
+    """The form's idempotency key when well-formed (booking's `IdempotencyKey`), else a new
+    one: a resubmission of the same form always carries the same key."""
+    if isinstance(value, str) and 8 <= len(value) <= 64 and KEY.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def _if_some_full(value: Any) -> str:
+    return value if value in IF_SOME_FULL else IF_SOME_FULL[0]
 
 
 # --- Results ---------------------------------------------------------------------------------
@@ -288,11 +373,23 @@ def _not_validated(request: Request, registration: Registration, section: str) -
 
 def _page(request: Request, registration: Registration, section: str,
           calendar: CalendarMonth | None, *, status_code: int = 200,
-          errors: FormErrors | None = None, **context: Any) -> HTMLResponse:
+          errors: FormErrors | None = None, chosen: Iterable[str] | None = None,
+          add_only: bool = False, queue: dict[str, Any] | None = None,
+          **context: Any) -> HTMLResponse:
+    """The page; `chosen` checks the family's choices again, `queue` (the form's key and
+    « si complet » choice) is the opening's form state when a choice came back."""
     t = translator(request)
     context.setdefault("outcomes", None)
     context.setdefault("notice_key", None)
-    grid = build_grid(calendar, t) if calendar else None
+    rush = rush_of(request, calendar) if calendar and section == "reservations" else None
+    grid = build_grid(calendar, t, rush=rush, chosen=chosen, add_only=add_only) \
+        if calendar else None
+    context["rush"] = rush
+    context["queue"] = {"cle": _key((queue or {}).get("cle")),
+                        "si_complet": _if_some_full((queue or {}).get("si_complet")),
+                        "choices": IF_SOME_FULL, "refresh": None,
+                        **{k: v for k, v in (queue or {}).items()
+                           if k not in ("cle", "si_complet")}}
     month_start = date.fromisoformat(calendar.month + "-01") if calendar else None
     return registration_page(
         request, registration, section, template="booking.html", calendar=calendar, grid=grid,
@@ -338,7 +435,13 @@ async def reservations(request: Request, registration_id: str, mois: str | None 
     if not registration.validated:
         return _not_validated(request, registration, "reservations")
     calendar = await _calendar(request, session, registration, checked_month(mois))
-    return _page(request, registration, "reservations", calendar)
+    # Back from an overloaded opening (the page reloaded itself): the choices and the key.
+    query = request.query_params
+    chosen = query.getlist("choix") if "cle" in query else None
+    notice = "bookingqueue.notice.kept" if chosen is not None else None
+    return _page(request, registration, "reservations", calendar, chosen=chosen, add_only=True,
+                 notice_key=notice, queue={"cle": query.get("cle"),
+                                           "si_complet": query.get("si_complet")})
 
 
 def diff(checked: Iterable[str], initial: Iterable[str]) -> list[tuple[date, str, str]]:
@@ -376,7 +479,7 @@ async def _posted(request: Request, session: Session, registration_id: str, sect
 
 @router.post(RESERVATIONS)
 async def change_reservations(request: Request, registration_id: str,
-                              session: Session = Depends(parent_session)) -> HTMLResponse:
+                              session: Session = Depends(parent_session)) -> Response:
     t = translator(request)
     posted = await _posted(request, session, registration_id, "reservations")
     if isinstance(posted, HTMLResponse):
@@ -391,6 +494,9 @@ async def change_reservations(request: Request, registration_id: str,
         status = 422
     else:
         calendar = await _calendar(request, session, registration, month)
+        if rush_of(request, calendar) is not None and any(a == "reserver" for *_, a in changes):
+            # A booking opening: the new days go through booking's queue, in arrival order.
+            return await _send_ticket(request, session, registration, calendar, form, changes)
         group = _group_id(calendar, str(form.get("groupe") or ""))
         body = ReservationChangesIn(changes=[
             ReservationChange(day=d, unit=u, action=a,
@@ -412,6 +518,77 @@ async def change_reservations(request: Request, registration_id: str,
     calendar = await _calendar(request, session, registration, month)
     return _page(request, registration, "reservations", calendar, outcomes=outcomes,
                  notice_key=notice, errors=errors, status_code=status)
+
+
+async def _send_ticket(request: Request, session: Session, registration: Registration,
+                       calendar: CalendarMonth, form: Any,
+                       changes: list[tuple[date, str, str]]) -> Response:
+    """The grid's « réserver » choices as ONE ticket of booking's queue (the form's key: a
+    double click, a refresh or a resubmission gets the same ticket), then its page (303).
+    Cancellations of the same form free places: they stay direct, once, after a new ticket.
+    Refused (too early…) or overloaded: the grid again, the family's choices and key kept."""
+    t = translator(request)
+    client = booking_of(request)
+    chosen = [v for v in form.getlist("cases") if isinstance(v, str)]
+    queue = {"cle": _key(form.get("cle")), "si_complet": _if_some_full(form.get("si_complet"))}
+    asked = [(d, u) for d, u, a in changes if a == "reserver"]
+    cancels = [(d, u) for d, u, a in changes if a == "annuler"]
+    errors = FormErrors()
+
+    def again(status: int, **extra: Any) -> HTMLResponse:
+        return _page(request, registration, "reservations", calendar, chosen=chosen,
+                     errors=errors, status_code=status, queue={**queue, **extra})
+
+    if len(asked) > MAX_TICKET_DAYS:
+        errors.top(t("booking.error.too_many", max=t.number(MAX_TICKET_DAYS)))
+        return again(422)
+    body = BookingTicketRequest(
+        registration_id=registration.id, if_some_full=queue["si_complet"],
+        days=[BookingTicketDay(date=d, unit=u) for d, u in asked])
+    response = None
+    try:
+        response = await client.submit_ticket(session.family_id, session.access_token,
+                                              queue["cle"], body)
+        if response.status_code in (200, 202):
+            ticket = Ticket.model_validate(response.json())
+        elif 400 <= response.status_code < 500 and response.status_code != 429:
+            with page_errors(request, keep=ANY_PROBLEM):
+                raise problem_of(response)
+            raise AssertionError  # pragma: no cover — page_errors raised
+        else:
+            raise UpstreamUnavailable(client.down)
+    except UpstreamProblem as problem:
+        # Too early, not bookable…: booking's French sentence, the choices kept.
+        _problem(errors, problem, t, "booking.error.refused")
+        return again(problem.status)
+    except (UpstreamUnavailable, ValidationError, ValueError):
+        # Overloaded or unreachable: nothing was taken. The page reloads itself to the grid
+        # with the same choices and key (sending it again can never take two places).
+        seconds = retry_seconds(response.headers.get("retry-after") if response is not None
+                                else None)
+        errors.top(t("bookingqueue.error.busy", seconds=seconds))
+        query = urlencode([("mois", calendar.month), ("cle", queue["cle"]),
+                           ("si_complet", queue["si_complet"])]
+                          + [("choix", v) for v in chosen])
+        return again(503, refresh=seconds,
+                     refresh_url=f"{RESERVATIONS.format(registration_id=registration.id)}"
+                                 f"?{query}")
+    done = refused = 0
+    if response.status_code == 202 and cancels:
+        # A repeat (200) of the same form: its cancellations were made the first time.
+        try:
+            with page_errors(request, keep=ANY_PROBLEM):
+                results = await client.change(
+                    session.family_id, str(registration.id), session.access_token,
+                    ReservationChangesIn(changes=[ReservationChange(day=d, unit=u,
+                                                                    action="annuler")
+                                                  for d, u in cancels]))
+            done = sum(1 for r in results if r.ok)
+            refused = len(results) - done
+        except (UpstreamProblem, UpstreamUnavailable):
+            refused = len(cancels)
+    return RedirectResponse(ticket_url(ticket.id, registration.id, calendar.month, done,
+                                       refused), status_code=303)
 
 
 # --- « Affecter les Groupes » -------------------------------------------------------------
@@ -452,6 +629,9 @@ async def assign_groups(request: Request, registration_id: str,
     group = str(form.get("groupe") or "")
     values = {"jours": [d.isoformat() for d in chosen], "groupe": group}
     errors = FormErrors()
+    if _rush_closes_direct(request, calendar, errors):
+        return _page(request, registration, "groupes", calendar, values=values, errors=errors,
+                     booked=booked, status_code=409)
     if not chosen:
         errors.add("jours", t("booking.groups.error.days"))
     group_id = next((g.group_id for g in calendar.groups if str(g.group_id) == group), None)
@@ -532,6 +712,9 @@ async def apply_typical_week(request: Request, registration_id: str,
               "fin": str(form.get("fin") or "").strip(), "jours": days,
               "groupe": str(form.get("groupe") or "")}
     errors = FormErrors()
+    if _rush_closes_direct(request, calendar, errors):
+        return _page(request, registration, "semaine_type", calendar, values=values,
+                     weekdays=offered, errors=errors, status_code=409)
     start, end = parse_date(values["debut"]), parse_date(values["fin"])
     if start is None:
         errors.add("debut", t("booking.week.error.date"))

@@ -460,6 +460,8 @@ async def month_grid(uow: UnitOfWork, family_id: uuid.UUID, registration_id: uui
                                        day_capacity.c.group_id == reg.group_id,
                                        day_capacity.c.day.between(first, last)))).all()}
     mine = {(r.unit, r.day): r for r in rows if r.registration_id == registration_id}
+    opens_at = cal.bookings_open_at
+    before_opening = opens_at is not None and now < opens_at
     days = []
     day = first
     while day <= last:
@@ -485,7 +487,11 @@ async def month_grid(uow: UnitOfWork, family_id: uuid.UUID, registration_id: uui
             full = (slot.booked if slot else 0) >= capacity
             cells.append({"unit": unit, "state": "complet" if full else "libre",
                           "bookable": refusal is None, "reason": refusal or (
-                              "Complet : la demande ira sur la liste d'attente." if full else None)})
+                              "Complet : la demande ira sur la liste d'attente." if full else None),
+                          # Before the opening every day is refused; the portal lets families
+                          # prepare what the opening's queue will accept.
+                          "bookable_at_opening": opens_at is not None and before_opening
+                          and booking_refusal(cal, day, opens_at) is None})
         days.append({"day": day, "weekday_letter": weekday_letter(day), "open": closed is None,
                      "closed_reason": closed, "past": day < today, "cells": cells})
         day += timedelta(days=1)
@@ -504,6 +510,7 @@ async def month_grid(uow: UnitOfWork, family_id: uuid.UUID, registration_id: uui
         "weeks": [{"number": w.number, "label": w.label, "days": w.days} for w in cal.weeks],
         "units": cal.units, "days": days,
         "typical_week": json.loads(reg.typical_week or "[]"),
+        "bookings_open_at": cal.bookings_open_at,
     }
 
 
