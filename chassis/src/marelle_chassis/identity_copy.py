@@ -9,19 +9,39 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
-from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, Uuid, select, update
+from sqlalchemy import (
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    bindparam,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marelle_chassis.copies import apply_if_newer, event_version
+from marelle_chassis.copies import (
+    CopyRow,
+    apply_if_newer,
+    apply_many_if_newer,
+    event_version,
+    layers,
+)
 from marelle_chassis.auth import Principal, principal_dependency, require_staff, verifier_from_app
 from marelle_chassis.db import UtcDateTime
 from marelle_chassis.domain_errors import NotFound
-from marelle_chassis.messaging import PayloadHandler
+from marelle_chassis.messaging import PayloadHandler, with_bulk
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope
 from marelle_contracts.identity import (
@@ -86,20 +106,53 @@ _NEW_FAMILY = {"name": "", "guardian_phones": "[]", "version": 0, "email_version
 ANONYMOUS = "Anonyme"
 
 
-async def _apply_child(session: AsyncSession, table: Table, family_id: uuid.UUID,
-                       child: ChildFacts, envelope: Envelope) -> None:
-    await apply_if_newer(session, table, {"child_id": child.child_id}, event_version(envelope), {
+def _child_row(family_id: uuid.UUID, child: ChildFacts, envelope: Envelope) -> CopyRow:
+    return CopyRow({"child_id": child.child_id}, event_version(envelope), {
         "family_id": family_id, "first_name": child.first_name, "last_name": child.last_name,
         "birth_date": child.birth_date, "sex": child.sex.value if child.sex else None,
         "source_event_id": envelope.event_id, "updated_at": datetime.now(UTC),
     })
 
 
+def _email_row(family_id: uuid.UUID, version: int, email: str | None,
+               on_insert: dict[str, Any]) -> CopyRow:
+    return CopyRow({"family_id": family_id}, version,
+                   {"email": email, "updated_at": datetime.now(UTC)},
+                   defaults={**_NEW_FAMILY, **on_insert})
+
+
+async def _apply_child(session: AsyncSession, table: Table, family_id: uuid.UUID,
+                       child: ChildFacts, envelope: Envelope) -> None:
+    row = _child_row(family_id, child, envelope)
+    await apply_if_newer(session, table, row.key, row.version, row.values)
+
+
 async def _apply_email(session: AsyncSession, table: Table, family_id: uuid.UUID, version: int,
                        email: str | None, on_insert: dict[str, Any]) -> None:
-    await apply_if_newer(session, table, {"family_id": family_id}, version,
-                         {"email": email, "updated_at": datetime.now(UTC)},
-                         version_column="email_version", defaults={**_NEW_FAMILY, **on_insert})
+    row = _email_row(family_id, version, email, on_insert)
+    await apply_if_newer(session, table, row.key, row.version, row.values,
+                         version_column="email_version", defaults=row.defaults)
+
+
+async def _set_names(session: AsyncSession, families: Table,
+                     names: list[tuple[uuid.UUID, str]]) -> None:
+    """`UPDATE … SET name = :name WHERE family_id = :id AND name <> 'Anonyme'` for each pair
+    (`<> :name` spares rewriting rows that already have it). On PostgreSQL one set-based
+    statement (one execution, not one per household); SQLite runs in-process: executemany."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text(
+            f"UPDATE {families.name} AS f SET name = v.name"
+            " FROM unnest(CAST(:ids AS UUID[]), CAST(:names AS TEXT[])) AS v(family_id, name)"
+            " WHERE f.family_id = v.family_id AND f.name <> :anonymous AND f.name <> v.name"),
+            {"ids": [i for i, _ in names], "names": [n for _, n in names],
+             "anonymous": ANONYMOUS})
+        return
+    await session.execute(
+        update(families)
+        .where(families.c.family_id == bindparam("b_family_id"), families.c.name != ANONYMOUS,
+               families.c.name != bindparam("b_name"))
+        .values(name=bindparam("b_name")),
+        [{"b_family_id": family_id, "b_name": name} for family_id, name in names])
 
 
 def child_copy_handlers(table: Table, families: Table | None = None) -> dict[str, PayloadHandler]:
@@ -114,6 +167,25 @@ def child_copy_handlers(table: Table, families: Table | None = None) -> dict[str
             await uow.session.execute(update(families).where(families.c.family_id == p.family_id,
                                                              families.c.name != ANONYMOUS)
                                       .values(name=p.name))
+
+    async def families_created(items: Sequence[tuple[FamilyCreated, Envelope]],
+                               uow: UnitOfWork) -> None:
+        """`family_created` for a batch: a few multi-row statements, same result as one by one
+        (layers keep the order of the events touching the same household or child)."""
+        session = uow.session
+        for layer in layers(items, lambda it: [("family", it[0].family_id),
+                                               *(("child", c.child_id) for c in it[0].children)]):
+            await apply_many_if_newer(session, table, [
+                _child_row(p.family_id, child, e) for p, e in layer for child in p.children])
+            if families is None:
+                continue
+            await apply_many_if_newer(session, families, [
+                _email_row(p.family_id, event_version(e), p.email, {"name": p.name})
+                for p, e in layer], version_column="email_version")
+            # The name, as above (a layer names each household once).
+            await _set_names(session, families, [(p.family_id, p.name) for p, _ in layer])
+
+    with_bulk(family_created, families_created)
 
     async def child_changed(p: ChildAdded | ChildUpdated, e: Envelope, uow: UnitOfWork) -> None:
         await _apply_child(uow.session, table, p.family_id, p.child, e)

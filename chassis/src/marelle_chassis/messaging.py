@@ -4,6 +4,7 @@ retry a bounded number of times, then park the message in `<topic>.dlq` and go o
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 import time
@@ -187,10 +188,16 @@ def consumer_health(broker: KafkaBroker) -> ConsumerHealth:
 
 
 EnvelopeHandler = Callable[[Envelope], Awaitable[None]]
+BatchEnvelopeHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
+
+# Outcomes of one record's processing.
+_DONE, _PARKED, _REWOUND = "done", "parked", "rewound"
 
 
 def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: EnvelopeHandler,
-              retry: RetryPolicy = RetryPolicy()) -> Any:
+              retry: RetryPolicy = RetryPolicy(), batch: bool = False,
+              handle_batch: BatchEnvelopeHandler | None = None,
+              max_records: int = 1000) -> Any:
     """Register a consumer of `topic` for the consumer group `group_id`.
 
     Offsets are committed (manual ack) only once the message is processed or parked in the DLQ.
@@ -198,40 +205,32 @@ def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: Envelop
     until the dependency is back; a deterministic one is retried `retry.attempts` times, then
     parked. If even the DLQ cannot be written, or the process stops meanwhile, the consumer seeks
     back so the message is delivered again.
+
+    `batch=True`: up to `max_records` records at a time are handed to `handle_batch` (default:
+    `handle.batch`, see `EventDispatcher.batch`) at once, and the offsets committed once per
+    batch. Same guarantees: an unreadable or foreign record is parked alone; a transient
+    failure holds the whole batch (nothing committed); a deterministic one makes the batch be
+    processed again record by record through `handle`, exactly as without `batch`, so only
+    the bad record reaches the DLQ.
     """
     health = consumer_health(broker)
 
-    async def consume(msg: KafkaMessage) -> None:
-        record = msg.raw_message
-        position = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-        try:
-            envelope = Envelope.model_validate_json(msg.body)
-        except ValidationError as exc:
-            await _park(broker, msg, position, f"enveloppe illisible : {exc}", attempts=1,
-                        group=group_id)
-            return
+    async def process(msg: Any, record: Any, envelope: Envelope) -> str:
+        """One record, as the consumer always did: retried, held or parked."""
+        position = _position(record)
         context.correlation_id.set(envelope.correlation_id)
         context.causation_id.set(str(envelope.event_id))
         extra = {"event_id": str(envelope.event_id), "event_type": envelope.event_type, **position}
-        try:
-            # A staff replay arrives on the group's retry topic: checked against the topic it
-            # was replayed from, whose owner alone may have produced it.
-            check_origin(envelope, origin_topic(record.topic))
-        except ForeignEvent as exc:
-            log.error("event rejected: %r", exc, extra=extra)
-            await _park(broker, msg, position, _describe(exc), attempts=1, group=group_id)
-            return
         failures = transient = 0
         while True:
             try:
                 await handle(envelope)
-                break
+                return _DONE
             except (PermanentError, ValidationError, UnknownEventType) as exc:
                 log.error("event rejected: %r", exc, extra=extra)
                 health.recover(group_id)
-                await _park(broker, msg, position, _describe(exc), attempts=failures + 1,
-                            group=group_id)
-                return
+                return await _park(broker, msg, record, _describe(exc), attempts=failures + 1,
+                                   group=group_id)
             except Exception as exc:
                 if is_transient(exc):
                     transient += 1
@@ -245,21 +244,93 @@ def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: Envelop
                         log.error("event failed %d times, to the DLQ: %r", failures, exc,
                                   extra=extra)
                         health.recover(group_id)
-                        await _park(broker, msg, position, _describe(exc), attempts=failures,
-                                    group=group_id)
-                        return
+                        return await _park(broker, msg, record, _describe(exc),
+                                           attempts=failures, group=group_id)
                     delay = retry.delay(failures)
                     log.warning("event failed (attempt %d), retrying: %r", failures, exc,
                                 extra=extra)
                 if await _stopping_within(health, delay):
                     # Shutting down: not processed, so not committed; seek back for the next run.
                     await msg.nack()
+                    return _REWOUND
+
+    async def admit(msg: Any, record: Any) -> Envelope | str:
+        """The record's envelope, or the outcome of parking it (unreadable, foreign)."""
+        try:
+            envelope = Envelope.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            return await _park(broker, msg, record, f"enveloppe illisible : {exc}", attempts=1,
+                               group=group_id)
+        try:
+            # A staff replay arrives on the group's retry topic: checked against the topic it
+            # was replayed from, whose owner alone may have produced it.
+            check_origin(envelope, origin_topic(record.topic))
+        except ForeignEvent as exc:
+            log.error("event rejected: %r", exc, extra={
+                "event_id": str(envelope.event_id), "event_type": envelope.event_type,
+                **_position(record)})
+            return await _park(broker, msg, record, _describe(exc), attempts=1, group=group_id)
+        return envelope
+
+    async def consume(msg: KafkaMessage) -> None:
+        record = msg.raw_message
+        admitted = await admit(msg, record)
+        if admitted == _REWOUND:
+            return
+        if isinstance(admitted, Envelope) and await process(msg, record, admitted) == _REWOUND:
+            return
+        health.recover(group_id)
+        await msg.ack()
+
+    run_batch = handle_batch or (getattr(handle, "batch", None) if batch else None)
+    if batch and run_batch is None:
+        raise TypeError("subscribe(batch=True) needs handle_batch or a handle with .batch")
+
+    async def consume_batch(msg: KafkaMessage) -> None:
+        assert run_batch is not None
+        admitted: list[tuple[Any, Envelope]] = []
+        for record in msg.raw_message:
+            outcome = await admit(msg, record)
+            if outcome == _REWOUND:
+                return
+            if isinstance(outcome, Envelope):
+                admitted.append((record, outcome))
+        transient = 0
+        while admitted:
+            try:
+                await run_batch([envelope for _, envelope in admitted])
+                break
+            except Exception as exc:
+                first, last = admitted[0][0], admitted[-1][0]
+                extra = {"records": len(admitted), "first": _position(first),
+                         "last": _position(last)}
+                if not is_transient(exc):
+                    # Find the culprit: one record (one unit of work) at a time, as always.
+                    log.warning("batch of %d failed, processing it record by record: %r",
+                                len(admitted), exc, extra=extra)
+                    for record, envelope in admitted:
+                        if await process(msg, record, envelope) == _REWOUND:
+                            return
+                    break
+                transient += 1
+                health.stall(group_id, type(exc).__name__)
+                delay = retry.transient_delay(transient)
+                log.warning("dependency unavailable (attempt %d), holding the batch and retrying "
+                            "in %.1f s: %r", transient, delay, exc, extra=extra)
+                if await _stopping_within(health, delay):
+                    await msg.nack()
                     return
         health.recover(group_id)
         await msg.ack()
 
-    consume.__name__ = f"consume_{group_id.replace('.', '_').replace('-', '_')}"
+    name = f"{group_id.replace('.', '_').replace('-', '_')}"
+    consume.__name__ = f"consume_{name}"
+    consume_batch.__name__ = f"consume_batch_{name}"
     retry_topics(broker).add(retry_topic(topic, group_id))
+    batching: dict[str, Any] = (
+        # The envelopes are read from the records: no decoding of the bodies by FastStream.
+        {"batch": True, "max_records": max_records, "decoder": _no_decoding}
+        if run_batch is not None else {})
     return broker.subscriber(
         topic,
         # The dead letters staff replay for this group (marelle_chassis.dead_letters).
@@ -270,7 +341,16 @@ def subscribe(broker: KafkaBroker, topic: str, *, group_id: str, handle: Envelop
         # A handler may hold its message for as long as a dependency is down; past this the group
         # rebalances and the uncommitted message is simply delivered again (nothing lost).
         max_poll_interval_ms=3_600_000,
-    )(consume)
+        **batching,
+    )(consume_batch if run_batch is not None else consume)
+
+
+async def _no_decoding(msg: Any) -> None:
+    return None
+
+
+def _position(record: Any) -> dict[str, Any]:
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
 
 
 def retry_topics(broker: KafkaBroker) -> set[str]:
@@ -293,9 +373,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def _park(broker: KafkaBroker, msg: Any, position: dict[str, Any], error: str,
-                attempts: int, group: str) -> None:
-    record = msg.raw_message
+async def _park(broker: KafkaBroker, msg: Any, record: Any, error: str, attempts: int,
+                group: str) -> str:
+    """Write `record` to its DLQ. `_PARKED` once written (the caller commits past it); if the
+    DLQ cannot be written, rewind `msg` (its record, or the whole batch) so nothing is lost
+    behind a later commit, and return `_REWOUND`."""
+    position = _position(record)
     headers = {
         **{k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
            for k, v in (record.headers or [])},
@@ -308,18 +391,27 @@ async def _park(broker: KafkaBroker, msg: Any, position: dict[str, Any], error: 
         "x-dlq-id": str(uuid.uuid4()),
     }
     try:
-        await broker.publish(msg.body, dlq_topic(origin_topic(position["topic"])), key=record.key,
-                             headers=headers)
+        await broker.publish(record.value or b"", dlq_topic(origin_topic(position["topic"])),
+                             key=record.key, headers=headers)
     except Exception:
-        # Not parked: rewind so the message is not lost behind a later commit.
         log.exception("could not write to the DLQ; rewinding", extra=position)
         await msg.nack()
         await asyncio.sleep(1.0)
-        return
-    await msg.ack()
+        return _REWOUND
+    return _PARKED
 
 
 PayloadHandler = Callable[[Any, Envelope, UnitOfWork], Awaitable[None]]
+BulkPayloadHandler = Callable[[Sequence[tuple[Any, Envelope]], UnitOfWork], Awaitable[None]]
+
+
+def with_bulk(handler: PayloadHandler, bulk: BulkPayloadHandler) -> PayloadHandler:
+    """Attach to `handler` its batch form, used by `EventDispatcher.batch` for consecutive
+    events of its type: `bulk(items, uow)` must leave exactly the state that calling
+    `handler` for each item, in order, would. A handler wrapping this one does not inherit
+    it (the wrapper's extra effects would be skipped): it attaches its own, or has none."""
+    handler.bulk = bulk  # type: ignore[attr-defined]
+    return handler
 
 
 class EventDispatcher:
@@ -344,6 +436,41 @@ class EventDispatcher:
                 log.info("duplicate event ignored", extra={"event_id": str(envelope.event_id)})
                 return
             await handler(payload, envelope, uow)
+            await uow.commit()
+
+    async def batch(self, envelopes: Sequence[Envelope]) -> None:
+        """Several envelopes in ONE unit of work: their ids claimed in one statement (a
+        duplicate, already in the inbox or earlier in the batch, is skipped), the handlers run
+        in order, one commit. Consecutive events of a type whose handler has a bulk form (see
+        `with_bulk`) go to it in one call, so each aggregate's events keep their order.
+
+        All or nothing: on failure nothing is applied, and the caller (`subscribe(batch=True)`)
+        retries the batch or processes it again event by event."""
+        known = [(parse_payload(e.event_type, e.payload), e) for e in envelopes
+                 if e.event_type in self.handlers]
+        if not known:
+            return
+        async with self.uow_factory() as uow:
+            fresh = await uow.claim_many(self.consumer, [e.event_id for _, e in known])
+            todo = []
+            for payload, envelope in known:
+                if envelope.event_id in fresh:
+                    fresh.discard(envelope.event_id)  # a second copy in the batch is a duplicate
+                    todo.append((payload, envelope))
+            if len(todo) < len(known):
+                log.info("%d duplicate events ignored", len(known) - len(todo))
+            for event_type, run in itertools.groupby(todo, key=lambda item: item[1].event_type):
+                handler = self.handlers[event_type]
+                items = list(run)
+                bulk = getattr(handler, "bulk", None)
+                if bulk is not None and len(items) > 1:
+                    await bulk(items, uow)
+                    continue
+                for payload, envelope in items:
+                    # What a handler publishes is caused by its event, as in the one-by-one path.
+                    context.correlation_id.set(envelope.correlation_id)
+                    context.causation_id.set(str(envelope.event_id))
+                    await handler(payload, envelope, uow)
             await uow.commit()
 
 

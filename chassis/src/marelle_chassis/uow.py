@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -63,6 +63,11 @@ class UnitOfWork:
     async def claim(self, consumer: str, event_id: uuid.UUID) -> bool:
         """Inbox guard for event handlers (see `marelle_chassis.inbox`)."""
         return await inbox.claim(self.session, inbox_table(self._metadata), consumer, event_id)
+
+    async def claim_many(self, consumer: str, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """The inbox guard for a batch: the ids seen for the first time (`inbox.claim_many`)."""
+        return await inbox.claim_many(self.session, inbox_table(self._metadata), consumer,
+                                      event_ids)
 
     async def commit(self) -> None:
         outbox = outbox_table(self._metadata)

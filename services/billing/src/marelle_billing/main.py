@@ -40,7 +40,7 @@ def create_app(settings: BillingSettings | None = None, clock: Clock = system_cl
                booking_copy.router(runtime.sessions)]
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.IDENTITY_CONSUMER,
-                  handle=handlers.identity_events(runtime))
+                  handle=handlers.identity_events(runtime), batch=True)
         subscribe(runtime.broker, Topics.ENROLMENT, group_id=handlers.ENROLMENT_CONSUMER,
                   handle=handlers.enrolment_events(runtime))
         subscribe(runtime.broker, Topics.BOOKING, group_id=handlers.BOOKING_CONSUMER,

@@ -34,7 +34,7 @@ def create_app(settings: BookingSettings | None = None, clock: Clock = system_cl
                period_copy_router(period_copy, runtime.sessions)]
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.IDENTITY_CONSUMER,
-                  handle=handlers.identity_events(runtime))
+                  handle=handlers.identity_events(runtime), batch=True)
         subscribe(runtime.broker, Topics.ENROLMENT, group_id=handlers.ENROLMENT_CONSUMER,
                   handle=handlers.enrolment_events(runtime))
         routers.append(dead_letter_router(

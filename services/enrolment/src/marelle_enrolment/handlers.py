@@ -1,12 +1,13 @@
 """Enrolment's Kafka adapter: which events it consumes and what each one changes."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import update
 
-from marelle_chassis.copies import apply_if_newer, event_version
+from marelle_chassis.copies import CopyRow, apply_if_newer, apply_many_if_newer, event_version
 from marelle_chassis.identity_copy import child_copy_handlers
-from marelle_chassis.messaging import EventDispatcher, PayloadHandler
+from marelle_chassis.messaging import EventDispatcher, PayloadHandler, with_bulk
 from marelle_chassis.runtime import ServiceRuntime
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope
@@ -31,6 +32,16 @@ def identity_handlers() -> dict[str, PayloadHandler]:
         await copy_family(p, e, uow)
         if p.needs_review:
             await set_review(uow, p.family_id, event_version(e), True)
+
+    async def families_created(items: Sequence[tuple[FamilyCreated, Envelope]],
+                               uow: UnitOfWork) -> None:
+        # The same two effects for a batch (different tables: copies first, then reviews).
+        await copy_family.bulk(items, uow)  # type: ignore[attr-defined]
+        await apply_many_if_newer(uow.session, family_review, [
+            CopyRow({"family_id": p.family_id}, event_version(e), {"needs_review": True})
+            for p, e in items if p.needs_review])
+
+    with_bulk(family_created, families_created)
 
     async def family_reviewed(p: FamilyReviewed, e: Envelope, uow: UnitOfWork) -> None:
         await set_review(uow, p.family_id, event_version(e), False)

@@ -29,7 +29,7 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
                family_copy_router(family_copy, runtime.sessions)]
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.CONSUMER,
-                  handle=handlers.identity_events(runtime))
+                  handle=handlers.identity_events(runtime), batch=True)
         subscribe(runtime.broker, Topics.SCHOOLS, group_id=schools.CONSUMER,
                   handle=schools.schools_events(runtime))
         # Residency only (the residents' opening, issue #10); billing's other events ignored.

@@ -1,0 +1,329 @@
+"""Batch consumption (`subscribe(batch=True)` + `EventDispatcher.batch`): the guarantees of the
+one-by-one consumer, kept for a batch: duplicates applied once, a poison event parked alone,
+nothing committed while a dependency is down, and bulk copies equal to one-by-one copies."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import MetaData, Table, select, update
+
+from marelle_chassis import db
+from marelle_chassis.identity_copy import (
+    ANONYMOUS,
+    add_child_copy_table,
+    add_family_copy_table,
+    child_copy_handlers,
+)
+from marelle_chassis.messaging import (
+    EventDispatcher,
+    RetryPolicy,
+    consumer_health,
+    create_broker,
+    subscribe,
+    with_bulk,
+)
+from marelle_chassis.uow import UnitOfWork
+from marelle_contracts import Envelope, dlq_topic, new_envelope
+from marelle_contracts.identity import ChildFacts, ChildUpdated, FamilyCreated
+from tests.integration.messaging_support import (
+    eventually,
+    family_event,
+    new_topic,
+    produce,
+    read_topic,
+)
+
+
+class Copy:
+    """A consuming service's database: child and family copies, inbox, outbox."""
+
+    def __init__(self, metadata: MetaData, children: Table, families: Table, engine: Any) -> None:
+        self.metadata, self.children, self.families, self.engine = (
+            metadata, children, families, engine)
+        self.sessions = db.session_factory(engine)
+
+    @classmethod
+    async def create(cls, url: str) -> Copy:
+        metadata = db.new_metadata()
+        children, families = add_child_copy_table(metadata), add_family_copy_table(metadata)
+        engine = db.create_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        return cls(metadata, children, families, engine)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.metadata, producer="test")
+
+    def dispatcher(self, group: str, handlers: dict[str, Any] | None = None) -> EventDispatcher:
+        return EventDispatcher(group, self.uow,
+                               handlers or child_copy_handlers(self.children, self.families))
+
+    async def rows(self, table: Table) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(select(table).order_by(*table.primary_key.columns))
+                     ).mappings().all()
+        return [{k: v for k, v in r.items() if k != "updated_at"} for r in found]
+
+    async def revisions(self) -> dict[uuid.UUID, int]:
+        return {r["child_id"]: r["revision"] for r in await self.rows(self.children)}
+
+
+class Counting:
+    """The copy's handlers, counting each event that reaches them (one by one or in bulk)."""
+
+    def __init__(self, copy: Copy) -> None:
+        self.applied: list[uuid.UUID] = []
+        self.bulk_calls = 0
+        inner = child_copy_handlers(copy.children, copy.families)
+        created = inner["identity.family_created"]
+
+        async def one(p: Any, e: Envelope, uow: UnitOfWork) -> None:
+            self.applied.append(e.event_id)
+            await created(p, e, uow)
+
+        async def bulk(items: Any, uow: UnitOfWork) -> None:
+            self.bulk_calls += 1
+            self.applied += [e.event_id for _, e in items]
+            await created.bulk(items, uow)
+
+        self.handlers = {**inner, "identity.family_created": with_bulk(one, bulk)}
+
+
+class BatchConsumer:
+    """A broker with one batch subscriber; `fail` may make a batch fail before the dispatcher."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str, dispatcher: EventDispatcher,
+                 retry: RetryPolicy = RetryPolicy(attempts=2, backoff=(0.05,), max_backoff=0.2),
+                 transient_failures: int = 0) -> None:
+        self.broker = create_broker(bootstrap, client_id=f"test-{group}")
+        self.failures_left = transient_failures
+        self.batches: list[list[uuid.UUID]] = []
+
+        async def handle_batch(envelopes: Any) -> None:
+            self.batches.append([e.event_id for e in envelopes])
+            if self.failures_left:
+                self.failures_left -= 1
+                raise ConnectionError("database down (test)")
+            await dispatcher.batch(envelopes)
+
+        subscribe(self.broker, topic, group_id=group, handle=dispatcher, retry=retry,
+                  batch=True, handle_batch=handle_batch)
+
+    async def __aenter__(self) -> BatchConsumer:
+        await self.broker.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.broker.stop()
+
+
+def env(payload: Any, version: int | None = 1, event_id: uuid.UUID | None = None) -> Envelope:
+    envelope = new_envelope(payload, producer="identity", version=version)
+    return envelope.model_copy(update={"event_id": event_id}) if event_id else envelope
+
+
+def raw(envelope: Envelope) -> bytes:
+    return envelope.model_dump_json().encode()
+
+
+async def committed(bootstrap: str, topic: str, group: str) -> int:
+    """Offsets committed by `group` on `topic`, summed over its partitions."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        total = 0
+        for partition in consumer.partitions_for_topic(topic) or ():
+            total += await consumer.committed(TopicPartition(topic, partition)) or 0
+        return total
+    finally:
+        await consumer.stop()
+
+
+async def _when(awaitable: Any, accept: Any) -> Any:
+    value = await awaitable
+    return value if accept(value) else None
+
+
+# ------------------------------------------------------------------------- on the real broker
+
+@pytest.mark.kafka
+async def test_duplicates_in_the_batch_and_already_claimed_are_applied_once(
+        database_url, kafka_bootstrap):
+    copy = await Copy.create(database_url)
+    topic, group = await new_topic(kafka_bootstrap), f"g-{uuid.uuid4().hex}"
+    counting = Counting(copy)
+    dispatcher = copy.dispatcher(group, counting.handlers)
+    a, b, c = (env(family_event(f"Famille {n}")) for n in "ABC")
+    await dispatcher(c)  # already applied (and claimed) before the batch
+    assert counting.applied == [c.event_id]
+    await produce(kafka_bootstrap, topic, raw(a), raw(c), raw(b), raw(a), raw(c))
+    async with BatchConsumer(kafka_bootstrap, topic, group, dispatcher) as consumer:
+        await eventually(lambda: _when(committed(kafka_bootstrap, topic, group),
+                                       lambda n: n == 5), timeout=30)
+    assert sorted(counting.applied) == sorted([c.event_id, a.event_id, b.event_id])
+    assert set(map(len, consumer.batches)) and sum(map(len, consumer.batches)) == 5
+    revisions = await copy.revisions()
+    assert len(revisions) == 3 and set(revisions.values()) == {1}
+    await copy.engine.dispose()
+
+
+@pytest.mark.kafka
+async def test_a_poison_event_in_the_middle_is_parked_alone_and_the_rest_applied(
+        database_url, kafka_bootstrap):
+    copy = await Copy.create(database_url)
+    topic, group = await new_topic(kafka_bootstrap), f"g-{uuid.uuid4().hex}"
+    inner = child_copy_handlers(copy.children, copy.families)
+    bug = family_event("Famille Bogue")
+
+    async def created(p: Any, e: Envelope, uow: UnitOfWork) -> None:
+        if p.family_id == bug.family_id:
+            raise KeyError("a bug met by this household only")
+        await inner["identity.family_created"](p, e, uow)
+
+    async def created_in_bulk(items: Any, uow: UnitOfWork) -> None:
+        for p, e in items:
+            await created(p, e, uow)
+
+    handlers = {**inner, "identity.family_created": with_bulk(created, created_in_bulk)}
+    good = [env(family_event(f"Famille Bonne{i}")) for i in range(4)]
+    bad_payload = new_envelope(ChildUpdated.model_construct(family_id=uuid.uuid4(), child=None),
+                               producer="identity")
+    values = [raw(good[0]), raw(env(bug)), raw(good[1]), b"{not an envelope", raw(good[2]),
+              raw(bad_payload), raw(good[3])]
+    await produce(kafka_bootstrap, topic, *values)
+    async with BatchConsumer(kafka_bootstrap, topic, group, copy.dispatcher(group, handlers)):
+        parked = await read_topic(kafka_bootstrap, dlq_topic(topic), 3)
+        await eventually(lambda: _when(committed(kafka_bootstrap, topic, group),
+                                       lambda n: n == len(values)), timeout=30)
+    assert [r.value for r in parked] == [values[3], values[1], values[5]]  # parse errors first
+    headers = [dict(r.headers) for r in parked]
+    assert [h["x-original-offset"] for h in headers] == [b"3", b"1", b"5"]
+    assert b"KeyError" in headers[1]["x-error"] and headers[1]["x-attempts"] == b"2"
+    assert b"ValidationError" in headers[2]["x-error"]
+    assert await committed(kafka_bootstrap, topic, group) == len(values)
+    revisions = await copy.revisions()
+    assert {str(k) for k in revisions} == {g.payload["children"][0]["child_id"] for g in good}
+    assert set(revisions.values()) == {1}
+    await copy.engine.dispose()
+
+
+@pytest.mark.kafka
+async def test_a_transient_failure_commits_nothing_and_the_batch_is_applied_once_back(
+        database_url, kafka_bootstrap):
+    copy = await Copy.create(database_url)
+    topic, group = await new_topic(kafka_bootstrap), f"g-{uuid.uuid4().hex}"
+    events = [env(family_event(f"Famille Panne{i}")) for i in range(6)]
+    await produce(kafka_bootstrap, topic, *map(raw, events))
+    consumer = BatchConsumer(kafka_bootstrap, topic, group, copy.dispatcher(group),
+                             transient_failures=6)
+    health = consumer_health(consumer.broker)
+    async with consumer:
+        await eventually(lambda: _when(asyncio.sleep(0, len(consumer.batches)),
+                                       lambda n: n >= 3), timeout=30)
+        assert health.stalled  # readiness says why
+        assert await committed(kafka_bootstrap, topic, group) == 0
+        assert await copy.revisions() == {}
+        revisions = await eventually(lambda: _when(copy.revisions(), lambda r: len(r) == 6))
+        await eventually(lambda: _when(committed(kafka_bootstrap, topic, group),
+                                       lambda n: n == 6), timeout=30)
+    assert set(revisions.values()) == {1}
+    assert health.stalled == {}
+    assert await read_topic(kafka_bootstrap, dlq_topic(topic), 1, timeout=3) == []
+    await copy.engine.dispose()
+
+
+@pytest.mark.kafka
+async def test_stopping_while_holding_commits_nothing_and_a_restart_applies_all(
+        database_url, kafka_bootstrap):
+    copy = await Copy.create(database_url)
+    topic, group = await new_topic(kafka_bootstrap), f"g-{uuid.uuid4().hex}"
+    events = [env(family_event(f"Famille Arrêt{i}")) for i in range(5)]
+    await produce(kafka_bootstrap, topic, *map(raw, events))
+    holding = BatchConsumer(kafka_bootstrap, topic, group, copy.dispatcher(group),
+                            transient_failures=10_000)
+    async with holding:
+        await eventually(lambda: _when(asyncio.sleep(0, len(holding.batches)), bool))
+        consumer_health(holding.broker).stopping.set()
+    assert await committed(kafka_bootstrap, topic, group) == 0
+    async with BatchConsumer(kafka_bootstrap, topic, group, copy.dispatcher(group)):
+        revisions = await eventually(lambda: _when(copy.revisions(), lambda r: len(r) == 5))
+        await eventually(lambda: _when(committed(kafka_bootstrap, topic, group),
+                                       lambda n: n == 5), timeout=30)
+    assert set(revisions.values()) == {1}
+    await copy.engine.dispose()
+
+
+# ------------------------------------------------------------------------- the copies themselves
+
+async def test_an_older_version_after_a_newer_one_in_a_batch_keeps_the_newer(database_url):
+    copy = await Copy.create(database_url)
+    dispatcher = copy.dispatcher("batch-test")
+    family_id, child_id = uuid.uuid4(), uuid.uuid4()
+
+    def created(name: str, email: str) -> FamilyCreated:
+        return FamilyCreated(family_id=family_id, name="Famille Martin", email=email,
+                             children=[ChildFacts(child_id=child_id, first_name=name,
+                                                  last_name="Martin",
+                                                  birth_date=date(2017, 5, 14))])
+
+    newer = env(created("Léa-Rose", "b@example.org"), version=3)
+    older = env(created("Léa", "a@example.org"), version=2)
+    same = env(created("Autre", "c@example.org"), version=3)
+    await dispatcher.batch([newer, older, same])
+    [child] = await copy.rows(copy.children)
+    [family] = await copy.rows(copy.families)
+    assert (child["first_name"], child["version"], child["revision"]) == ("Léa-Rose", 3, 1)
+    assert (family["email"], family["email_version"], family["revision"]) == (
+        "b@example.org", 3, 1)
+    await copy.engine.dispose()
+
+
+async def test_bulk_copies_equal_one_by_one_copies(database_url, tmp_path, request):
+    """Random streams of `family_created` (repeated households and children, versions up and
+    down, anonymised households, rows already there) give the same rows applied as one batch
+    and one by one."""
+    if database_url.startswith("sqlite"):
+        other_url = f"sqlite+aiosqlite:///{tmp_path / 'one-by-one.sqlite3'}"
+    else:
+        from tests.support.infra import create_pg_database
+        other_url = await create_pg_database(request.getfixturevalue("pg_base_url"))
+    batched, single = await Copy.create(database_url), await Copy.create(other_url)
+    rng = random.Random(20261130)
+    families = [uuid.uuid4() for _ in range(6)]
+    children = {f: [uuid.uuid4() for _ in range(2)] for f in families}
+    stream = []
+    for i in range(120):
+        f = rng.choice(families)
+        kids = rng.sample(children[f], rng.randint(0, 2))
+        payload = FamilyCreated(
+            family_id=f, name=rng.choice(["Famille Un", "Famille Deux", ANONYMOUS]),
+            email=rng.choice([None, "x@example.org", f"f{i}@example.org"]),
+            children=[ChildFacts(child_id=k, first_name=f"Prénom{i}", last_name="Nom",
+                                 birth_date=date(2016, 1, 1)) for k in kids])
+        stream.append(env(payload, version=rng.randint(0, 5) or None))
+    # Some rows already there, as older events left them.
+    seeds = [e.model_copy(update={"event_id": uuid.uuid4()}) for e in stream[:10]]
+    for target in (batched, single):
+        for envelope in seeds:
+            await target.dispatcher("seed")(envelope)
+        async with target.engine.begin() as conn:
+            await conn.execute(update(target.families)
+                               .where(target.families.c.family_id == families[0])
+                               .values(name=ANONYMOUS))
+    for start in range(10, len(stream), 37):
+        await batched.dispatcher("test").batch(stream[start:start + 37])
+    for envelope in stream[10:]:
+        await single.dispatcher("test")(envelope)
+    assert await batched.rows(batched.children) == await single.rows(single.children)
+    assert await batched.rows(batched.families) == await single.rows(single.families)
+    await batched.engine.dispose()
+    await single.engine.dispose()
