@@ -31,36 +31,31 @@ async def _burst(queue: Queue, decider: Decider, items: int) -> None:
         await asyncio.sleep(0.001)  # submissions a millisecond apart
 
 
-async def test_a_lingering_decider_takes_a_burst_in_a_few_batches():
+async def _decided_burst(linger: float, items: int = 40) -> list[int]:
+    """The batches a decider made of `items` notified a millisecond apart."""
     queue = Queue()
-    decider = Decider("test", queue.decide_once, poll_seconds=3600, linger_seconds=0.05)
+    decider = Decider("test", queue.decide_once, poll_seconds=3600, linger_seconds=linger)
     decider.start()
     try:
-        await _burst(queue, decider, 40)
+        await _burst(queue, decider, items)
         for _ in range(100):
-            if sum(queue.batches) == 40:
+            if sum(queue.batches) == items:
                 break
             await asyncio.sleep(0.02)
     finally:
         await decider.stop(grace=5)
-    assert sum(queue.batches) == 40, "every notified item decided"
-    assert len(queue.batches) <= 6, queue.batches
+    assert sum(queue.batches) == items, "every notified item decided"
+    return queue.batches
+
+
+async def test_a_lingering_decider_takes_a_burst_in_a_few_batches():
+    batches = await _decided_burst(linger=0.05)
+    assert len(batches) <= 6, batches
 
 
 async def test_without_lingering_each_wake_is_its_own_batch():
-    queue = Queue()
-    decider = Decider("test", queue.decide_once, poll_seconds=3600)
-    decider.start()
-    try:
-        await _burst(queue, decider, 40)
-        for _ in range(100):
-            if sum(queue.batches) == 40:
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        await decider.stop(grace=5)
-    assert sum(queue.batches) == 40
-    assert len(queue.batches) > 20, queue.batches
+    batches = await _decided_burst(linger=0.0)
+    assert len(batches) > 20, batches
 
 
 async def test_a_stop_while_lingering_or_idle_is_prompt():

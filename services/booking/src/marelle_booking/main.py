@@ -35,8 +35,9 @@ def create_app(settings: BookingSettings | None = None, clock: Clock = system_cl
     if runtime.broker:
         subscribe(runtime.broker, Topics.IDENTITY, group_id=handlers.IDENTITY_CONSUMER,
                   handle=handlers.identity_events(runtime), batch=True)
+        # In batches too: at an opening enrolment publishes two events per ticket.
         subscribe(runtime.broker, Topics.ENROLMENT, group_id=handlers.ENROLMENT_CONSUMER,
-                  handle=handlers.enrolment_events(runtime))
+                  handle=handlers.enrolment_events(runtime), batch=True)
         routers.append(dead_letter_router(
             settings.kafka_bootstrap_servers,
             [dlq_topic(Topics.IDENTITY), dlq_topic(Topics.ENROLMENT)],

@@ -58,12 +58,9 @@ from marelle_gateway.pages.registrations.common import (
     page_errors,
     today,
 )
-from marelle_gateway.pages.registrations.booking_queue import (
-    countdown,
-    retry_seconds,
-    ticket_url,
-)
+from marelle_gateway.pages.registrations.booking_queue import retry_seconds, ticket_url
 from marelle_gateway.pages.registrations.detail import BASE, registration_page
+from marelle_gateway.pages.registrations.openings import countdown
 from marelle_gateway.rendering import translator
 from marelle_gateway.session import Session, parent_session
 from marelle_gateway.upstream import UpstreamProblem, UpstreamUnavailable, problem_of

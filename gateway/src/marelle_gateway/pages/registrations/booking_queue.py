@@ -10,7 +10,6 @@ says so in French and reloads itself; the place is kept by booking meanwhile.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -19,7 +18,6 @@ from pydantic import ValidationError
 
 from marelle_contracts.http.queue import Ticket
 from marelle_gateway.booking import BookingClient
-from marelle_gateway.i18n import Translator
 from marelle_gateway.pages.registrations.common import checked_id, page_errors
 from marelle_gateway.rendering import render, translator
 from marelle_gateway.session import Session, parent_session
@@ -31,23 +29,6 @@ TICKETS = "/mes-inscriptions/tickets-reservations"
 REFRESH_SECONDS = 2  # while queued: decisions follow within seconds
 DOWN_REFRESH_SECONDS = 10  # booking overloaded: no hurry, the place is kept
 MAX_RETRY_SECONDS = 60
-
-
-def countdown(t: Translator, opens_at: datetime, now: datetime) -> str:
-    """« dans 2 h 05 min », « dans 45 s »: how long until the opening (empty once open)."""
-    left = int((opens_at - now).total_seconds())
-    if left <= 0:
-        return ""
-    days, rest = divmod(left, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return t("bookingqueue.countdown.days", days=days, hours=hours)
-    if hours:
-        return t("bookingqueue.countdown.hours", hours=hours, minutes=f"{minutes:02d}")
-    if minutes:
-        return t("bookingqueue.countdown.minutes", minutes=minutes, seconds=f"{seconds:02d}")
-    return t("bookingqueue.countdown.seconds", seconds=seconds)
 
 
 def retry_seconds(value: str | int | None, default: int = DOWN_REFRESH_SECONDS) -> int:

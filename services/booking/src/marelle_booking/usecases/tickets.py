@@ -27,12 +27,13 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, literal, select, text, update
+from sqlalchemy import bindparam, case, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from marelle_chassis import context
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
+from marelle_chassis.queue_sql import ticket_in_line
 from marelle_chassis.transactions import retry_transaction, statement_per_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import booking as events
@@ -134,27 +135,6 @@ _TICKET_COLUMNS = ("id", "family_id", "idempotency_key", "resource_id", "resourc
                    "received_at", "decided_at", "outcomes")
 
 
-def _ticket_in_line_statement() -> Any:
-    """PostgreSQL, one statement: the period's counter bumped and the ticket inserted at that
-    position, or neither (a repeated key conflicts: no position consumed). Returns (issued,
-    decided). Built once; the values are bound parameters `t_<column>`."""
-    counter = (postgresql.insert(queue_counter)
-               .values(resource_id=bindparam("t_resource_id",
-                                             type_=queue_counter.c.resource_id.type),
-                       issued=1, decided=0)
-               .on_conflict_do_update(index_elements=[queue_counter.c.resource_id],
-                                      set_={"issued": queue_counter.c.issued + 1})
-               .returning(queue_counter.c.issued, queue_counter.c.decided)
-               .cte("counter"))
-    values = [bindparam(f"t_{name}", type_=queue_ticket.c[name].type) for name in _TICKET_COLUMNS]
-    inserted = (insert(queue_ticket)
-                .from_select([*_TICKET_COLUMNS, "position"], select(*values, counter.c.issued))
-                .returning(queue_ticket.c.position)
-                .cte("inserted"))
-    return select(inserted.c.position, counter.c.decided).select_from(
-        inserted.join(counter, literal(True)))
-
-
 def _upsert_counter(dialect: str, resource_id: uuid.UUID) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(queue_counter).values(resource_id=resource_id, issued=1, decided=0)
@@ -241,7 +221,7 @@ async def family_tickets(uow: UnitOfWork, family_id: uuid.UUID, limit: int = 100
     return [_answer(r, r.decided_n) for r in rows]
 
 
-_TICKET_IN_LINE = _ticket_in_line_statement()
+_TICKET_IN_LINE = ticket_in_line(queue_counter, "resource_id", queue_ticket, _TICKET_COLUMNS)
 
 
 # --- deciding -----------------------------------------------------------------------------------

@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
+from marelle_chassis.queue_sql import ticket_in_line
 from marelle_chassis.transactions import retry_transaction, statement_per_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import enrolment as events
@@ -118,10 +119,11 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
                  notify: Callable[[], None] | None = None) -> tuple[dict[str, Any], bool]:
     """(ticket, created): a repeat of the family's key returns its ticket, never a second one.
 
-    One transaction: the family's children (read), then the place in line (the group's counter
-    row, locked for the ticket's INSERT and the COMMIT). The key's unique index answers a
-    repeat: the INSERT conflicts, the transaction rolls back (no position consumed) and the
-    ticket already given is read back."""
+    The family's children (read), then the place in line: on PostgreSQL one statement, its own
+    transaction, bumps the group's counter and inserts the ticket (the counter row locked for
+    that statement only); on SQLite the same two writes in one transaction. The key's unique
+    index answers a repeat: the write fails whole (no position consumed) and the ticket already
+    given is read back."""
     child_ids = list(dict.fromkeys(body.child_ids))
     cache = cache or CatalogueCache(ttl=0)
     week = json.dumps(_clean_week([d.model_dump() for d in body.typical_week]))
@@ -133,14 +135,16 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
             # PostgreSQL: the reads, then one statement that writes the ticket, each its own
             # transaction (the group's counter row locked for that statement only).
             postgres = await statement_per_transaction(uow.session)
+            # Core statements on the connection: the ORM session's layers cost as much as a
+            # round trip here (the hot path of an opening).
+            conn = await uow.session.connection()
             group, p = await cache.get(uow, body.group_id)
             if refuse_unreviewed and await uow.session.scalar(
                     select(family_review.c.needs_review).where(
                         family_review.c.family_id == family_id)):
                 raise Conflict(UNREVIEWED, raison="foyer_a_verifier")
-            children = {c.child_id: c for c in (await uow.session.execute(
-                select(child_copy).where(child_copy.c.family_id == family_id,
-                                         child_copy.c.child_id.in_(child_ids)))).all()}
+            children = {c.child_id: c for c in (await conn.execute(
+                _CHILDREN, {"family_id": family_id, "child_ids": child_ids})).all()}
             # Families registered last time may come early: asked only before the opening to all.
             returning = (await _returning_children(uow, child_ids, p.activity_id, p.id)
                          if p.priority_opens_at and at < p.opens_at else set())
@@ -163,7 +167,7 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
             }
             try:
                 if postgres:
-                    counter = (await uow.session.execute(
+                    counter = (await conn.execute(
                         _TICKET_IN_LINE, {f"t_{k}": v for k, v in ticket.items()})).one()
                 else:
                     counter = (await uow.session.execute(_take_position(uow, group.id))).one()
@@ -191,30 +195,10 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
 _TICKET_COLUMNS = ("id", "family_id", "idempotency_key", "group_id", "period_id", "child_ids",
                    "typical_week", "memo", "if_some_full", "status", "received_at", "decided_at",
                    "outcomes")
-
-
-def _ticket_in_line_statement() -> Any:
-    """PostgreSQL, one statement: the group's counter bumped (created on the first ticket) and
-    the ticket inserted at that position, or neither (a repeated key conflicts: no position is
-    consumed). Returns the counter's `issued` (the ticket's position) and `decided`. Built once:
-    the values are bound parameters `t_<column>`."""
-    counter = (postgresql.insert(queue_counter)
-               .values(group_id=bindparam("t_group_id", type_=queue_counter.c.group_id.type),
-                       issued=1, decided=0)
-               .on_conflict_do_update(index_elements=[queue_counter.c.group_id],
-                                      set_={"issued": queue_counter.c.issued + 1})
-               .returning(queue_counter.c.issued, queue_counter.c.decided)
-               .cte("counter"))
-    values = [bindparam(f"t_{name}", type_=queue_ticket.c[name].type) for name in _TICKET_COLUMNS]
-    inserted = (insert(queue_ticket)
-                .from_select([*_TICKET_COLUMNS, "position"], select(*values, counter.c.issued))
-                .returning(queue_ticket.c.position)
-                .cte("inserted"))
-    return select(inserted.c.position.label("issued"), counter.c.decided).select_from(
-        inserted.join(counter, literal(True)))
-
-
-_TICKET_IN_LINE = _ticket_in_line_statement()
+_TICKET_IN_LINE = ticket_in_line(queue_counter, "group_id", queue_ticket, _TICKET_COLUMNS)
+_CHILDREN = select(child_copy).where(
+    child_copy.c.family_id == bindparam("family_id"),
+    child_copy.c.child_id.in_(bindparam("child_ids", expanding=True)))
 
 
 def _take_position(uow: UnitOfWork, group_id: uuid.UUID) -> Any:
