@@ -120,6 +120,22 @@ class ServiceRuntime:
             self.revocation_feed.check()
 
 
+_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Once per process, when the app has started: what startup loaded (modules, schemas,
+    tables) lives as long as the process, so it is moved out of the cyclic collector's sight,
+    which otherwise walks it all at every full collection (about half the time of a 10,000-row
+    page in bench/pages.py; payload validation 6× slower in a consumer's batch of 1,000 in
+    bench/events.py). Once only: a process that builds many apps (the tests) would otherwise
+    freeze the garbage of the previous ones for good."""
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.freeze()
+
+
 def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence[APIRouter],
                        description: str = "",
                        on_startup: Sequence[Callable[[], object]] = (),
@@ -131,11 +147,7 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence
             result = hook()
             if hasattr(result, "__await__"):
                 await result  # type: ignore[misc]
-        # What startup loaded (modules, schemas, tables) lives as long as the process: out of
-        # the cyclic collector's sight, which otherwise walks it all at every full collection
-        # (about half the time of a 10,000-row page in bench/pages.py; payload validation 6×
-        # slower in a consumer's batch of 1,000 in bench/events.py).
-        gc.freeze()
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from marelle_chassis.http import (
 )
 from marelle_chassis.openapi import document_api
 from marelle_chassis.revocations import RevocationFeed, Revocations
+from marelle_chassis.runtime import freeze_startup_heap
 from marelle_chassis.settings import announce_mode, refuse_unsafe_production
 from marelle_chassis.web import (
     BodyLimitMiddleware,
@@ -80,7 +80,7 @@ def create_app(settings: GatewaySettings | None = None,
                                                 settings.queue_submissions_in_flight)
                 app.state.token_verifier = GatewayTokenVerifier(client, settings.jwks_url,
                                                                 revocations)
-                gc.freeze()  # startup's objects live as long as the process (see chassis runtime)
+                freeze_startup_heap()
                 yield
         finally:
             if feed:
