@@ -86,3 +86,24 @@ async def test_enrolment_field_error_on_residents_open_at_lands_by_the_field(bac
                                     "residents-heure": "08:00"})
     assert response.status_code == 422
     assert '<a href="#residents-date">L&#39;ouverture aux résidents doit' in response.text
+
+
+async def test_the_catalogue_shows_the_residents_opening_and_its_priority_window(backoffice,
+                                                                              fake):
+    """While only priority families may ask (residents here), the tree says so."""
+    from datetime import UTC, datetime, timedelta
+
+    catalogue = copy.deepcopy(CATALOGUE)
+    period = catalogue["facilities"][0]["activity_types"][0]["activities"][0]["periods"][0]
+    now = datetime.now(UTC)
+    period.update({"residents_open_at": (now - timedelta(hours=1)).isoformat(),
+                   "priority_opens_at": None, "closed": False,
+                   "opens_at": (now + timedelta(days=1)).isoformat(),
+                   "closes_at": (now + timedelta(days=8)).isoformat()})
+    fake.on("GET", "enrolment", "/staff/catalogue", catalogue)
+    async with backoffice(fake) as client:
+        sign_in(client)
+        page = await client.get("/catalogue")
+    assert "<dt>Ouverture aux résidents</dt>" in page.text
+    assert "pour les familles résidant dans la commune" in page.text
+    assert "Ouvertes aux prioritaires (familles déjà inscrites ou résidentes)" in page.text

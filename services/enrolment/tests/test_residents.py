@@ -114,6 +114,8 @@ async def test_the_openings_page_data_and_the_offer_show_the_residents_opening(e
     [opening] = [o for o in r.json()["items"] if o["period_id"] == str(ids["period"])]
     assert datetime.fromisoformat(opening["residents_open_at"]) == ids["residents_open_at"]
     assert opening["open_now"] is False
+    live = await enrolment.client.get(f"/staff/openings/{ids['period']}", headers=enrolment.staff)
+    assert datetime.fromisoformat(live.json()["residents_open_at"]) == ids["residents_open_at"]
     # Once the residents' window is open, a resident's offer lists the period, another's not.
     ids = await residents_first(enrolment)
     await set_residency(enrolment, family.id, True, 1)

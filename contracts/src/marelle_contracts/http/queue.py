@@ -77,6 +77,8 @@ class OpeningStatus(Answer):
     opens_at: datetime | None = Field(None, description="Opening to all. — Ouverture à tous.")
     priority_opens_at: datetime | None = Field(None, description="Priority opening. — "
                                                                  "Ouverture prioritaire.")
+    residents_open_at: datetime | None = Field(None, description="Opening to residents. — "
+                                                                 "Ouverture aux résidents.")
     resources: list[OpeningResource] = Field(description="Per group. — Par groupe.")
 
 

@@ -272,7 +272,8 @@ async def opening_status(uow: UnitOfWork, period_id: uuid.UUID) -> dict[str, Any
             "decided": g.decided, "places_left": max(0, g.capacity - taken),
             "waitlisted": counts.get((g.id, Status.WAITLISTED.value), 0)})
     return {"period_id": p.id, "label": p.label, "opens_at": p.opens_at,
-            "priority_opens_at": p.priority_opens_at, "resources": resources}
+            "priority_opens_at": p.priority_opens_at, "residents_open_at": p.residents_open_at,
+            "resources": resources}
 
 
 # --- Deciding -----------------------------------------------------------------------------------
