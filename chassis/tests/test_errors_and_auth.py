@@ -247,3 +247,15 @@ async def test_a_token_verified_once_is_still_refused_once_expired_revoked_or_it
     verifier._load(jwks(OTHER_KEY, kid="k2"))  # the key that signed it is withdrawn
     with pytest.raises(Exception, match="clé inconnue"):
         await verifier.verify(staff)
+
+
+@pytest.mark.parametrize("garbage", [
+    "", "abc", "!!!.e30.x", "e30.e30.x", "WyJhIl0.e30.x",  # no kid, `["a"]` as header
+    "eyJraWQiOlsiazEiXX0.e30.x",  # a kid that is not a string
+    "eyJraWQiOiJrMSJ9",  # a header alone
+])
+async def test_an_unreadable_token_is_a_french_401_never_a_500(garbage):
+    from marelle_chassis.domain_errors import Unauthorized as Refused
+
+    with pytest.raises(Refused):
+        await TokenVerifier(jwks=jwks()).verify(garbage)

@@ -116,8 +116,9 @@ def create_app(settings: GatewaySettings | None = None,
 
         checks["revocations"] = revocations_read
     app.include_router(health_router(settings.service_name, checks))
-    app.include_router(api.router)
+    # The opening queue's routes before the others (matched in order; see api/__init__.py).
     app.include_router(tickets_reservations.router, prefix="/api/v1", tags=["parents"])  # #10
+    app.include_router(api.router)
     app.include_router(privacy_api.router)  # GDPR (issue #11)
     document_api(app, relayed=True, prefix="/api/v1")
     app.include_router(pages.router)

@@ -45,9 +45,11 @@ async def health(request: Request) -> AggregatedHealth:
 # No household is created without an account any more (issue #11): the apps sign up with
 # `/api/v1/auth/signup`, which emails a confirmation link.
 
+# The opening queue first: routes are matched one by one, in order, and at an opening nearly
+# every request is a submission (no other path overlaps these).
+router.include_router(tickets.router)
 router.include_router(auth.router)
 router.include_router(family.router)
 router.include_router(registrations.router)
 router.include_router(booking.router)
 router.include_router(billing.router)
-router.include_router(tickets.router)
