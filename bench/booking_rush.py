@@ -41,34 +41,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
     CpuMeter,
-    Proc,
     Profile,
     Run,
     Sampler,
-    free_port,
+    booking_calendar_body,
     md_table,
     plain,
     profile_markdown,
     run_scenario,
     save,
     say,
+    start_bare,
 )
 from rush import add_load_arguments, drive, follow_sample, load_summary  # noqa: E402
 
 BOOKING_TOPIC = "marelle.booking.v1"
 LAG_GROUPS = {"billing": "billing.booking-events"}
-
-
-def calendar_body(group_id: uuid.UUID, places: int) -> dict[str, Any]:
-    return {"weekdays": [1, 2, 3, 4, 5], "skip_public_holidays": True,
-            "booking_deadline": {"days": 0, "working_days": False, "cutoff": "23:59"},
-            "cancellation_deadline": {"days": 0, "working_days": False, "cutoff": "23:59"},
-            "horizon_days": 365, "units": [
-                {"code": "repas", "label": "Repas", "kind": "supplement"},
-                {"code": "journee", "label": "Journée complète", "kind": "journee",
-                 "implies": ["repas"]}],
-            "capacities": [{"group_id": str(group_id), "unit": u, "capacity": places}
-                           for u in ("repas", "journee")]}
 
 
 async def seed_period(url: str, families: int, start: date, end: date, label: str
@@ -160,16 +148,9 @@ async def scenario(run: Run, args: argparse.Namespace) -> None:
     first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
     start, end = first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
-    bare_db = plain(await run.infra.create_database("bench_bare"))
-    from bare_baseline import counts, setup
+    from bare_baseline import counts
 
-    await setup(bare_db, [])
-    bare = Proc("bare", [sys.executable, str(Path(__file__).resolve().parent / "bare_baseline.py"),
-                         "serve", "--database", bare_db, "--port", str(port := free_port())],
-                dict(os.environ), port, run.workdir / "bare.log")
-    run.procs.append(bare)
-    bare.start()
-    await bare.wait_ready()
+    bare_db, bare = await start_bare(run)
     staff = run.tokens.staff()
 
     rounds = []
@@ -202,7 +183,7 @@ async def scenario(run: Run, args: argparse.Namespace) -> None:
         data = await seed_period(db, args.families, start, end, f"Ouverture {k + 1}")
         async with httpx.AsyncClient(base_url=stack.url("booking"), timeout=120) as client:
             r = await client.put(f"/staff/calendars/{data['period_id']}", headers=staff,
-                                 json=calendar_body(data["group_id"], args.places))
+                                 json=booking_calendar_body(data["group_id"], args.places))
             r.raise_for_status()
             opening = [date.fromisoformat(d) for d in r.json()["opening_days"]]
         days = opening[:args.days]

@@ -48,6 +48,9 @@ sys.path.insert(0, str(ROOT))
 from tests.support import tokens  # noqa: E402
 from tests.support.infra import create_pg_database, free_port  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import booking_calendar_body  # noqa: E402  (shared with booking_rush.py)
+
 TICKS = os.sysconf("SC_CLK_TCK")
 WEEKDAYS = (1, 2, 4, 5)
 
@@ -113,18 +116,6 @@ async def seed(url: str, families: int, start: date, end: date) -> dict:
         await conn.close()
     return {"period_id": period_id, "group_id": group_id,
             "registrations": [(r[0], r[2]) for r in rows]}
-
-
-def calendar_body(group_id: uuid.UUID, families: int) -> dict:
-    return {"weekdays": [1, 2, 3, 4, 5], "skip_public_holidays": True,
-            "booking_deadline": {"days": 0, "working_days": False, "cutoff": "23:59"},
-            "cancellation_deadline": {"days": 0, "working_days": False, "cutoff": "23:59"},
-            "horizon_days": 365, "units": [
-                {"code": "repas", "label": "Repas", "kind": "supplement"},
-                {"code": "journee", "label": "Journée complète", "kind": "journee",
-                 "implies": ["repas"]}],
-            "capacities": [{"group_id": str(group_id), "unit": u, "capacity": families}
-                           for u in ("repas", "journee")]}
 
 
 async def baseline(url: str, data: dict, days: list[date]) -> tuple[float, int]:
@@ -210,11 +201,11 @@ async def main() -> None:
         async with httpx.AsyncClient(base_url=base, timeout=120,
                                      limits=httpx.Limits(max_connections=args.concurrency)) as client:
             r = await client.put(f"/staff/calendars/{data['period_id']}", headers=tokens.staff(),
-                                 json=calendar_body(data["group_id"], args.families))
+                                 json=booking_calendar_body(data["group_id"], args.families))
             r.raise_for_status()
             opening = [date.fromisoformat(d) for d in r.json()["opening_days"]]
             await client.put(f"/staff/calendars/{data_sql['period_id']}", headers=tokens.staff(),
-                             json=calendar_body(data_sql["group_id"], args.families))
+                             json=booking_calendar_body(data_sql["group_id"], args.families))
             days = [d for d in opening if d.isoweekday() in WEEKDAYS]
 
             sql_time, sql_rows = await baseline(base_url, data_sql, days)

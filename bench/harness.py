@@ -51,6 +51,9 @@ from jwt.algorithms import RSAAlgorithm
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+
+from tests.support.scripts import script_line  # noqa: E402  (the fixtures' own reader)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 DOMAIN = ("identity", "enrolment", "booking", "billing")
@@ -179,16 +182,6 @@ class Tokens:
 
 # ------------------------------------------------------------------------------------ infra
 
-def _script_line(cmd: list[str], prefix: str, timeout: float) -> str:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    for line in result.stdout.splitlines():
-        if line.startswith(prefix):
-            return line.split("=", 1)[1].strip()
-    raise RuntimeError(f"{' '.join(cmd)} printed no {prefix} line:\n{result.stdout}")
-
-
 class Infra:
     """PostgreSQL and Kafka for one run: fresh ones (stopped and deleted at the end) unless given."""
 
@@ -207,7 +200,7 @@ class Infra:
             port = free_port()
             self._pg_dir = Path(f"/tmp/marelle-bench-pg-{port}")
             say(f"PostgreSQL: starting a fresh cluster on port {port} ({self._pg_dir})")
-            self.pg_url = _script_line(["bash", "infra/postgres/pg.sh", "start", "--port",
+            self.pg_url = script_line(["bash", "infra/postgres/pg.sh", "start", "--port",
                                         str(port), "--dir", str(self._pg_dir), "--databases", ""],
                                        "MARELLE_PG_URL=", timeout=300).rstrip("/")
             # Query counts: pg_stat_statements must be preloaded, hence one restart.
@@ -215,7 +208,7 @@ class Infra:
                                   "'pg_stat_statements'"))
             subprocess.run(["bash", "infra/postgres/pg.sh", "stop", "--dir", str(self._pg_dir)],
                            cwd=ROOT, check=True, capture_output=True, timeout=120)
-            _script_line(["bash", "infra/postgres/pg.sh", "start", "--dir", str(self._pg_dir),
+            script_line(["bash", "infra/postgres/pg.sh", "start", "--dir", str(self._pg_dir),
                           "--databases", ""], "MARELLE_PG_URL=", timeout=300)
         try:
             asyncio.run(self._sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
@@ -227,7 +220,7 @@ class Infra:
             port, controller = free_port(), free_port()
             self._kafka_dir = Path(tempfile.mkdtemp(prefix="marelle-bench-kafka-"))
             say(f"Kafka: starting a fresh broker on port {port} ({self._kafka_dir})")
-            self.kafka = _script_line(
+            self.kafka = script_line(
                 ["bash", "infra/kafka/kafka.sh", "start", "--port", str(port),
                  "--controller-port", str(controller), "--data-dir", str(self._kafka_dir)],
                 "KAFKA_BOOTSTRAP_SERVERS=", timeout=600)
@@ -698,6 +691,37 @@ def profile_markdown(title: str, profile: dict[str, Any], lines: int = 10) -> st
 
 
 # ------------------------------------------------------------------------------------ running
+
+def booking_calendar_body(group_id: uuid.UUID, places: int) -> dict[str, Any]:
+    """A booking calendar (booking's staff API) for the booking scenarios: weekdays, bookable
+    until the day itself, « repas » and « journée » (implying « repas »), `places` per unit."""
+    return {"weekdays": [1, 2, 3, 4, 5], "skip_public_holidays": True,
+            "booking_deadline": {"days": 0, "working_days": False, "cutoff": "23:59"},
+            "cancellation_deadline": {"days": 0, "working_days": False, "cutoff": "23:59"},
+            "horizon_days": 365, "units": [
+                {"code": "repas", "label": "Repas", "kind": "supplement"},
+                {"code": "journee", "label": "Journée complète", "kind": "journee",
+                 "implies": ["repas"]}],
+            "capacities": [{"group_id": str(group_id), "unit": u, "capacity": places}
+                           for u in ("repas", "journee")]}
+
+
+async def start_bare(run: Run) -> tuple[str, Proc]:
+    """The bare baseline (`bare_baseline.py`) in its own database and process, on the run's
+    PostgreSQL: (its database URL, its process)."""
+    from bare_baseline import setup
+
+    bare_db = plain(await run.infra.create_database("bench_bare"))
+    await setup(bare_db, [])
+    port = free_port()
+    bare = Proc("bare", [sys.executable, str(BENCH / "bare_baseline.py"), "serve",
+                         "--database", bare_db, "--port", str(port)],
+                dict(os.environ), port, run.workdir / "bare.log")
+    run.procs.append(bare)
+    bare.start()
+    await bare.wait_ready()
+    return bare_db, bare
+
 
 def common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", help="postgresql://user@host:port of an existing server "

@@ -58,40 +58,33 @@ from harness import (  # noqa: E402
 # Statements of background loops (queue decider, outbox relay, pruning), not of the page.
 BACKGROUND = ("queue_ticket", "queue_counter", "outbox_message", "inbox_message", "advisory")
 
-WAITING_SQL = """
+# The listing's columns and joins, as enrolment's page returns them; each query adds its position.
+_COLUMNS = """
 SELECT r.*, c.first_name, c.last_name, f.name AS facility_name, a.name AS activity_name,
        a.pre_registration, p.label AS period_label, p.start_date, p.end_date,
-       g.label AS group_label, g.capacity, f.id AS facility_id,
-       row_number() OVER (ORDER BY r.waitlist_rank, r.id) AS waitlist_position
+       g.label AS group_label, g.capacity, f.id AS facility_id,"""
+_JOINS = """
 FROM registration r
 JOIN child_copy c ON c.child_id = r.child_id
 JOIN period p ON p.id = r.period_id
 JOIN activity_group g ON g.id = r.group_id
 JOIN activity a ON a.id = p.activity_id
 JOIN activity_type t ON t.id = a.activity_type_id
-JOIN facility f ON f.id = t.facility_id
+JOIN facility f ON f.id = t.facility_id"""
+
+WAITING_SQL = _COLUMNS + """
+       row_number() OVER (ORDER BY r.waitlist_rank, r.id) AS waitlist_position""" + _JOINS + """
 WHERE r.group_id = $1 AND r.status = 'liste_attente'
 ORDER BY r.waitlist_rank, r.id
 """
 
-FAMILY_SQL = """
-SELECT r.*, c.first_name, c.last_name, f.name AS facility_name, a.name AS activity_name,
-       a.pre_registration, p.label AS period_label, p.start_date, p.end_date,
-       g.label AS group_label, g.capacity, f.id AS facility_id,
+FAMILY_SQL = _COLUMNS + """
        CASE WHEN r.status = 'liste_attente' THEN
          (SELECT count(*) FROM registration w WHERE w.group_id = r.group_id
             AND w.status = 'liste_attente' AND (w.waitlist_rank, w.id) <= (r.waitlist_rank, r.id))
-       END AS waitlist_position
-FROM registration r
-JOIN child_copy c ON c.child_id = r.child_id
-JOIN period p ON p.id = r.period_id
-JOIN activity_group g ON g.id = r.group_id
-JOIN activity a ON a.id = p.activity_id
-JOIN activity_type t ON t.id = a.activity_type_id
-JOIN facility f ON f.id = t.facility_id
+       END AS waitlist_position""" + _JOINS + """
 WHERE r.family_id = $1
-ORDER BY p.start_date DESC, c.first_name
-"""
+ORDER BY p.start_date DESC, c.first_name"""
 
 
 async def seed(url: str, waiting: int, requests: int) -> dict[str, Any]:

@@ -60,7 +60,6 @@ from harness import (  # noqa: E402
     Run,
     Sampler,
     common_arguments,
-    free_port,
     latency_ms,
     md_table,
     plain,
@@ -68,6 +67,7 @@ from harness import (  # noqa: E402
     run_scenario,
     save,
     say,
+    start_bare,
 )
 
 ENROLMENT_TOPIC = "marelle.enrolment.v1"
@@ -498,16 +498,7 @@ async def scenario(run: Run, args: argparse.Namespace) -> None:
     pairs = await seed_families(stack.databases["enrolment"], args.families)
     headers = [run.tokens.parent(f) for f, _ in pairs]
 
-    bare_db = plain(await run.infra.create_database("bench_bare"))
-    from bare_baseline import setup
-
-    await setup(bare_db, [])
-    bare = Proc("bare", [sys.executable, str(Path(__file__).resolve().parent / "bare_baseline.py"),
-                         "serve", "--database", bare_db, "--port", str(port := free_port())],
-                dict(os.environ), port, run.workdir / "bare.log")
-    run.procs.append(bare)
-    bare.start()
-    await bare.wait_ready()
+    bare_db, bare = await start_bare(run)
 
     rounds: list[dict[str, Any]] = []
     modes = [m for m in args.modes.split(",") if m]

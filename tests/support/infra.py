@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.scripts import script_line
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,16 +45,6 @@ def docker_engine() -> bool:
         return False
 
 
-def _script_line(cmd: list[str], prefix: str, timeout: float) -> str:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    for line in result.stdout.splitlines():
-        if line.startswith(prefix):
-            return line.split("=", 1)[1].strip()
-    raise RuntimeError(f"{' '.join(cmd)} printed no {prefix} line:\n{result.stdout}")
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
@@ -67,7 +59,7 @@ def kafka_bootstrap() -> Iterator[str]:
     port = free_port()
     data_dir = ROOT / "var" / f"test-kafka-{port}"
     try:
-        servers = _script_line(
+        servers = script_line(
             ["bash", "infra/kafka/kafka.sh", "start", "--port", str(port),
              "--controller-port", str(free_port()), "--data-dir", str(data_dir)],
             "KAFKA_BOOTSTRAP_SERVERS=", timeout=600)
@@ -95,7 +87,7 @@ def pg_base_url() -> Iterator[str]:
         return
     port = free_port()
     try:
-        url = _script_line(["bash", "infra/postgres/pg.sh", "start", "--port", str(port),
+        url = script_line(["bash", "infra/postgres/pg.sh", "start", "--port", str(port),
                             "--databases", ""], "MARELLE_PG_URL=", timeout=600)
     except Exception as exc:
         unavailable("PostgreSQL", str(exc))
