@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from marelle_chassis.messaging_tables import outbox_table
-from marelle_enrolment.db import metadata, queue_ticket, registration
+from marelle_enrolment.db import metadata, queue_counter, queue_ticket, registration
 from marelle_enrolment.usecases import tickets
 
 from .conftest import born_years_ago
@@ -74,7 +74,10 @@ async def test_the_same_key_gives_back_the_same_ticket_and_never_a_second_place(
         count = await uow.session.scalar(select(func.count()).select_from(registration).where(
             registration.c.child_id == family.children["Léa"]))
         tickets_count = await uow.session.scalar(select(func.count()).select_from(queue_ticket))
-    assert (count, tickets_count) == (1, 1)
+        # The losing submission's write failed whole: it took no place in line.
+        issued = await uow.session.scalar(select(queue_counter.c.issued).where(
+            queue_counter.c.group_id == ids["group"]))
+    assert (count, tickets_count, issued) == (1, 1, 1)
     listed = await enrolment.client.get(f"/families/{family.id}/tickets", headers=family.headers)
     assert [t["id"] for t in listed.json()["items"]] == [ticket["id"]]
 
