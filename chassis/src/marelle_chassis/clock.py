@@ -34,8 +34,9 @@ class FixedClock:
         self.at = at
 
 
-def now(request: Request) -> datetime:
-    """The service's clock (`app.state.clock`), settable in tests."""
+async def now(request: Request) -> datetime:
+    """The service's clock (`app.state.clock`), settable in tests (a dependency: async, so
+    that FastAPI does not run it in a worker thread)."""
     return request.app.state.clock()
 
 

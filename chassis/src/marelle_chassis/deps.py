@@ -23,14 +23,16 @@ Staff = Annotated[Principal, Depends(require_staff(current_principal))]
 Parent = Annotated[Principal, Depends(require_parent(current_principal))]
 
 
-def own_family(family_id: uuid.UUID, parent: Parent) -> uuid.UUID:
+# Dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread, a
+# thread hop per request for a function that only reads an attribute.
+async def own_family(family_id: uuid.UUID, parent: Parent) -> uuid.UUID:
     """A parent only ever reaches their own household; another id is simply not found."""
     if parent.family_id != family_id:
         raise NotFound("Ce foyer est introuvable.")
     return family_id
 
 
-def uow(request: Request) -> UnitOfWork:
+async def uow(request: Request) -> UnitOfWork:
     return request.app.state.runtime.uow()
 
 
@@ -38,6 +40,10 @@ def uow_factory(request: Request) -> Any:
     return request.app.state.runtime.uow
 
 
+async def _uow_factory(request: Request) -> Any:
+    return uow_factory(request)
+
+
 OwnFamily = Annotated[uuid.UUID, Depends(own_family)]
 UoW = Annotated[UnitOfWork, Depends(uow)]
-UoWFactory = Annotated[Any, Depends(uow_factory)]
+UoWFactory = Annotated[Any, Depends(_uow_factory)]

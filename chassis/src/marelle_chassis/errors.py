@@ -85,14 +85,17 @@ def french_field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     return out
 
 
+async def domain_problem(request: Request, exc: DomainError) -> JSONResponse:
+    """A domain error's problem+json (its status, French detail, extra members, headers)."""
+    response = problem(exc.status, exc.title, exc.detail, code=exc.code,
+                       instance=request.url.path, **exc.extra)
+    for name, value in getattr(exc, "headers", {}).items():
+        response.headers[name] = value
+    return response
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        response = problem(exc.status, exc.title, exc.detail, code=exc.code,
-                           instance=request.url.path, **exc.extra)
-        for name, value in getattr(exc, "headers", {}).items():
-            response.headers[name] = value
-        return response
+    app.add_exception_handler(DomainError, domain_problem)  # type: ignore[arg-type]
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

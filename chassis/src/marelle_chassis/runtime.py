@@ -16,7 +16,8 @@ from sqlalchemy import MetaData
 from marelle_chassis import db
 from marelle_chassis.auth import TokenVerifier
 from marelle_chassis.docs import offline_docs
-from marelle_chassis.errors import install_problem_handlers
+from marelle_chassis.errors import domain_problem, install_problem_handlers
+from marelle_chassis.fastlane import FastLane, Lane
 from marelle_chassis.health import health_router
 from marelle_chassis.http import (
     CorrelationIdMiddleware,
@@ -138,6 +139,7 @@ def freeze_startup_heap() -> None:
 
 def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence[APIRouter],
                        description: str = "",
+                       lanes: Sequence[Lane] = (),
                        on_startup: Sequence[Callable[[], object]] = (),
                        on_shutdown: Sequence[Callable[[], object]] = ()) -> FastAPI:
     @asynccontextmanager
@@ -165,6 +167,8 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence
     offline_docs(app)
     app.state.runtime = runtime
     app.state.token_verifier = runtime.token_verifier
+    if lanes:  # innermost: the middlewares below apply to the lanes' answers too
+        app.add_middleware(FastLane, lanes=lanes, on_domain_error=domain_problem)
     # API answers carry personal data: never kept by a browser or a shared cache.
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(RefuseNulMiddleware)

@@ -36,6 +36,11 @@ def is_retryable(exc: BaseException) -> bool:
     return "database is locked" in str(orig)
 
 
+class ConnectionLost(Exception):
+    """A pooled connection used through its driver directly (`queue_sql.HotPath`) was found
+    dead; it is invalidated, and the work may run again on a fresh one."""
+
+
 async def retry_transaction(work: Callable[[], Awaitable[T]], *, attempts: int = 5,
                             base_delay: float = 0.02) -> T:
     """Run `work` (which opens and commits its own unit of work) until it does not lose a race
@@ -43,13 +48,15 @@ async def retry_transaction(work: Callable[[], Awaitable[T]], *, attempts: int =
     for attempt in range(1, attempts + 1):
         try:
             return await work()
-        except DBAPIError as exc:
+        except (DBAPIError, ConnectionLost) as exc:
             # A pooled connection found dead (PostgreSQL restarted): the pool is invalidated,
             # the next attempt connects afresh.
-            if not (is_retryable(exc) or exc.connection_invalidated):
+            if not (isinstance(exc, ConnectionLost) or is_retryable(exc)
+                    or exc.connection_invalidated):
                 raise
             if attempt == attempts:
-                log.warning("transaction lost %d races, giving up: %s", attempt, exc.orig)
+                log.warning("transaction lost %d races, giving up: %r", attempt,
+                            getattr(exc, "orig", exc.__cause__))
                 raise ServiceUnavailable(
                     "Le service est très sollicité : votre demande n'a pas pu être enregistrée. "
                     "Réessayez dans un instant.") from exc

@@ -9,7 +9,7 @@ from typing import Self
 
 from pydantic import BaseModel
 from sqlalchemy import MetaData, insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from marelle_chassis import context, inbox
 from marelle_chassis.messaging_tables import inbox_table, outbox_table
@@ -29,6 +29,11 @@ class UnitOfWork:
         self._events: list[Envelope] = []
         self._after_commit: list[Callable[[], None]] = []
         self.session: AsyncSession
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database this unit of work writes to (hot paths reach its pool directly)."""
+        return self._sessions.kw["bind"]
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()

@@ -182,10 +182,17 @@ class FiscalAttestationIssued(_Payload):
 
 
 class ResidencyChanged(_Payload):
-    """Whether a household lives in the city, set by staff on its financial profile (published
-    when a profile is created or its residency changes; the envelope's `aggregate_version` is
-    the profile's version). Enrolment uses it for the residents' priority opening."""
+    """Whether a household lives in the city and in which district, set by staff on its financial
+    profile (published when a profile is created or its residency or district changes; the
+    envelope's `aggregate_version` is the profile's version). Enrolment uses it for the
+    residents' and the districts' priority openings."""
 
     family_id: uuid.UUID = Field(description=_FAMILY_ID)
     resident: bool = Field(description="True when the household lives in the city. — Vrai quand "
                                        "le foyer réside dans la commune.")
+    district: str | None = Field(
+        None, description="Code of the household's district, None when not set. — Code du "
+                          "quartier du foyer, absent s'il n'est pas renseigné.")
+    district_label: str | None = Field(
+        None, description="The district's name when the event was published. — Nom du "
+                          "quartier au moment de la publication.")

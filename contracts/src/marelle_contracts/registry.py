@@ -117,7 +117,8 @@ _BILLING = [
     ("fiscal_attestation_issued", billing.FiscalAttestationIssued, "family_id",
      "A yearly fiscal attestation (childcare costs of children under 6) was issued."),
     ("residency_changed", billing.ResidencyChanged, "family_id",
-     "A household's residency in the city was set (profile created) or changed, by staff."),
+     "A household's residency in the city or its district was set (profile created) or "
+     "changed, by staff."),
 ]
 EVENTS.update({
     f"billing.{name}": EventSpec(f"billing.{name}", 1, Topics.BILLING, model, key, summary)

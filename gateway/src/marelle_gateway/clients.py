@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
 from pydantic import ValidationError
 
@@ -56,13 +57,15 @@ def _aware(value: datetime) -> datetime:
 
 class Upstreams:
     def __init__(self, client: httpx.AsyncClient, urls: dict[str, str],
-                 proxy_secret: str = "", submissions: int = 128) -> None:
+                 proxy_secret: str = "", submissions: int = 128,
+                 direct: aiohttp.ClientSession | None = None) -> None:
         self.client = client
         self.urls = {name: url.rstrip("/") for name, url in urls.items()}
         self.identity = IdentityClient(client, self.urls["identity"], proxy_secret)
         self.enrolment = EnrolmentClient(client, self.urls["enrolment"], proxy_secret,
-                                         submissions)
-        self.booking = BookingClient(client, self.urls["booking"], proxy_secret, submissions)
+                                         submissions, direct)
+        self.booking = BookingClient(client, self.urls["booking"], proxy_secret, submissions,
+                                     direct)
         self.billing = BillingClient(client, self.urls["billing"], proxy_secret)
 
     async def _get(self, service: str, path: str, token: str | None = None) -> httpx.Response:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from marelle_chassis.errors import DomainError, problem
 from marelle_chassis.health import health_router, upstream_checks
 from marelle_chassis.docs import offline_docs
+from marelle_chassis.fastlane import FastLane
 from marelle_chassis.http import (
     CorrelationIdMiddleware,
     LoadSheddingMiddleware,
@@ -34,7 +36,7 @@ from marelle_chassis.web import (
 
 from marelle_gateway import api, pages
 from marelle_gateway.api import privacy as privacy_api
-from marelle_gateway.api import tickets_reservations
+from marelle_gateway.api import tickets, tickets_reservations
 from marelle_gateway.pages import privacy as privacy_pages
 from marelle_gateway.clients import Upstreams
 from marelle_gateway.config import GatewaySettings
@@ -70,14 +72,17 @@ def create_app(settings: GatewaySettings | None = None,
                                   max_keepalive_connections=settings.max_in_flight)
             # aiohttp's pool under httpx's API: httpcore's pool scans every connection for
             # every request (most of the gateway's CPU in the rush benchmark, bench/rush.py).
-            async with httpx.AsyncClient(transport=transport or AiohttpTransport(limits=limits),
+            direct = None if transport else aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=settings.max_in_flight,
+                                               keepalive_timeout=limits.keepalive_expiry))
+            async with httpx.AsyncClient(transport=transport or AiohttpTransport(client=direct),
                                          limits=limits,
                                          timeout=httpx.Timeout(settings.upstream_timeout,
                                                                pool=1.0)
                                          ) as client:
                 app.state.upstreams = Upstreams(client, settings.upstream_urls(),
                                                 settings.proxy_secret,
-                                                settings.queue_submissions_in_flight)
+                                                settings.queue_submissions_in_flight, direct)
                 app.state.token_verifier = GatewayTokenVerifier(client, settings.jwks_url,
                                                                 revocations)
                 freeze_startup_heap()
@@ -95,6 +100,10 @@ def create_app(settings: GatewaySettings | None = None,
     offline_docs(app, "/api/v1/docs")
     app.state.settings = settings
     app.state.revocations = revocations
+    # Innermost: the queue's submissions in the fast lane (chassis/fastlane.py), the other
+    # middlewares applying to its answers too.
+    app.add_middleware(FastLane, lanes=[*tickets.lanes, *tickets_reservations.lanes],
+                       on_domain_error=_domain_error)
     app.add_middleware(CookieMiddleware)
     # Pages and API answers show a family's data: no browser or proxy keeps them.
     app.add_middleware(NoStoreMiddleware, exempt=("/static/",))

@@ -67,6 +67,10 @@ PROFILE = answer(B.FinancialProfile(
                              before={"qf": 820, "qf_date": "2025-01-10"},
                              after={"qf": 640, "qf_date": "2026-01-15"})]))
 
+DISTRICTS = answer(B.Districts(districts=[
+    B.District(code="nord", label="Nord", households=12),
+    B.District(code="sud", label="Sud", households=0)]))
+
 ACCOUNT = answer(B.AccountSummary(
     family_id=FAMILY_ID, balance_cents=123_450, open_invoices=2, credit_cents=0,
     dependent_children=2, income_cents=3_200_000, income_year=2025, qf=640,
@@ -198,6 +202,7 @@ def with_billing(fake, *, run=RUNNING, draft_run=DRAFT_RUN):
     fake.on("POST", "billing", "/staff/tariffs", httpx.Response(201, json=TARIFF))
     fake.on("PUT", "billing", f"/staff/tariffs/{TARIFF_ID}", TARIFF)
     fake.on("DELETE", "billing", f"/staff/tariffs/{TARIFF_ID}", httpx.Response(204))
+    fake.on("GET", "billing", "/staff/districts", DISTRICTS)
     fake.on("GET", "billing", f"/staff/families/{FAMILY_ID}/profile", PROFILE)
     fake.on("PUT", "billing", f"/staff/families/{FAMILY_ID}/profile", PROFILE)
     fake.on("GET", "billing", f"/staff/families/{FAMILY_ID}/account", ACCOUNT)

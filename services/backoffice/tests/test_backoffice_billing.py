@@ -330,8 +330,9 @@ async def test_the_finances_page_shows_account_history_invoices_payments_mandate
     # Allocation inputs for the open invoices only.
     assert f'name="imputation-{INVOICE_ID}"' in html
     assert f'name="imputation-{OLD_INVOICE_ID}"' in html
-    # A fixed number of calls: identity's family and six billing reads.
-    assert len(billing_calls(fake)) == 6
+    # A fixed number of calls: identity's family and seven billing reads (the districts for the
+    # profile's « Quartier » select among them).
+    assert len(billing_calls(fake)) == 7
     [invoices] = fake.sent("GET", "billing", "/staff/invoices")
     assert dict(invoices.url.params) == {"family_id": FAMILY_ID}
 

@@ -21,6 +21,7 @@ from marelle_contracts.http._base import Answer, Created, FreeText, SingleLine, 
 __all__ = [
     "AccountSummary", "AllocationIn", "AllocationView", "AttestationChild", "AttestationIn",
     "Bracket", "BracketsIn", "Brackets", "CallbackAnswer", "ChequeDetails", "Created",
+    "District", "DistrictIn", "DistrictRenameIn", "Districts",
     "FinancialProfile", "FinancialProfileIn", "FiscalAttestation", "FiscalAttestations",
     "ImportIn", "ImportLineError", "ImportResult", "InvoiceDetail", "InvoiceLineView",
     "InvoiceList", "InvoiceStatus", "InvoiceSummary", "ManualPaymentIn", "Mandate", "MandateIn",
@@ -37,6 +38,9 @@ Code = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_-
 Label = Annotated[str, Field(min_length=1, max_length=120), SingleLine]
 ShortText = Annotated[str, Field(min_length=1, max_length=200), SingleLine]
 UnitCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")]
+# A district's code: a short lowercase slug (« nord », « centre-ville »).
+DistrictCode = Annotated[str, Field(min_length=1, max_length=30,
+                                    pattern=r"^[a-z0-9][a-z0-9-]*$")]
 MonthCode = Annotated[str, Field(max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]  # "2026-10"
 InvoiceStatus = Literal["brouillon", "emise", "payee", "annulee"]
 PaymentStatus = Literal["en_attente", "acceptee", "refusee", "abandonnee"]
@@ -154,6 +158,29 @@ class Tariffs(Answer):
     tariffs: list[Tariff]
 
 
+# --- the city's districts (« quartiers »), a referential next to residency (staff) -------------
+
+class DistrictIn(Strict):
+    code: DistrictCode = Field(description="Short slug, e.g. « nord ». — Code court, ex. "
+                                           "« nord ».")
+    label: Label = Field(description="French name, e.g. « Nord ». — Nom, ex. « Nord ».")
+
+
+class DistrictRenameIn(Strict):
+    label: Label = Field(description="New French name. — Nouveau nom.")
+
+
+class District(Answer):
+    code: str = Field(description="Short slug. — Code court.")
+    label: str = Field(description="French name. — Nom.")
+    households: int = Field(0, description="Financial profiles in this district. — Foyers de ce "
+                                           "quartier.")
+
+
+class Districts(Answer):
+    districts: list[District] = Field(description="By name. — Par nom.")
+
+
 # --- financial profile ----------------------------------------------------------------------------
 
 class FinancialProfileIn(Strict):
@@ -164,6 +191,9 @@ class FinancialProfileIn(Strict):
     income_year: Annotated[int, Field(ge=2000, le=2100)] | None = None
     dependent_children: Annotated[int, Field(ge=0, le=30)] | None = None
     resident: bool = True
+    district: DistrictCode | None = Field(
+        None, description="The household's district (a code of `GET /staff/districts`), none "
+                          "when not set. — Quartier du foyer (un code de la liste des quartiers).")
     reason: FreeText(200) | None = None  # type: ignore[valid-type]
 
 
@@ -185,6 +215,9 @@ class FinancialProfile(Answer):
     income_year: int | None
     dependent_children: int | None
     resident: bool
+    district: str | None = Field(None, description="The household's district code. — Code du "
+                                                   "quartier du foyer.")
+    district_label: str | None = Field(None, description="Its name. — Son nom.")
     bracket_code: str | None  # the bracket the QF gives (None: unknown QF, default prices)
     bracket_label: str | None
     version: int

@@ -26,7 +26,8 @@ __all__ = [
     "CANCELLABLE", "MARKS", "STATUSES", "Activity", "ActivityIn", "ActivityType",
     "ActivityTypeIn", "AgeGroupFlag", "Attestation", "Attestations", "Catalogue",
     "ClassChild", "ClassChildren", "ClassRegistration", "Created", "Decision",
-    "DecisionResult", "DecisionResults", "DecisionsIn", "Facility", "Group", "GroupIn", "Label",
+    "DecisionResult", "DecisionResults", "DecisionsIn", "DistrictOpening",
+    "DistrictOpeningIn", "Facility", "Group", "GroupIn", "Label",
     "NameIn", "NewGroupIn", "NewPeriodIn", "Offer", "OfferChild", "OrderIn", "Period",
     "PeriodIn", "ReasonIn", "Registration", "RegistrationRequestIn", "RegistrationResult",
     "RegistrationResults", "Registrations", "RequestItem", "RequestItems", "SchoolClass",
@@ -70,6 +71,26 @@ class ActivityIn(Strict):
     pre_registration: bool = False
 
 
+class DistrictOpeningIn(Strict):
+    """Households of a district (billing's referential) may ask from `opens_at`."""
+
+    district: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[a-z0-9][a-z0-9-]*$")
+                        ] = Field(description="The district's code (billing's list). — Code du "
+                                              "quartier (liste de la facturation).")
+    district_label: Label = Field(description="The district's name, shown to families. — Nom du "
+                                              "quartier, montré aux familles.")
+    opens_at: AwareDatetime = Field(description="Opening to the district's households (before "
+                                                "the opening to all). — Ouverture aux familles "
+                                                "du quartier (avant l'ouverture à tous).")
+
+
+class DistrictOpening(Answer):
+    district: str = Field(description="The district's code. — Code du quartier.")
+    district_label: str = Field(description="The district's name. — Nom du quartier.")
+    opens_at: datetime = Field(description="Opening to the district's households. — Ouverture "
+                                           "aux familles du quartier.")
+
+
 class PeriodIn(Strict):
     label: Label
     start_date: date
@@ -81,6 +102,10 @@ class PeriodIn(Strict):
     residents_open_at: AwareDatetime | None = Field(
         None, description="Opening to households living in the city. — Ouverture aux familles "
                           "résidant dans la commune.")
+    # Districts at different times: each district's households may ask from its own moment.
+    district_openings: Annotated[list[DistrictOpeningIn], Field(max_length=100)] = Field(
+        [], description="Openings by district, each before `opens_at` (none: no district "
+                        "priority). — Ouvertures par quartier, chacune avant l'ouverture à tous.")
     memo: FreeText(5000) = ""  # type: ignore[valid-type]
     validation_mode: ValidationMode = ValidationMode.STAFF
     promotion_mode: ValidationMode = ValidationMode.AUTO
@@ -127,6 +152,9 @@ class Period(Answer):
     residents_open_at: datetime | None = Field(
         None, description="Opening to households living in the city. — Ouverture aux familles "
                           "résidant dans la commune.")
+    district_openings: list[DistrictOpening] = Field(
+        [], description="Openings by district, earliest first. — Ouvertures par quartier, la "
+                        "plus tôt d'abord.")
     memo: str = ""
     validation_mode: ValidationMode | None = None
     promotion_mode: ValidationMode | None = None

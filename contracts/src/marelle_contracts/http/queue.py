@@ -106,6 +106,12 @@ class Opening(Answer):
     residents_open_at: datetime | None = Field(
         None, description="Opening to households living in the city. — Ouverture aux familles "
                           "résidant dans la commune.")
+    district_label: str | None = Field(
+        None, description="The household's district when the period opens earlier to it. — "
+                          "Quartier du foyer quand la période lui ouvre plus tôt.")
+    district_opens_at: datetime | None = Field(
+        None, description="Opening to the household's district. — Ouverture aux familles du "
+                          "quartier du foyer.")
     closes_at: datetime = Field(description="Closing. — Fermeture.")
     open_now: bool = Field(description="Requests may be sent now. — Les demandes peuvent être "
                                        "envoyées maintenant.")

@@ -18,7 +18,8 @@ from fastapi.responses import Response
 
 from marelle_contracts.http.booking import BookingTicketRequest
 from marelle_contracts.http.queue import IdempotencyKey, Ticket
-from marelle_gateway.api.proxy import DROP_UNKNOWN, api_parent, relay
+from marelle_chassis.fastlane import FastRequest, Lane
+from marelle_gateway.api.proxy import DROP_UNKNOWN, api_parent, parent_submission, relay
 from marelle_gateway.booking import BookingClient
 from marelle_gateway.session import Session
 
@@ -59,6 +60,15 @@ async def submit(body: ReservationTicketRequest, request: Request,
     upstream = await _booking(request).submit_ticket(session.family_id, session.access_token,
                                                      key, body)
     return relay(upstream, request, "booking")
+
+
+async def submit_fast(fast: FastRequest) -> Response | None:
+    """The route above in the fast lane (chassis/fastlane.py); anything not plain goes to it."""
+    checked = await parent_submission(fast, ReservationTicketRequest)
+    return await submit(*checked) if checked else None
+
+
+lanes = [Lane("POST", "/api/v1/tickets/reservations", submit_fast)]
 
 
 @router.get("/tickets/reservations/{ticket_id}", response_model=Ticket,

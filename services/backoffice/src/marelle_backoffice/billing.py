@@ -143,6 +143,22 @@ class Billing:
     async def delete_tariff(self, tariff_id: str) -> None:
         await self._call("DELETE", f"/staff/tariffs/{tariff_id}")
 
+    # --- the city's districts (« quartiers ») -----------------------------------------------------
+
+    async def districts(self) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/staff/districts", contract.Districts))["districts"]
+
+    async def create_district(self, data: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", "/staff/districts", contract.District,
+                                json=body_of(contract.DistrictIn, data))
+
+    async def rename_district(self, code: str, label: str) -> dict[str, Any]:
+        return await self._call("PUT", f"/staff/districts/{code}", contract.District,
+                                json=body_of(contract.DistrictRenameIn, {"label": label}))
+
+    async def delete_district(self, code: str) -> None:
+        await self._call("DELETE", f"/staff/districts/{code}")
+
     # --- a family's finances ----------------------------------------------------------------------
 
     async def profile(self, family_id: str) -> dict[str, Any]:

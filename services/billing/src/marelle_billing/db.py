@@ -136,6 +136,14 @@ tariff_price = Table(
     Column("price_cents", Integer, nullable=False),
 )
 
+# The city's districts (« quartiers »): staff set a household's district from the same proof of
+# address as its residency; enrolment may open a period to a district earlier (issue #10).
+district = Table(
+    "district", metadata,
+    Column("code", String(30), primary_key=True),   # a short slug: « nord », « centre-ville »
+    Column("label", String(120), nullable=False, unique=True),
+)
+
 financial_profile = Table(
     "financial_profile", metadata,
     Column("family_id", Uuid, primary_key=True),
@@ -146,6 +154,8 @@ financial_profile = Table(
     Column("income_year", Integer, nullable=True),
     Column("dependent_children", Integer, nullable=True),
     Column("resident", Boolean, nullable=False),
+    # The foreign key refuses the delete of a district still in use, even racing an assignment.
+    Column("district", String(30), ForeignKey("district.code"), nullable=True, index=True),
     Column("version", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )

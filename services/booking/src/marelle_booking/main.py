@@ -50,6 +50,7 @@ def create_app(settings: BookingSettings | None = None, clock: Clock = system_cl
         linger_seconds=settings.queue_linger_seconds)
     app = create_service_app(
         runtime, title="Marelle — booking", routers=routers,
+        lanes=api.lanes if settings.queue_fast_lane else (),
         on_startup=[decider.start], on_shutdown=[decider.stop],
         description="Booking calendars, reservations, day waiting lists, typical weeks, shuttles, "
                     "roll calls; consumes marelle.identity.v1 and marelle.enrolment.v1, publishes "

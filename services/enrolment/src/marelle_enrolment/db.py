@@ -37,12 +37,15 @@ family_review = Table(
     Column("revision", Integer, nullable=False),
 )
 
-# Whether a household lives in the city, copied from billing's `residency_changed` (by profile
-# version): the residents' priority opening. No row: not known as a resident.
+# Whether a household lives in the city, and its district, copied from billing's
+# `residency_changed` (by profile version): the residents' and districts' priority openings. No
+# row: not known as a resident, no district.
 family_residency = Table(
     "family_residency", metadata,
     Column("family_id", Uuid, primary_key=True),
     Column("resident", Boolean, nullable=False),
+    Column("district", String(30), nullable=True),
+    Column("district_label", String(120), nullable=True),
     Column("version", Integer, nullable=False),  # billing profile version of the event
     Column("revision", Integer, nullable=False),
 )
@@ -83,6 +86,10 @@ period = Table(
     Column("priority_opens_at", UtcDateTime, nullable=True),
     # Households living in the city (billing's residency) may ask from then.
     Column("residents_open_at", UtcDateTime, nullable=True),
+    # Districts at different times: JSON `[{"district", "district_label", "opens_at"}]`, NULL when
+    # none. A column, not a child table: read with the period row (cached at the rush, no join,
+    # no extra query), always written whole with the period, never queried by district.
+    Column("district_openings", Text, nullable=True),
     Column("memo", Text, nullable=False, server_default=""),
     Column("validation_mode", String(12), nullable=False),  # structure | automatique
     Column("promotion_mode", String(12), nullable=False),  # structure | automatique

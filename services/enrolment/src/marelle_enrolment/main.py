@@ -48,6 +48,7 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
                       linger_seconds=settings.queue_linger_seconds)
     app = create_service_app(
         runtime, title="Marelle — enrolment", routers=routers,
+        lanes=api.lanes if settings.queue_fast_lane else (),
         on_startup=[decider.start], on_shutdown=[decider.stop],
         description="Catalogue, registrations, waiting lists, attestations, lists per "
                     "school class; consumes marelle.identity.v1, marelle.inbound.schools.v1 and "

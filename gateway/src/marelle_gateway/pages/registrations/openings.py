@@ -55,8 +55,9 @@ def countdown(t: Any, opens_at: datetime, now: datetime) -> str:
 
 
 def _opens(o: Opening) -> datetime:
-    return min(x for x in (o.opens_at, o.priority_opens_at, o.residents_open_at)
-               if x is not None)
+    # The household's own district opening is in the earliest windows (issue #10).
+    return min(x for x in (o.opens_at, o.priority_opens_at, o.residents_open_at,
+                           o.district_opens_at) if x is not None)
 
 
 async def _page(request: Request, session: Session, family: Family, *,

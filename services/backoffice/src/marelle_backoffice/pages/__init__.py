@@ -14,6 +14,7 @@ from marelle_backoffice.pages import (
     attestations,
     auth,
     billing_accounts,
+    billing_districts,
     billing_runs,
     billing_setup,
     booking_days,
@@ -39,7 +40,7 @@ for _module in (home, families, requests, registrations, catalogue, waiting_list
                 attestations,
                 classes,
                 bookings, booking_days, shuttles, billing_setup, billing_runs, billing_accounts,
-                admin, totp):
+                billing_districts, admin, totp):
     _private.include_router(_module.router)
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse,

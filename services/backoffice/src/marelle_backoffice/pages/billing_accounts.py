@@ -49,7 +49,7 @@ METHODS = tuple(m.value for m in PaymentMethod)
 PROFILE_FIELDS = {"qf": "profil-qf", "qf_date": "profil-date", "qf_source": "profil-source",
                   "income_cents": "profil-revenus", "income_year": "profil-annee",
                   "dependent_children": "profil-enfants", "resident": "profil-resident",
-                  "reason": "profil-motif"}
+                  "district": "profil-quartier", "reason": "profil-motif"}
 PAYMENT_FIELDS = {"regie_code": "paiement-regie", "method": "paiement-moyen",
                   "amount_cents": "paiement-montant", "received_on": "paiement-date",
                   "cheque": "paiement-cheque-emetteur", "reference": "paiement-reference",
@@ -85,6 +85,7 @@ def _profile_values(profile: Mapping[str, Any]) -> dict[str, Any]:
             "profil-enfants": "" if profile.get("dependent_children") is None
             else str(profile["dependent_children"]),
             "profil-resident": "oui" if profile.get("resident", True) else "non",
+            "profil-quartier": profile.get("district") or "",
             "profil-motif": ""}
 
 
@@ -132,10 +133,17 @@ async def _finances_page(request: Request, staff: StaffSession, family_id: str, 
                          status_code: int = 200) -> HTMLResponse:
     t = Translator()
     api = billing(request, staff)
-    family, profile, account, invoices, payments, mandates, regie_list = await asyncio.gather(
+    (family, profile, account, invoices, payments, mandates, regie_list,
+     district_list) = await asyncio.gather(
         identity(request, staff).family(family_id), api.profile(family_id),
         api.account(family_id), api.invoices(family_id=family_id),
-        api.payments(family_id=family_id), api.mandates(family_id), api.regies())
+        api.payments(family_id=family_id), api.mandates(family_id), api.regies(),
+        api.districts())
+    # The « Quartier » select: billing's list, plus the household's own if renamed meanwhile.
+    districts = [(d["code"], d["label"]) for d in district_list]
+    if profile.get("district") and profile["district"] not in dict(districts):
+        districts.append((profile["district"], profile.get("district_label")
+                          or profile["district"]))
     history = sorted(profile.get("history") or [], key=lambda c: str(c["changed_at"]),
                      reverse=True)
     history = [{**change, "rows": _change_rows(change, t)} for change in history]
@@ -151,7 +159,8 @@ async def _finances_page(request: Request, staff: StaffSession, family_id: str, 
                   profile=profile, account=account, history=history, invoices=invoice_rows,
                   total_balance=invoices["total_balance_cents"], open_invoices=open_invoices,
                   payments=sorted(payments, key=lambda p: str(p["created_at"]), reverse=True),
-                  mandates=mandates, regies=regie_list, forms=forms, form=form,
+                  mandates=mandates, regies=regie_list, districts=districts, forms=forms,
+                  form=form,
                   errors=errors or FormErrors(), sources=QF_SOURCES, methods=DESK_METHODS,
                   month_label=month_label,
                   message=flash(request, FINANCE_FLASHES), status_code=status_code)
@@ -174,6 +183,8 @@ async def save_profile(request: Request, family_id: str,
     errors, status = FormErrors(), 422
     body: dict[str, Any] = {"resident": values["profil-resident"] == "oui",
                             "reason": values["profil-motif"] or None}
+    if values["profil-quartier"]:  # absent: none (the PUT replaces the profile: cleared)
+        body["district"] = values["profil-quartier"]
     for field_id, key, high, message in (
             ("profil-qf", "qf", 100_000, "profile.error.qf"),
             ("profil-annee", "income_year", 2100, "profile.error.year"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -9,7 +10,8 @@ from typing import Any, NamedTuple
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from marelle_backoffice.clients import UpstreamProblem
+from marelle_backoffice.billing import billing
+from marelle_backoffice.clients import ServiceUnavailable, UpstreamProblem
 from marelle_backoffice.enrolment import Enrolment
 from marelle_backoffice.forms import FormErrors, text
 from marelle_backoffice.i18n import Translator
@@ -36,7 +38,7 @@ ACTIVITY_FIELDS = {**NAME_FIELDS, "pre_registration": "preinscription"}
 PERIOD_FIELDS = {"label": "libelle", "start_date": "date-debut", "end_date": "date-fin",
                  "opens_at": "ouverture-date", "closes_at": "fermeture-date",
                  "priority_opens_at": "prioritaire-date", "residents_open_at": "residents-date",
-                 "memo": "memo",
+                 "district_openings": "quartiers", "memo": "memo",
                  "validation_mode": "validation-structure",
                  "promotion_mode": "promotion-structure"}
 GROUP_FIELDS = {"label": "libelle", "min_age": "age-min", "max_age": "age-max",
@@ -199,14 +201,18 @@ class _NodeForm(NamedTuple):
     read: Reader  # the form -> what was typed (shown again), enrolment's body, the errors
     fields: Mapping[str, str]  # enrolment's 422 field names -> our input ids
     context: Mapping[str, Any]  # more for the template
+    # More for the template, read at render time (the period form: billing's districts).
+    more: Callable[[Request, StaffSession, Place, bool], Awaitable[dict[str, Any]]] | None = None
 
 
-def _form_page(request: Request, form: _NodeForm, place: Place, *, editing: bool,
-               values: dict[str, str], errors: FormErrors | None = None,
-               status_code: int = 200) -> HTMLResponse:
+async def _form_page(request: Request, staff: StaffSession, form: _NodeForm, place: Place, *,
+                     editing: bool, values: dict[str, str], errors: FormErrors | None = None,
+                     status_code: int = 200) -> HTMLResponse:
+    more = await form.more(request, staff, place, editing) if form.more else {}
     return render(request, form.template, page="registrations", section="catalogue",
                   place=place, editing=editing, action=request.url.path, values=values,
-                  **form.context, errors=errors or FormErrors(), status_code=status_code)
+                  **form.context, **more, errors=errors or FormErrors(),
+                  status_code=status_code)
 
 
 async def _submit(request: Request, staff: StaffSession, form: _NodeForm, *, editing: bool,
@@ -228,8 +234,8 @@ async def _submit(request: Request, staff: StaffSession, form: _NodeForm, *, edi
                                conflict_field)
         else:
             return saved(answer)
-    return _form_page(request, form, place(await _index(request, staff)), editing=editing,
-                      values=values, errors=errors, status_code=status)
+    return await _form_page(request, staff, form, place(await _index(request, staff)),
+                            editing=editing, values=values, errors=errors, status_code=status)
 
 
 # --- période ------------------------------------------------------------------------------------
@@ -252,7 +258,56 @@ def _period_values(period: dict[str, Any] | None) -> dict[str, str]:
                         ("prioritaire", "priority_opens_at"),
                         ("residents", "residents_open_at")):
         values[f"{prefix}-date"], values[f"{prefix}-heure"] = paris_parts(period.get(key))
+    for opening in period.get("district_openings") or []:
+        prefix = f"quartier-{opening['district']}"
+        values[f"{prefix}-date"], values[f"{prefix}-heure"] = paris_parts(opening["opens_at"])
     return values
+
+
+_DISTRICT_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
+
+
+async def _districts(request: Request, staff: StaffSession, place: Place,
+                     editing: bool) -> dict[str, Any]:
+    """The period form's districts: billing's list, read now, plus those the period already
+    opens to (so that a billing outage or a deleted district never clears an opening). Billing
+    down: the form works without the others, and says so."""
+    unavailable = False
+    try:
+        known = [(d["code"], d["label"]) for d in await billing(request, staff).districts()]
+    except (ServiceUnavailable, UpstreamProblem):
+        known, unavailable = [], True
+    codes = {code for code, _ in known}
+    if editing and place.period:
+        known += [(o["district"], o["district_label"])
+                  for o in place.period.get("district_openings") or []
+                  if o["district"] not in codes]
+    return {"districts": known, "districts_unavailable": unavailable}
+
+
+def _read_districts(form: Mapping[str, Any], values: dict[str, str], errors: FormErrors,
+                    t: Translator, opens: datetime | None) -> list[dict[str, Any]]:
+    """« Ouverture quartier Nord »…: one optional moment per district the form showed (its
+    code and name come back in hidden fields)."""
+    getlist = getattr(form, "getlist", None)
+    codes = [c for c in (getlist("quartiers") if getlist else []) if isinstance(c, str)]
+    openings = []
+    for code in dict.fromkeys(codes):
+        if not _DISTRICT_CODE.match(code):
+            continue
+        prefix = f"quartier-{code}"
+        label = text(form, f"{prefix}-libelle")[:120] or code
+        values[f"{prefix}-libelle"] = label
+        for part in ("date", "heure"):
+            values[f"{prefix}-{part}"] = text(form, f"{prefix}-{part}")
+        moment = _moment(values, prefix, errors, t, required=False, key="district",
+                         district=label)
+        if moment is None:
+            continue
+        if opens and moment >= opens:
+            errors.add(f"{prefix}-date", t("period.error.district_after_opens", district=label))
+        openings.append({"district": code, "district_label": label, "opens_at": _iso(moment)})
+    return openings
 
 
 def _dmy(value: Any) -> str:
@@ -263,8 +318,10 @@ def _dmy(value: Any) -> str:
 
 
 def _moment(values: dict[str, str], prefix: str, errors: FormErrors, t: Translator,
-            required: bool) -> datetime | None:
-    """A date field + an hour field, in Paris, as an aware date-time."""
+            required: bool, key: str | None = None, **words: Any) -> datetime | None:
+    """A date field + an hour field, in Paris, as an aware date-time. `key`: the messages'
+    (the prefix by default), `words`: their parameters (a district's name)."""
+    key = key or prefix
     day_id, hour_id = f"{prefix}-date", f"{prefix}-heure"
     day_text, hour_text = values[day_id], values[hour_id]
     if not day_text and not hour_text and not required:
@@ -272,18 +329,18 @@ def _moment(values: dict[str, str], prefix: str, errors: FormErrors, t: Translat
     day = parse_date(day_text) if day_text else None
     hour = parse_time(hour_text) if hour_text else None
     if not day_text:
-        errors.add(day_id, t(f"period.error.{prefix}.date"))
+        errors.add(day_id, t(f"period.error.{key}.date", **words))
     elif day is None:
-        errors.add(day_id, t("period.error.date_format", field=t(f"period.{prefix}.date")))
+        errors.add(day_id, t("period.error.date_format", field=t(f"period.{key}.date", **words)))
     if not hour_text:
-        errors.add(hour_id, t(f"period.error.{prefix}.hour"))
+        errors.add(hour_id, t(f"period.error.{key}.hour", **words))
     elif hour is None:
-        errors.add(hour_id, t("period.error.hour_format", field=t(f"period.{prefix}.hour")))
+        errors.add(hour_id, t("period.error.hour_format", field=t(f"period.{key}.hour", **words)))
     if day is None or hour is None:
         return None
     moment = paris_moment(day, hour)
     if moment is None:
-        errors.add(hour_id, t("period.error.hour_gap", field=t(f"period.{prefix}.hour")))
+        errors.add(hour_id, t("period.error.hour_gap", field=t(f"period.{key}.hour", **words)))
     return moment
 
 
@@ -317,6 +374,7 @@ def _read_period(form: Mapping[str, Any], t: Translator
         errors.add("prioritaire-date", t("period.error.priority_after_opens"))
     if residents and opens and residents >= opens:
         errors.add("residents-date", t("period.error.residents_after_opens"))
+    districts = _read_districts(form, values, errors, t, opens)
     for name, field_id in (("validation", "validation-structure"),
                            ("promotion", "promotion-structure")):
         if values[name] not in MODES:
@@ -327,10 +385,13 @@ def _read_period(form: Mapping[str, Any], t: Translator
             "validation_mode": values["validation"], "promotion_mode": values["promotion"]}
     if residents:  # absent: none (the PUT replaces the whole period, so it clears one)
         body["residents_open_at"] = _iso(residents)
+    if districts:  # likewise: absent, enrolment clears them
+        body["district_openings"] = districts
     return values, body, errors
 
 
-PERIOD = _NodeForm("period_form.html", _read_period, PERIOD_FIELDS, {"modes": MODES})
+PERIOD = _NodeForm("period_form.html", _read_period, PERIOD_FIELDS, {"modes": MODES},
+                   _districts)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -342,7 +403,8 @@ def _iso(moment: datetime | None) -> str | None:
 async def new_period(request: Request, activity_id: str,
                      staff: StaffSession = Depends(require_session)) -> HTMLResponse:
     place = _node((await _index(request, staff)).activity, activity_id)
-    return _form_page(request, PERIOD, place, editing=False, values=_period_values(None))
+    return await _form_page(request, staff, PERIOD, place, editing=False,
+                            values=_period_values(None))
 
 
 @router.post("/catalogue/activites/{activity_id}/periodes/nouvelle")
@@ -360,7 +422,8 @@ async def create_period(request: Request, activity_id: str,
 async def edit_period(request: Request, period_id: str,
                       staff: StaffSession = Depends(require_session)) -> HTMLResponse:
     place = _node((await _index(request, staff)).period, period_id)
-    return _form_page(request, PERIOD, place, editing=True, values=_period_values(place.period))
+    return await _form_page(request, staff, PERIOD, place, editing=True,
+                            values=_period_values(place.period))
 
 
 @router.post("/catalogue/periodes/{period_id}/modifier")
@@ -437,7 +500,8 @@ GROUP = _NodeForm("group_form.html", _read_group, GROUP_FIELDS, {})
 async def new_group(request: Request, period_id: str,
                     staff: StaffSession = Depends(require_session)) -> HTMLResponse:
     place = _node((await _index(request, staff)).period, period_id)
-    return _form_page(request, GROUP, place, editing=False, values=_group_values(None))
+    return await _form_page(request, staff, GROUP, place, editing=False,
+                            values=_group_values(None))
 
 
 @router.post("/catalogue/periodes/{period_id}/groupes/nouveau")
@@ -455,7 +519,8 @@ async def create_group(request: Request, period_id: str,
 async def edit_group(request: Request, group_id: str,
                      staff: StaffSession = Depends(require_session)) -> HTMLResponse:
     place = _node((await _index(request, staff)).group, group_id)
-    return _form_page(request, GROUP, place, editing=True, values=_group_values(place.group))
+    return await _form_page(request, staff, GROUP, place, editing=True,
+                            values=_group_values(place.group))
 
 
 @router.post("/catalogue/groupes/{group_id}/modifier")

@@ -63,7 +63,9 @@ def window_state(period: dict[str, Any], now: datetime | None = None) -> str:
     opens = formatting.parse_datetime(period.get("opens_at"))
     closes = formatting.parse_datetime(period.get("closes_at"))
     early = [d for d in (formatting.parse_datetime(period.get("priority_opens_at")),
-                         formatting.parse_datetime(period.get("residents_open_at"))) if d]
+                         formatting.parse_datetime(period.get("residents_open_at")),
+                         *(formatting.parse_datetime(o.get("opens_at"))
+                           for o in period.get("district_openings") or [])) if d]
     first = min(early) if early else opens
     if first and now < first:
         return "a_venir"

@@ -1,4 +1,5 @@
-"""QF brackets, régies, tariffs and families' financial profiles (staff)."""
+"""QF brackets, régies, tariffs, the city's districts and families' financial profiles
+(staff)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Response
 
 from marelle_billing.api import schemas as s
 from marelle_billing.api.deps import Now, Staff, UoW
-from marelle_billing.usecases import catalogue, profiles
+from marelle_billing.usecases import catalogue, districts, profiles
 
 router = APIRouter(prefix="/staff", tags=["catalogue (staff)"])
 
@@ -65,6 +66,28 @@ async def put_tariff(tariff_id: uuid.UUID, body: s.TariffIn, principal: Staff, u
 @router.delete("/tariffs/{tariff_id}", status_code=204, response_class=Response)
 async def delete_tariff(tariff_id: uuid.UUID, principal: Staff, uow: UoW) -> Response:
     await catalogue.delete_tariff(uow, tariff_id, principal)
+    return Response(status_code=204)
+
+
+@router.get("/districts", response_model=s.Districts)
+async def get_districts(principal: Staff, uow: UoW) -> dict[str, Any]:
+    return await districts.list_districts(uow)
+
+
+@router.post("/districts", response_model=s.District, status_code=201)
+async def post_district(body: s.DistrictIn, principal: Staff, uow: UoW) -> dict[str, Any]:
+    return await districts.create_district(uow, body.code, body.label, principal)
+
+
+@router.put("/districts/{code}", response_model=s.District)
+async def put_district(code: str, body: s.DistrictRenameIn, principal: Staff,
+                       uow: UoW) -> dict[str, Any]:
+    return await districts.rename_district(uow, code, body.label, principal)
+
+
+@router.delete("/districts/{code}", status_code=204, response_class=Response)
+async def delete_district(code: str, principal: Staff, uow: UoW) -> Response:
+    await districts.delete_district(uow, code, principal)
     return Response(status_code=204)
 
 

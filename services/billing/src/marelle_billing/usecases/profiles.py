@@ -20,12 +20,13 @@ from marelle_chassis.uow import UnitOfWork
 from marelle_contracts.billing import ResidencyChanged
 from marelle_contracts.http.billing import FinancialProfile, ProfileChange
 from marelle_contracts.inbound import FamilyQuotientUpdated
-from marelle_billing.db import family_copy, financial_profile, profile_change
+from marelle_billing.db import district, family_copy, financial_profile, profile_change
 from marelle_billing.domain.pricing import bracket_for
 from marelle_billing.usecases.catalogue import load_brackets
+from marelle_billing.usecases.districts import district_label
 
 FIELDS = ("qf", "qf_date", "qf_source", "income_cents", "income_year", "dependent_children",
-          "resident")
+          "resident", "district")
 CHANGED_MEANWHILE = ("Ce profil vient d'être modifié par quelqu'un d'autre : rechargez-le avant "
                      "de l'enregistrer.")
 
@@ -44,11 +45,14 @@ def _json(state: dict[str, Any]) -> str:
 async def profile_view(uow: UnitOfWork, family_id: uuid.UUID) -> FinancialProfile:
     """The family's profile and the bracket its QF gives (inside the caller's unit of work). A
     family without a profile: unknown values, resident, version 0."""
-    row = (await uow.session.execute(select(financial_profile).where(
-        financial_profile.c.family_id == family_id))).first()
+    row = (await uow.session.execute(
+        select(financial_profile, district.c.label.label("district_label"))
+        .outerjoin(district, district.c.code == financial_profile.c.district)
+        .where(financial_profile.c.family_id == family_id))).first()
     state = _state(row)
     bracket = bracket_for(state["qf"], await load_brackets(uow))
     return FinancialProfile(family_id=family_id, **state,
+                            district_label=row.district_label if row else None,
                             bracket_code=bracket.code if bracket else None,
                             bracket_label=bracket.label if bracket else None,
                             version=row.version if row else 0)
@@ -102,11 +106,14 @@ async def _write(uow: UnitOfWork, family_id: uuid.UUID, row: Any | None,
         if done is None:
             return False
         version = done.version
-    # Enrolment's residents' opening reads residency: published when the profile is created
-    # (billing's « resident » default becomes a fact) or the value changes, not on every QF.
-    if row is None or bool(row.resident) != bool(after["resident"]):
-        uow.publish(ResidencyChanged(family_id=family_id, resident=bool(after["resident"])),
-                    version=version)
+    # Enrolment's residents' and districts' openings read residency and district: published
+    # when the profile is created (billing's « resident » default becomes a fact) or either
+    # changes, not on every QF.
+    if (row is None or bool(row.resident) != bool(after["resident"])
+            or row.district != after["district"]):
+        uow.publish(ResidencyChanged(
+            family_id=family_id, resident=bool(after["resident"]), district=after["district"],
+            district_label=await district_label(uow, after["district"])), version=version)
     await uow.session.execute(insert(profile_change).values(
         change_id=uuid.uuid4(), family_id=family_id, changed_at=now, changed_by=changed_by,
         source=source, reason=reason, before=_json(_state(row)), after=_json(after)))
@@ -120,6 +127,7 @@ async def set_profile(uow: UnitOfWork, family_id: uuid.UUID, body: dict[str, Any
     async with uow:
         row = (await uow.session.execute(select(financial_profile).where(
             financial_profile.c.family_id == family_id))).first()
+        await district_label(uow, after["district"])  # an unknown code: the field's error
         try:
             written = await _write(uow, family_id, row, after, now=now,
                                    changed_by=_subject_id(changed_by),

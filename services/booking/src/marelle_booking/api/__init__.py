@@ -8,3 +8,6 @@
 from marelle_booking.api import family, operations, staff
 
 routers = [family.router, staff.router, operations.router]
+
+# The ticket submission also in the fast lane (chassis/fastlane.py): an opening's load.
+lanes = family.lanes

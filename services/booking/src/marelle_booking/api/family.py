@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 
+from marelle_chassis.fastlane import Lane, family_submission
 from marelle_contracts.http.booking import BookingTicketRequest
 from marelle_contracts.http.queue import IdempotencyKey, Ticket, Tickets
 
@@ -79,13 +80,22 @@ async def submit_ticket(family_id: OwnFamily, body: BookingTicketRequest,
                         now: Now) -> dict[str, Any]:
     """Days of a period at the opening: acknowledged at once with a ticket and its place in
     line (202), decided in arrival order; the same key again answers the same ticket (200)."""
-    decider = getattr(request.app.state, "decider", None)
-    ticket, created = await tickets.submit(
-        new, family_id, idempotency_key, body.model_dump(), now,
-        on_commit=decider.notify if decider else None)
+    ticket, created = await _submit(request.app, family_id, idempotency_key, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return ticket
+
+
+async def _submit(app: Any, family_id: uuid.UUID, key: str, body: BookingTicketRequest
+                  ) -> tuple[dict[str, Any], bool]:
+    decider = getattr(app.state, "decider", None)
+    return await tickets.submit(app.state.runtime.uow, family_id, key, body.model_dump(),
+                                app.state.clock(), on_commit=decider.notify if decider else None)
+
+
+# The route above in the fast lane (chassis/fastlane.py): the same checks and use case.
+lanes = [Lane("POST", "/families/{family_id}/tickets",
+              family_submission(BookingTicketRequest, Ticket, _submit))]
 
 
 @router.get("/tickets", response_model=Tickets)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response, status
 from marelle_chassis.http import listing_response
 from marelle_enrolment.api import schemas as s
 from marelle_enrolment.api.deps import Staff, UoW, uow_factory
+from marelle_enrolment.domain.rules import DistrictOpening
 from marelle_enrolment.usecases import attestations, catalogue, registrations
 
 router = APIRouter(prefix="/staff", tags=["enrolment (staff)"])
@@ -20,7 +21,9 @@ def _period(body: s.PeriodIn) -> catalogue.PeriodIn:
     return catalogue.PeriodIn(body.label, body.start_date, body.end_date, body.opens_at,
                               body.closes_at, body.priority_opens_at, body.memo,
                               body.validation_mode, body.promotion_mode,
-                              body.residents_open_at)
+                              body.residents_open_at,
+                              tuple(DistrictOpening(d.district, d.district_label, d.opens_at)
+                                    for d in body.district_openings))
 
 
 def _group(body: s.GroupIn) -> catalogue.GroupIn:

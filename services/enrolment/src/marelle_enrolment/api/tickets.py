@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response, status
 
+from marelle_chassis.fastlane import Lane, family_submission
 from marelle_contracts.http.queue import IdempotencyKey
 from marelle_enrolment.api import schemas as s
-from marelle_enrolment.api.deps import OwnFamily, Staff, UoW, uow_factory
+from marelle_enrolment.api.deps import OwnFamily, Staff, UoW
 from marelle_enrolment.usecases import tickets
 
 router = APIRouter(tags=["opening queue"])
@@ -24,14 +25,24 @@ async def submit(family_id: OwnFamily, body: s.RegistrationTicketIn, request: Re
                  key: Annotated[IdempotencyKey, Header(alias="Idempotency-Key")]
                  ) -> dict[str, Any]:
     """Acknowledged at once with the ticket and its place in line; decided in arrival order."""
-    decider = getattr(request.app.state, "decider", None)
-    ticket, created = await tickets.submit(
-        uow_factory(request), family_id, key, body, cache=request.app.state.catalogue_cache,
-        refuse_unreviewed=request.app.state.settings.refuse_unreviewed_families,
-        notify=decider.notify if decider else None)
+    ticket, created = await _submit(request.app, family_id, key, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return ticket
+
+
+async def _submit(app: Any, family_id: uuid.UUID, key: str, body: s.RegistrationTicketIn
+                  ) -> tuple[dict[str, Any], bool]:
+    decider = getattr(app.state, "decider", None)
+    return await tickets.submit(
+        app.state.runtime.uow, family_id, key, body, cache=app.state.catalogue_cache,
+        refuse_unreviewed=app.state.settings.refuse_unreviewed_families,
+        notify=decider.notify if decider else None)
+
+
+# The route above in the fast lane (chassis/fastlane.py): the same checks and use case.
+lanes = [Lane("POST", "/families/{family_id}/tickets",
+              family_submission(s.RegistrationTicketIn, s.Ticket, _submit))]
 
 
 @router.get("/families/{family_id}/tickets", response_model=s.Tickets)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from marelle_chassis.domain_errors import Conflict, InvalidInput
@@ -44,6 +47,15 @@ def french_date(day: date) -> str:
 
 
 @dataclass(frozen=True)
+class DistrictOpening:
+    """A district's households (billing's district, copied) may ask from `opens_at`."""
+
+    district: str
+    label: str
+    opens_at: datetime
+
+
+@dataclass(frozen=True)
 class Window:
     opens_at: datetime
     closes_at: datetime
@@ -52,6 +64,8 @@ class Window:
     priority_opens_at: datetime | None = None
     # Households living in the city (billing's residency) may ask from this moment on.
     residents_open_at: datetime | None = None
+    # Districts at different times: a district's households may ask from its own moment on.
+    district_openings: tuple[DistrictOpening, ...] = ()
 
     def __post_init__(self) -> None:
         if self.closes_at <= self.opens_at:
@@ -62,27 +76,46 @@ class Window:
         if self.residents_open_at and self.residents_open_at >= self.opens_at:
             raise field_error("residents_open_at",
                               "L'ouverture aux résidents doit précéder l'ouverture à tous.")
+        seen = set()
+        for d in self.district_openings:
+            if d.district in seen:
+                raise field_error("district_openings", f"Le quartier {d.label} a deux "
+                                  "ouvertures : gardez-en une seule.")
+            seen.add(d.district)
+            if d.opens_at >= self.opens_at:
+                raise field_error("district_openings", f"L'ouverture du quartier {d.label} "
+                                  "doit précéder l'ouverture à tous.")
 
-    def start_for(self, returning: bool = False, resident: bool = False) -> datetime:
+    def district_opening(self, district: str | None) -> DistrictOpening | None:
+        if district is None:
+            return None
+        return next((d for d in self.district_openings if d.district == district), None)
+
+    def start_for(self, returning: bool = False, resident: bool = False,
+                  district: str | None = None) -> datetime:
         """The earliest window the family belongs to."""
         starts = [self.opens_at]
         if returning and self.priority_opens_at:
             starts.append(self.priority_opens_at)
         if resident and self.residents_open_at:
             starts.append(self.residents_open_at)
+        if own := self.district_opening(district):
+            starts.append(own.opens_at)
         return min(starts)
 
     @property
     def earliest(self) -> datetime:
         """When the first families (of any window) may ask."""
-        return self.start_for(returning=True, resident=True)
+        return min([self.start_for(returning=True, resident=True)]
+                   + [d.opens_at for d in self.district_openings])
 
-    def is_open(self, now: datetime, returning: bool = False, resident: bool = False) -> bool:
-        return self.start_for(returning, resident) <= now < self.closes_at
+    def is_open(self, now: datetime, returning: bool = False, resident: bool = False,
+                district: str | None = None) -> bool:
+        return self.start_for(returning, resident, district) <= now < self.closes_at
 
     def check_open(self, now: datetime, period_label: str, returning: bool = False,
-                   resident: bool = False) -> None:
-        if self.is_open(now, returning, resident):
+                   resident: bool = False, district: str | None = None) -> None:
+        if self.is_open(now, returning, resident, district):
             return
         dates = f"du {paris(self.opens_at)} au {paris(self.closes_at)}"
         if now >= self.closes_at:
@@ -99,11 +132,41 @@ class Window:
                           f"dès le {paris(self.residents_open_at)} pour les familles résidant "
                           "dans la commune"))
         extra = f" ({' ; '.join(text for _, text in sorted(early))})" if early else ""
-        start = self.start_for(returning, resident)
-        if start < self.opens_at:  # too early even for this family's own earlier window
+        start = self.start_for(returning, resident, district)
+        own = self.district_opening(district)
+        if own is not None and own.opens_at == start:  # the family's district opens first
+            dates = (f"dès le {paris(start)} pour les familles du quartier {own.label}, le "
+                     f"vôtre, jusqu'au {paris(self.closes_at)}")
+        elif start < self.opens_at:  # too early even for this family's own earlier window
             dates = f"pour vous dès le {paris(start)}, jusqu'au {paris(self.closes_at)}"
         raise InvalidInput(f"Les inscriptions pour « {period_label} » ne sont pas encore "
                            f"ouvertes : elles le seront {dates}{extra}.")
+
+
+@lru_cache(maxsize=1024)
+def district_openings_from_json(text: str | None) -> tuple[DistrictOpening, ...]:
+    """A period's stored district openings (earliest first). Cached by the stored text: at an
+    opening every submission checks the same period's window."""
+    if not text:
+        return ()
+    return tuple(sorted((DistrictOpening(d["district"], d["district_label"],
+                                         datetime.fromisoformat(d["opens_at"]))
+                         for d in json.loads(text)), key=lambda d: (d.opens_at, d.label)))
+
+
+def district_openings_to_json(openings: tuple[DistrictOpening, ...]) -> str | None:
+    if not openings:
+        return None
+    return json.dumps([{"district": d.district, "district_label": d.label,
+                        "opens_at": d.opens_at.isoformat()}
+                       for d in sorted(openings, key=lambda d: (d.opens_at, d.label))],
+                      ensure_ascii=False)
+
+
+def period_window(p: Any) -> Window:
+    """The window of a period row (`period` table)."""
+    return Window(p.opens_at, p.closes_at, p.priority_opens_at, p.residents_open_at,
+                  district_openings_from_json(p.district_openings))
 
 
 def check_period_dates(start: date, end: date) -> None:

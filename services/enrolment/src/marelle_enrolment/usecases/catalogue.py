@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -28,14 +28,18 @@ from marelle_enrolment.db import (
 from marelle_enrolment.domain.rules import (
     HOLDS_A_PLACE,
     AgeBounds,
+    DistrictOpening,
     Status,
     ValidationMode,
     Window,
     age_on,
     check_capacity,
     check_period_dates,
+    district_openings_from_json,
+    district_openings_to_json,
+    period_window,
 )
-from marelle_enrolment.residency import is_resident
+from marelle_enrolment.residency import NOT_KNOWN, residency_of
 from marelle_enrolment.usecases.common import now, period_facts, period_query, period_row
 
 
@@ -129,17 +133,23 @@ class PeriodIn:
     validation_mode: ValidationMode = ValidationMode.STAFF
     promotion_mode: ValidationMode = ValidationMode.AUTO
     residents_open_at: datetime | None = None
+    district_openings: tuple[DistrictOpening, ...] = ()
 
 
 def _period_values(data: PeriodIn) -> dict[str, Any]:
     check_period_dates(data.start_date, data.end_date)
-    Window(data.opens_at, data.closes_at, data.priority_opens_at, data.residents_open_at)
+    districts = tuple(DistrictOpening(d.district, " ".join(d.label.split()),
+                                      d.opens_at.astimezone(UTC))
+                      for d in data.district_openings)
+    Window(data.opens_at, data.closes_at, data.priority_opens_at, data.residents_open_at,
+           districts)
     if len(data.memo) > 5000:
         raise InvalidInput("Le mémo ne doit pas dépasser 5 000 caractères.")
     return {"label": _name(data.label), "start_date": data.start_date, "end_date": data.end_date,
             "opens_at": data.opens_at, "closes_at": data.closes_at,
             "priority_opens_at": data.priority_opens_at,
-            "residents_open_at": data.residents_open_at, "memo": data.memo.strip(),
+            "residents_open_at": data.residents_open_at,
+            "district_openings": district_openings_to_json(districts), "memo": data.memo.strip(),
             "validation_mode": data.validation_mode.value,
             "promotion_mode": data.promotion_mode.value}
 
@@ -315,10 +325,11 @@ async def catalogue_tree(uow: UnitOfWork, *, child: Any = None,
                 registration.c.status == Status.WAITLISTED.value)
             .group_by(registration.c.group_id))).all())
         returning_activities: set[uuid.UUID] = set()
-        resident = False
+        residency = NOT_KNOWN
         if child is not None:
-            if any(p.residents_open_at and moment < p.opens_at for p in periods):
-                resident = await is_resident(uow, child.family_id)
+            if any((p.residents_open_at or p.district_openings) and moment < p.opens_at
+                   for p in periods):
+                residency = await residency_of(uow, child.family_id)
             returning_activities = set((await uow.session.scalars(
                 select(period.c.activity_id).join(registration, registration.c.period_id == period.c.id)
                 .where(registration.c.child_id == child.child_id,
@@ -335,9 +346,9 @@ async def catalogue_tree(uow: UnitOfWork, *, child: Any = None,
 
     def period_view(p: Any) -> dict[str, Any] | None:
         if child is not None:
-            window = Window(p.opens_at, p.closes_at, p.priority_opens_at, p.residents_open_at)
+            window = period_window(p)
             if p.closed or not window.is_open(moment, p.activity_id in returning_activities,
-                                              resident):
+                                              residency.resident, residency.district):
                 return None
         views = [v for g in groups if g.period_id == p.id and (v := group_view(g, p))]
         if child is not None and not views:
@@ -345,7 +356,11 @@ async def catalogue_tree(uow: UnitOfWork, *, child: Any = None,
         return {"id": p.id, "label": p.label, "start_date": p.start_date, "end_date": p.end_date,
                 "opens_at": p.opens_at, "closes_at": p.closes_at,
                 "priority_opens_at": p.priority_opens_at,
-                "residents_open_at": p.residents_open_at, "memo": p.memo,
+                "residents_open_at": p.residents_open_at,
+                "district_openings": [
+                    {"district": d.district, "district_label": d.label, "opens_at": d.opens_at}
+                    for d in district_openings_from_json(p.district_openings)],
+                "memo": p.memo,
                 "validation_mode": p.validation_mode, "promotion_mode": p.promotion_mode,
                 "closed": p.closed, "groups": views}
 

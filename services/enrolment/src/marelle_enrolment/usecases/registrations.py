@@ -33,14 +33,14 @@ from marelle_enrolment.domain.rules import (
     AgeBounds,
     Status,
     ValidationMode,
-    Window,
     check_can_cancel,
     check_can_decide,
     check_no_active_registration,
+    period_window,
     status_for_new_request,
     status_mark,
 )
-from marelle_enrolment.residency import is_resident
+from marelle_enrolment.residency import NOT_KNOWN, residency_of
 from marelle_enrolment.usecases.catalogue import child_of_family, places_taken
 from marelle_enrolment.usecases.common import group_row, now, period_row, registration_facts
 
@@ -154,10 +154,10 @@ async def _request_one(uow: UnitOfWork, family_id: uuid.UUID, child_id: uuid.UUI
         if p.closed or group.closed:
             raise InvalidInput(f"Les inscriptions au groupe « {group.label} » sont fermées.")
         returning = await _returning(uow, child_id, p.activity_id)
-        resident = (p.residents_open_at is not None and at < p.opens_at
-                    and await is_resident(uow, family_id))  # asked only before the opening
-        Window(p.opens_at, p.closes_at, p.priority_opens_at, p.residents_open_at).check_open(
-            at, p.label, returning, resident)
+        home = (await residency_of(uow, family_id)  # asked only before the opening to all
+                if (p.residents_open_at or p.district_openings) and at < p.opens_at
+                else NOT_KNOWN)
+        period_window(p).check_open(at, p.label, returning, home.resident, home.district)
         AgeBounds(group.min_age, group.max_age).check(child.first_name, child.birth_date,
                                                       p.start_date, group.label)
         existing = (await uow.session.scalars(select(registration.c.status).where(

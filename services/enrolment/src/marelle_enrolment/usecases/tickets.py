@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Uuid, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
-from marelle_chassis.queue_sql import ticket_in_line
-from marelle_chassis.transactions import retry_transaction, statement_per_transaction
+from marelle_chassis.queue_sql import DuplicateKey, HotPath, ticket_in_line
+from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import enrolment as events
 from marelle_enrolment.db import (
@@ -43,8 +42,10 @@ from marelle_enrolment.domain.rules import (
     ValidationMode,
     Window,
     age_on,
+    district_openings_from_json,
+    period_window,
 )
-from marelle_enrolment.residency import is_resident, residents_among
+from marelle_enrolment.residency import NOT_KNOWN, Residency, residency_among, residency_of
 from marelle_enrolment.usecases.common import (
     group_row,
     now,
@@ -80,13 +81,14 @@ class CatalogueCache:
         self.ttl = ttl
         self._rows: dict[uuid.UUID, tuple[float, Any, Any]] = {}
 
-    async def get(self, uow: UnitOfWork, group_id: uuid.UUID) -> tuple[Any, Any]:
+    async def get(self, uow_factory: UowFactory, group_id: uuid.UUID) -> tuple[Any, Any]:
         loop_now = time.monotonic()
         cached = self._rows.get(group_id)
         if cached and loop_now - cached[0] < self.ttl:
             return cached[1], cached[2]
-        group = await group_row(uow, group_id)
-        p = await period_row(uow, group.period_id)
+        async with uow_factory() as uow:
+            group = await group_row(uow, group_id)
+            p = await period_row(uow, group.period_id)
         if len(self._rows) > 10_000:
             self._rows.clear()
         self._rows[group_id] = (loop_now, group, p)
@@ -94,11 +96,17 @@ class CatalogueCache:
 
 
 def _window(p: Any) -> Window:
-    return Window(p.opens_at, p.closes_at, p.priority_opens_at, p.residents_open_at)
+    return period_window(p)
+
+
+def _early_households(p: Any) -> bool:
+    """The period opens earlier to residents or to some districts: a household's residency
+    matters before `opens_at` (never after: the rush to all pays no extra query)."""
+    return p.residents_open_at is not None or bool(p.district_openings)
 
 
 def _precheck(group: Any, p: Any, children: dict[uuid.UUID, Any], child_ids: list[uuid.UUID],
-              at: datetime, returning: set[uuid.UUID], resident: bool = False) -> None:
+              at: datetime, returning: set[uuid.UUID], resident: Residency = NOT_KNOWN) -> None:
     """What is refused at once: unknown children, a closed window, a group none of the children
     may join. An active registration of the child is judged at the decision (an outcome)."""
     if len(children) != len(set(child_ids)):
@@ -106,9 +114,10 @@ def _precheck(group: Any, p: Any, children: dict[uuid.UUID, Any], child_ids: lis
                        "encore connu du service des inscriptions ; réessayez dans un instant).")
     if p.closed or group.closed:
         raise InvalidInput(f"Les inscriptions au groupe « {group.label} » sont fermées.")
-    _window(p).check_open(at, p.label, returning=bool(returning), resident=resident)
+    _window(p).check_open(at, p.label, returning=bool(returning), resident=resident.resident,
+                          district=resident.district)
     refusals = _refusals(group, p, [children[c] for c in child_ids], at, returning, set(),
-                         {c.family_id for c in children.values()} if resident else set())
+                         {c.family_id: resident for c in children.values()})
     if all(refusals):
         raise InvalidInput(refusals[0] if len(refusals) == 1
                            else DOOMED + " ; ".join(refusals))
@@ -130,32 +139,31 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
 
     async def acknowledge() -> dict[str, Any] | None:
         at = now()
-        uow = uow_factory()
-        async with uow:
-            # PostgreSQL: the reads, then one statement that writes the ticket, each its own
-            # transaction (the group's counter row locked for that statement only).
-            postgres = await statement_per_transaction(uow.session)
-            # Core statements on the connection: the ORM session's layers cost as much as a
-            # round trip here (the hot path of an opening).
-            conn = await uow.session.connection()
-            group, p = await cache.get(uow, body.group_id)
-            if refuse_unreviewed and await uow.session.scalar(
-                    select(family_review.c.needs_review).where(
-                        family_review.c.family_id == family_id)):
+        group, p = await cache.get(uow_factory, body.group_id)
+        # Families registered last time, residents and districts may come early: asked only
+        # before the opening to all (the rush to all pays no extra query).
+        returning: set[uuid.UUID] = set()
+        resident = NOT_KNOWN
+        if at < p.opens_at and (p.priority_opens_at or _early_households(p)):
+            async with uow_factory() as uow:
+                if p.priority_opens_at:
+                    returning = await _returning_children(uow, child_ids, p.activity_id, p.id)
+                if _early_households(p):
+                    resident = await residency_of(uow, family_id)
+        # PostgreSQL: two reads, then one statement that writes the ticket, each its own
+        # transaction (the group's counter row locked for that statement only).
+        async with HotPath(uow_factory()) as db:
+            if refuse_unreviewed and any(r.needs_review for r in await db.rows(
+                    _NEEDS_REVIEW, family_id=family_id)):
                 raise Conflict(UNREVIEWED, raison="foyer_a_verifier")
-            children = {c.child_id: c for c in (await conn.execute(
-                _CHILDREN, {"family_id": family_id, "child_ids": child_ids})).all()}
-            # Families registered last time may come early: asked only before the opening to all.
-            returning = (await _returning_children(uow, child_ids, p.activity_id, p.id)
-                         if p.priority_opens_at and at < p.opens_at else set())
-            # Residents too: one primary-key read, only before the opening to all.
-            resident = (p.residents_open_at is not None and at < p.opens_at
-                        and await is_resident(uow, family_id))
+            children = {c.child_id: c for c in await db.rows(
+                _CHILDREN_PG if db.postgres else _CHILDREN, family_id=family_id,
+                child_ids=child_ids)}
             try:
                 _precheck(group, p, children, child_ids, at, returning, resident)
             except DomainError:
                 # A repeat of a key already given keeps its ticket, even after the window.
-                if await _existing(uow, family_id, key) is not None:
+                if await db.rows(_KEY_GIVEN, family_id=family_id, key=key):
                     return None
                 raise
             ticket = {
@@ -166,15 +174,14 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
                 "status": QUEUED, "received_at": at, "decided_at": None, "outcomes": "[]",
             }
             try:
-                if postgres:
-                    counter = (await conn.execute(
-                        _TICKET_IN_LINE, {f"t_{k}": v for k, v in ticket.items()})).one()
+                if db.postgres:
+                    [counter] = await db.rows(_TICKET_IN_LINE,
+                                              **{f"t_{k}": v for k, v in ticket.items()})
                 else:
-                    counter = (await uow.session.execute(_take_position(uow, group.id))).one()
-                    await uow.session.execute(
-                        insert(queue_ticket).values(**ticket, position=counter.issued))
-                await uow.commit()
-            except IntegrityError:
+                    [counter] = await db.rows(_take_position(group.id))
+                    await db.rows(insert(queue_ticket).values(**ticket, position=counter.issued))
+                await db.commit()
+            except DuplicateKey:
                 return None  # the same key (a refresh, a double click): theirs is the ticket
         return {**ticket, "position": counter.issued, "decided": counter.decided,
                 "group_label": group.label}
@@ -199,13 +206,19 @@ _TICKET_IN_LINE = ticket_in_line(queue_counter, "group_id", queue_ticket, _TICKE
 _CHILDREN = select(child_copy).where(
     child_copy.c.family_id == bindparam("family_id"),
     child_copy.c.child_id.in_(bindparam("child_ids", expanding=True)))
+# The same on the driver directly (HotPath): one array parameter rather than one per child.
+_CHILDREN_PG = select(child_copy).where(
+    child_copy.c.family_id == bindparam("family_id"),
+    child_copy.c.child_id == any_(bindparam("child_ids", type_=postgresql.ARRAY(Uuid))))
+_KEY_GIVEN = select(queue_ticket.c.id).where(queue_ticket.c.family_id == bindparam("family_id"),
+                                             queue_ticket.c.idempotency_key == bindparam("key"))
+_NEEDS_REVIEW = select(family_review.c.needs_review).where(
+    family_review.c.family_id == bindparam("family_id"))
 
 
-def _take_position(uow: UnitOfWork, group_id: uuid.UUID) -> Any:
-    """One statement: the group's counter, created on the first ticket, bumped by one."""
-    dialect = uow.session.bind.dialect.name  # type: ignore[union-attr]
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(queue_counter)
-    return (ins.values(group_id=group_id, issued=1, decided=0)
+def _take_position(group_id: uuid.UUID) -> Any:
+    """SQLite: the group's counter, created on the first ticket, bumped by one."""
+    return (sqlite.insert(queue_counter).values(group_id=group_id, issued=1, decided=0)
             .on_conflict_do_update(index_elements=[queue_counter.c.group_id],
                                    set_={"issued": queue_counter.c.issued + 1})
             .returning(queue_counter.c.issued, queue_counter.c.decided))
@@ -296,12 +309,12 @@ async def _active_children(uow: UnitOfWork, child_ids: list[uuid.UUID], period_i
 
 
 def _refusals(group: Any, p: Any, children: list[Any], at: datetime, returning: set[uuid.UUID],
-              active: set[uuid.UUID], residents: set[uuid.UUID] | None = None
+              active: set[uuid.UUID], residency: dict[uuid.UUID, Residency] | None = None
               ) -> list[str | None]:
-    """The rules' French reason per child (None: may take a place). `residents`: the households
-    known to live in the city."""
+    """The rules' French reason per child (None: may take a place). `residency`: what billing
+    told of the households (living in the city, district)."""
     window = _window(p)
-    residents = residents or set()
+    residency = residency or {}
     bounds = AgeBounds(group.min_age, group.max_age)
     out: list[str | None] = []
     for child in children:
@@ -309,7 +322,8 @@ def _refusals(group: Any, p: Any, children: list[Any], at: datetime, returning: 
         if child is None:
             reason = "Cet enfant ne fait plus partie du foyer."
         elif not window.is_open(at, child.child_id in returning,
-                                child.family_id in residents):
+                                (home := residency.get(child.family_id, NOT_KNOWN)).resident,
+                                home.district):
             reason = (f"Les inscriptions pour « {p.label} » n'étaient pas ouvertes à "
                       f"{child.first_name} à l'heure de la demande.")
         elif not bounds.fits(child.birth_date, p.start_date):
@@ -361,10 +375,10 @@ async def _decide_batch(uow: UnitOfWork, group_id: uuid.UUID, batch: int) -> int
         children = {c.child_id: c for c in (await uow.session.execute(select(child_copy).where(
             child_copy.c.child_id.in_(all_children)))).all()}
         returning = await _returning_children(uow, all_children, p.activity_id, p.id)
-        # Residency matters only for tickets received before the opening to all.
+        # Residency and district matter only for tickets received before the opening to all.
         early = [t.family_id for t in tickets if t.received_at < p.opens_at]
-        residents = (await residents_among(uow, list(set(early)))
-                     if p.residents_open_at is not None and early else set())
+        residency = (await residency_among(uow, list(set(early)))
+                     if _early_households(p) and early else {})
         active = await _active_children(uow, all_children, p.id)
         taken = int(await uow.session.scalar(select(func.count()).where(
             registration.c.group_id == group_id,
@@ -383,7 +397,7 @@ async def _decide_batch(uow: UnitOfWork, group_id: uuid.UUID, batch: int) -> int
             # A child of another household by now (moved out) is refused, never registered.
             kids = [children.get(c) if children.get(c) is not None
                     and children[c].family_id == t.family_id else None for c in ids]
-            reasons = _refusals(group, p, kids, t.received_at, returning, active, residents)
+            reasons = _refusals(group, p, kids, t.received_at, returning, active, residency)
             statuses = allocate([Ask(r) for r in reasons], max(0, group.capacity - taken),
                                 mode, t.if_some_full)
             outcomes = []
@@ -464,9 +478,15 @@ async def family_openings(uow: UnitOfWork, family_id: uuid.UUID, *, horizon_days
             .order_by(activity_group.c.min_age, activity_group.c.label))).all()
         kids = (await uow.session.execute(select(child_copy).where(
             child_copy.c.family_id == family_id).order_by(child_copy.c.birth_date))).all()
+        # The household's district: read only when some period opens earlier to districts.
+        home = (await residency_of(uow, family_id)
+                if any(p.district_openings for p in periods) else NOT_KNOWN)
     items = []
     for p in periods:
-        opens = min(filter(None, [p.opens_at, p.priority_opens_at, p.residents_open_at]))
+        own = next((d for d in district_openings_from_json(p.district_openings)
+                    if d.district == home.district), None) if home.district else None
+        opens = min(filter(None, [p.opens_at, p.priority_opens_at, p.residents_open_at,
+                                  own.opens_at if own else None]))
         out_groups = []
         for g in (g for g in groups if g.period_id == p.id):
             fitting = [k.child_id for k in kids
@@ -480,7 +500,9 @@ async def family_openings(uow: UnitOfWork, family_id: uuid.UUID, *, horizon_days
                           "activity_name": p.activity_name, "label": p.label,
                           "start_date": p.start_date, "end_date": p.end_date,
                           "opens_at": p.opens_at, "priority_opens_at": p.priority_opens_at,
-                          "residents_open_at": p.residents_open_at, "closes_at": p.closes_at,
-                          "open_now": opens <= at,
+                          "residents_open_at": p.residents_open_at,
+                          "district_label": own.label if own else None,
+                          "district_opens_at": own.opens_at if own else None,
+                          "closes_at": p.closes_at, "open_now": opens <= at,
                           "groups": out_groups})
     return items

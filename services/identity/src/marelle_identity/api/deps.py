@@ -65,7 +65,8 @@ Parent = Annotated[Principal, Depends(require_parent(current_principal))]
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
-def uow(request: Request) -> UnitOfWork:
+# Dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread.
+async def uow(request: Request) -> UnitOfWork:
     return request.app.state.uow_factory()
 
 
@@ -89,7 +90,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "inconnue"
 
 
-def own_family(family_id: uuid.UUID, parent: Parent) -> uuid.UUID:
+async def own_family(family_id: uuid.UUID, parent: Parent) -> uuid.UUID:
     """A parent only ever reaches their own household; another id is simply not found."""
     if parent.family_id != family_id:
         raise family_not_found()

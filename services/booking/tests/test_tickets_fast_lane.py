@@ -1,0 +1,48 @@
+"""Booking's ticket submission in the fast lane (chassis/fastlane.py): plain submissions are the
+lane's (the same ticket for the same key, 202 then 200), the rest the route's French answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from marelle_chassis.fastlane import Lane
+from marelle_booking import api
+
+from .test_tickets import TUE, opening, submit, families
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    answered = {"lane": 0}
+
+    def counting(handler):
+        async def wrapped(request):
+            response = await handler(request)
+            answered["lane"] += response is not None
+            return response
+        return wrapped
+
+    monkeypatch.setattr(api, "lanes", [Lane(lane.method, lane.path, counting(lane.handler))
+                                       for lane in api.lanes])
+    return answered
+
+
+async def test_plain_submissions_are_the_lanes_and_the_rest_the_routes(counted, booking):
+    period = await opening(booking, capacity=3)
+    [reg] = await families(booking, period, 1)
+    first = await submit(booking, reg, [(TUE, "repas")], key="cle-voie-rapide-1")
+    again = await submit(booking, reg, [(TUE, "repas")], key="cle-voie-rapide-1")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert counted["lane"] == 2
+    no_token = await submit(booking, reg, [(TUE, "repas")], headers={"Accept": "application/json"})
+    bad_key = await submit(booking, reg, [(TUE, "repas")], key="court")
+    unknown_unit = await submit(booking, reg, [(TUE, "goûter-inconnu")])
+    assert (no_token.status_code, bad_key.status_code) == (401, 422)
+    assert unknown_unit.status_code in (409, 422)
+    for answer in (no_token, bad_key, unknown_unit):
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["detail"]
+    assert counted["lane"] == 2
