@@ -5,9 +5,13 @@ runs again on a fresh one."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import asyncpg
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, text
+from sqlalchemy.exc import StatementError
 
 from marelle_chassis import db
 from marelle_chassis.messaging_tables import add_messaging_tables
@@ -19,9 +23,10 @@ from tests.support.infra import create_pg_database
 metadata = MetaData()
 add_messaging_tables(metadata)
 probe = Table("probe", metadata, Column("id", Integer, primary_key=True),
-              Column("key", String(20), nullable=False, unique=True))
-INSERT = insert(probe).values(id=bindparam("id"), key=bindparam("key")).returning(probe.c.id,
-                                                                                probe.c.key)
+              Column("key", String(20), nullable=False, unique=True),
+              Column("at", db.UtcDateTime, nullable=True))
+INSERT = insert(probe).values(id=bindparam("id"), key=bindparam("key"),
+                              at=bindparam("at", None)).returning(probe.c.id, probe.c.key)
 BY_KEY = select(probe).where(probe.c.key == bindparam("key"))
 
 
@@ -68,6 +73,19 @@ async def test_rows_come_back_by_name_and_a_repeated_key_is_a_duplicate(uow_fact
     async with HotPath(uow_factory()) as hot:
         assert [r.id for r in await hot.rows(BY_KEY, key="cle-1")] == [1]
         assert await hot.rows(BY_KEY, key="cle-2") == []
+
+
+async def test_values_go_through_their_types_as_with_a_session(uow_factory):
+    paris = datetime(2026, 6, 1, 8, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    async with HotPath(uow_factory()) as hot:
+        await hot.rows(INSERT, id=1, key="cle-1", at=paris)
+        [row] = await hot.rows(BY_KEY, key="cle-1")
+        await hot.commit()
+    # UtcDateTime's own refusal (wrapped by the session on SQLite).
+    with pytest.raises((ValueError, StatementError), match="naive"):
+        async with HotPath(uow_factory()) as hot:
+            await hot.rows(INSERT, id=2, key="cle-2", at=datetime(2026, 6, 1, 8, 30))
+    assert row.at == paris and row.at.tzinfo == UTC  # read back in UTC, as the type says
 
 
 async def test_postgresql_statements_are_their_own_transactions(pg):

@@ -49,12 +49,12 @@ class HotPath:
     On PostgreSQL they run on a pooled connection's asyncpg driver directly, each its own
     transaction (autocommit): SQLAlchemy's session and Core execution cost three times what the
     two statements themselves cost (bench/rush.py). The statements stay SQLAlchemy Core ones,
-    compiled once for the engine's dialect; their values are bound by name as usual. Only plain
-    values (UUIDs, text, numbers, aware datetimes) are bound: asyncpg encodes them natively, no
-    type processing is skipped. On SQLite the same statements run in an ordinary unit of work,
-    committed by `commit()`. A unique violation is `DuplicateKey` on both."""
+    compiled once for the engine's dialect; their values are bound by name as usual and go
+    through their types' bind and result processors as SQLAlchemy would apply them (e.g.
+    `UtcDateTime`). On SQLite the same statements run in an ordinary unit of work, committed by
+    `commit()`. A unique violation is `DuplicateKey` on both."""
 
-    _compiled: dict[tuple[int, str], Any] = {}
+    _compiled: dict[tuple[int, str], _Plan] = {}
 
     def __init__(self, uow: Any) -> None:
         self._uow = uow
@@ -91,28 +91,52 @@ class HotPath:
                 return list(result.all()) if result.returns_rows else []
             except IntegrityError as exc:
                 raise DuplicateKey() from exc
-        sql, names, compiled = self._compile(statement)
-        bound = compiled.construct_params(params)
+        plan = self._compile(statement)
+        bound = plan.compiled.construct_params(params)
+        for name, process in plan.binds.items():
+            bound[name] = process(bound[name])
         try:
-            records = await self._driver.fetch(sql, *[bound[name] for name in names])
+            records = await self._driver.fetch(plan.sql, *[bound[name] for name in plan.names])
         except Exception as exc:
             if type(exc).__name__ == "UniqueViolationError":
                 raise DuplicateKey() from exc
             raise
-        return [SimpleNamespace(**dict(record.items())) for record in records]
+        return [plan.row(record) for record in records]
 
     async def commit(self) -> None:
         if not self.postgres:
             await self._uow.commit()
 
-    def _compile(self, statement: Any) -> tuple[str, Sequence[str], Any]:
+    def _compile(self, statement: Any) -> _Plan:
         key = (id(statement), self._uow.engine.dialect.name)
-        found = self._compiled.get(key)
-        if found is None:
-            compiled = statement.compile(dialect=self._uow.engine.dialect)
-            found = self._compiled[key] = (compiled.string, tuple(compiled.positiontup or ()),
-                                           compiled)
-        return found
+        plan = self._compiled.get(key)
+        if plan is None:
+            plan = self._compiled[key] = _Plan(statement, self._uow.engine.dialect)
+        return plan
+
+
+class _Plan:
+    """A statement compiled for asyncpg: its SQL, its parameters' order, and the processors of
+    the types of its parameters and of its result columns."""
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        self.statement = statement  # kept alive: the plans are keyed by its id
+        self.compiled = statement.compile(dialect=dialect)
+        self.sql = self.compiled.string
+        self.names = tuple(self.compiled.positiontup or ())
+        self.binds = {self.compiled.bind_names[bind]: process
+                      for bind in self.compiled.binds.values()
+                      if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))}
+        columns = list(getattr(statement, "selected_columns", ()))
+        self.results = [(i, process) for i, column in enumerate(columns)
+                        if (process := column.type.dialect_impl(dialect)
+                            .result_processor(dialect, None))]
+
+    def row(self, record: Any) -> SimpleNamespace:
+        values = list(record.values())
+        for i, process in self.results:
+            values[i] = process(values[i])
+        return SimpleNamespace(**dict(zip(record.keys(), values, strict=True)))
 
 
 def _connection_lost(exc: BaseException) -> bool:

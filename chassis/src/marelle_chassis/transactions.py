@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
@@ -121,14 +121,3 @@ def _is_retriable_kafka_error(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover - aiokafka is a dependency of the chassis
         return False
     return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
-
-
-async def statement_per_transaction(session: Any) -> bool:
-    """On PostgreSQL, make each statement of `session` its own transaction (autocommit): no
-    BEGIN and COMMIT round trips, and row locks held for one statement only. For the hot paths
-    whose writes are a single statement (the opening queue's acknowledgement); returns False on
-    SQLite, where the caller keeps its ordinary transaction."""
-    if session.bind.dialect.name != "postgresql":
-        return False
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return True

@@ -128,7 +128,11 @@ async def family_registration(uow: UnitOfWork, family_id: uuid.UUID | None,
     stmt = registration_query().where(registration_copy.c.registration_id == registration_id)
     if family_id is not None:
         stmt = stmt.where(registration_copy.c.family_id == family_id)
-    reg = (await uow.session.execute(stmt)).first()
+    return checked_registration((await uow.session.execute(stmt)).first(), validated=validated)
+
+
+def checked_registration(reg: Any, *, validated: bool = True) -> Any:
+    """The registration read (None: not this family's), validated when asked."""
     if reg is None:
         raise NotFound(REGISTRATION_UNKNOWN)
     if validated and reg.status != "validee":

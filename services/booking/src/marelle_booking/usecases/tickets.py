@@ -29,12 +29,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from marelle_chassis import context
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
-from marelle_chassis.queue_sql import ticket_in_line
-from marelle_chassis.transactions import retry_transaction, statement_per_transaction
+from marelle_chassis.queue_sql import DuplicateKey, HotPath, ticket_in_line
+from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import booking as events
 from marelle_booking.db import (
@@ -59,7 +58,7 @@ from marelle_booking.usecases.common import (
     NO_CALENDAR,
     Calendar,
     calendar_from_row,
-    family_registration,
+    checked_registration,
     first_name,
     groups_of,
     load_calendar,
@@ -155,15 +154,20 @@ async def submit(uow_factory: Any, family_id: uuid.UUID, key: str, body: dict[st
     ticket_id = uuid.uuid4()
 
     async def once() -> dict[str, Any] | None:
-        async with uow_factory() as uow:
-            # PostgreSQL: two reads and one write, each its own transaction (see chassis).
-            postgres = await statement_per_transaction(uow.session)
+        # PostgreSQL: two reads and one write, each its own transaction, on the driver directly
+        # (chassis/queue_sql.py HotPath); SQLite: one unit of work.
+        async with HotPath(uow_factory()) as db:
             try:
-                reg = await family_registration(uow, family_id, body["registration_id"])
-                cal = await load_calendar(uow, reg.period_id, reg.start_date, reg.end_date)
+                [reg] = await db.rows(_REGISTRATION, family_id=family_id,
+                                      registration_id=body["registration_id"]) or [None]
+                checked_registration(reg)
+                [row] = await db.rows(_CALENDAR, period_id=reg.period_id) or [None]
+                if row is None:
+                    raise Conflict(NO_CALENDAR)
+                cal = calendar_from_row(row, reg.start_date, reg.end_date)
                 _precheck(cal, reg, body["days"], now)
             except DomainError:
-                if await _by_key(uow, family_id, key) is not None:
+                if await db.rows(_KEY_GIVEN, family_id=family_id, key=key):
                     return None
                 raise
             days = [{"date": d["date"].isoformat(), "unit": d["unit"]} for d in body["days"]]
@@ -176,18 +180,16 @@ async def submit(uow_factory: Any, family_id: uuid.UUID, key: str, body: dict[st
                 "days": json.dumps(days), "received_at": now, "decided_at": None,
                 "outcomes": "[]"}
             try:
-                if postgres:
-                    issued, decided = (await uow.session.execute(
-                        _TICKET_IN_LINE, {f"t_{k}": v for k, v in ticket.items()})).one()
+                if db.postgres:
+                    [counter] = await db.rows(_TICKET_IN_LINE,
+                                              **{f"t_{k}": v for k, v in ticket.items()})
                 else:
-                    issued, decided = (await uow.session.execute(
-                        _upsert_counter("sqlite", reg.period_id))).one()
-                    await uow.session.execute(
-                        insert(queue_ticket).values(**ticket, position=issued))
-                await uow.commit()
-            except IntegrityError:
+                    [counter] = await db.rows(_upsert_counter("sqlite", reg.period_id))
+                    await db.rows(insert(queue_ticket).values(**ticket, position=counter.issued))
+                await db.commit()
+            except DuplicateKey:
                 return None  # the same key committed meanwhile (a double click)
-        return _answer(SimpleNamespace(**ticket, position=issued), decided)
+        return _answer(SimpleNamespace(**ticket, position=counter.issued), counter.decided)
 
     ticket = await retry_transaction(once)
     if ticket is None:
@@ -222,6 +224,12 @@ async def family_tickets(uow: UnitOfWork, family_id: uuid.UUID, limit: int = 100
 
 
 _TICKET_IN_LINE = ticket_in_line(queue_counter, "resource_id", queue_ticket, _TICKET_COLUMNS)
+_REGISTRATION = registration_query().where(
+    registration_copy.c.registration_id == bindparam("registration_id"),
+    registration_copy.c.family_id == bindparam("family_id"))
+_CALENDAR = select(calendar).where(calendar.c.period_id == bindparam("period_id"))
+_KEY_GIVEN = select(queue_ticket.c.id).where(queue_ticket.c.family_id == bindparam("family_id"),
+                                             queue_ticket.c.idempotency_key == bindparam("key"))
 
 
 # --- deciding -----------------------------------------------------------------------------------
