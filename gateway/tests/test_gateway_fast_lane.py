@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from marelle_chassis.fastlane import Lane
 from marelle_gateway.api import tickets, tickets_reservations
+from tests.support.lanes import count_lane_answers
 
 from gateway.tests import booking_fake as bf
 from gateway.tests import enrolment_fake as ef
@@ -15,19 +15,7 @@ from gateway.tests import enrolment_fake as ef
 
 @pytest.fixture
 def counted(monkeypatch):
-    answered = {"lane": 0}
-
-    def counting(handler):
-        async def wrapped(request):
-            response = await handler(request)
-            answered["lane"] += response is not None
-            return response
-        return wrapped
-
-    for module in (tickets, tickets_reservations):
-        monkeypatch.setattr(module, "lanes", [Lane(lane.method, lane.path, counting(lane.handler))
-                                              for lane in module.lanes])
-    return answered
+    return count_lane_answers(monkeypatch, tickets, tickets_reservations)
 
 
 async def test_plain_submissions_are_the_lanes_and_the_rest_the_routes(portal, fake, enrolment,

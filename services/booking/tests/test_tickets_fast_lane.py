@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from marelle_chassis.fastlane import Lane
 from marelle_booking import api
+from tests.support.lanes import count_lane_answers
 
 from .test_tickets import TUE, opening, submit, families
 
@@ -15,18 +15,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def counted(monkeypatch):
-    answered = {"lane": 0}
-
-    def counting(handler):
-        async def wrapped(request):
-            response = await handler(request)
-            answered["lane"] += response is not None
-            return response
-        return wrapped
-
-    monkeypatch.setattr(api, "lanes", [Lane(lane.method, lane.path, counting(lane.handler))
-                                       for lane in api.lanes])
-    return answered
+    return count_lane_answers(monkeypatch, api)
 
 
 async def test_plain_submissions_are_the_lanes_and_the_rest_the_routes(counted, booking):

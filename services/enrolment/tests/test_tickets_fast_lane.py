@@ -10,31 +10,20 @@ import httpx
 import pytest
 
 from marelle_chassis import migrations
-from marelle_chassis.fastlane import Lane
 from marelle_enrolment import api
 from marelle_enrolment.config import EnrolmentSettings
 from marelle_enrolment.main import MIGRATIONS, create_app
 from tests.support import tokens
+from tests.support.lanes import count_lane_answers
 
 from .conftest import Enrolment, born_years_ago
 from .test_tickets import submit
 
 
 @pytest.fixture
-async def counted(monkeypatch):
+def counted(monkeypatch):
     """The lane's answers (not its refusals to answer) counted."""
-    answered = {"lane": 0}
-
-    def counting(handler):
-        async def wrapped(request):
-            response = await handler(request)
-            answered["lane"] += response is not None
-            return response
-        return wrapped
-
-    monkeypatch.setattr(api, "lanes", [Lane(lane.method, lane.path, counting(lane.handler))
-                                       for lane in api.lanes])
-    return answered
+    return count_lane_answers(monkeypatch, api)
 
 
 @pytest.fixture
