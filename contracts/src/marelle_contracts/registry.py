@@ -148,11 +148,18 @@ def event_spec(event_type: str) -> EventSpec:
         raise UnknownEventType(event_type) from None
 
 
+_BY_MODEL: dict[type[BaseModel], EventSpec] = {}
+
+
 def spec_for_model(model: type[BaseModel]) -> EventSpec:
-    for spec in EVENTS.values():
-        if spec.model is model:
-            return spec
-    raise UnknownEventType(model.__name__)
+    # Remembered: every event published asks (a scan of the registry per event otherwise).
+    spec = _BY_MODEL.get(model)
+    if spec is None:
+        spec = next((s for s in EVENTS.values() if s.model is model), None)
+        if spec is None:
+            raise UnknownEventType(model.__name__)
+        _BY_MODEL[model] = spec
+    return spec
 
 
 def parse_payload(event_type: str, payload: dict[str, Any]) -> BaseModel:

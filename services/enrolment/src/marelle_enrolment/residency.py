@@ -37,13 +37,6 @@ def residency_events(runtime: ServiceRuntime) -> EventDispatcher:
     return EventDispatcher(CONSUMER, runtime.uow, HANDLERS)
 
 
-async def is_resident(uow: UnitOfWork, family_id: uuid.UUID) -> bool:
-    """A household billing has marked as living in the city. Unknown to billing (no profile
-    yet): not a resident here, the priority is given on a fact only."""
-    return bool(await uow.session.scalar(select(family_residency.c.resident).where(
-        family_residency.c.family_id == family_id)))
-
-
 @dataclass(frozen=True)
 class Residency:
     """What the openings ask of a household: resident or not, its district (code) if any."""
@@ -73,12 +66,3 @@ async def residency_among(uow: UnitOfWork, family_ids: list[uuid.UUID]
                family_residency.c.district).where(
             family_residency.c.family_id.in_(family_ids)))).all()
     return {r.family_id: Residency(bool(r.resident), r.district) for r in rows}
-
-
-async def residents_among(uow: UnitOfWork, family_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """The households among `family_ids` known to live in the city (one query)."""
-    if not family_ids:
-        return set()
-    return set((await uow.session.scalars(select(family_residency.c.family_id).where(
-        family_residency.c.family_id.in_(family_ids),
-        family_residency.c.resident.is_(True)))).all())
