@@ -1,8 +1,8 @@
 """A fast lane for the opening queue's submissions (docs/opening-rush.md, bench/rush.py).
 
-At an opening, thousands of families submit in the same minute, and most of the CPU a
-submission costs in a service was FastAPI's routing and dependency machinery around a use case
-that does two reads and one statement. This ASGI middleware answers the few hot routes it is
+At an opening, thousands of families submit in the same minute, and the services' profiles
+(py-spy, bench/rush.py) showed FastAPI's routing and dependency machinery as a large share of
+the CPU around a use case that does two reads and one statement. This ASGI middleware answers the few hot routes it is
 given directly: their handler authenticates, validates the body with the route's own pydantic
 model and calls the same use case. It answers only the ordinary case: a handler returns None
 whenever the request is not plain (no token, a token refused, another family, an invalid body

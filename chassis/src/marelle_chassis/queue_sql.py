@@ -47,8 +47,8 @@ class HotPath:
     """A few single statements of an opening's hot path (the acknowledgement of a submission).
 
     On PostgreSQL they run on a pooled connection's asyncpg driver directly, each its own
-    transaction (autocommit): SQLAlchemy's session and Core execution cost three times what the
-    two statements themselves cost (bench/rush.py). The statements stay SQLAlchemy Core ones,
+    transaction (autocommit): in the rush's profiles SQLAlchemy's session and Core execution cost
+    more than the two statements themselves (bench/rush.py). The statements stay SQLAlchemy Core ones,
     compiled once for the engine's dialect; their values are bound by name as usual and go
     through their types' bind and result processors as SQLAlchemy would apply them (e.g.
     `UtcDateTime`). On SQLite the same statements run in an ordinary unit of work, committed by

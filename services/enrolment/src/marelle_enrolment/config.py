@@ -25,5 +25,5 @@ class EnrolmentSettings(ServiceSettings):
     # A woken decider waits this long for more submissions before deciding a batch (seconds).
     queue_linger_seconds: float = 0.05
     # Ticket submissions answered by the fast lane (chassis/fastlane.py) rather than FastAPI's
-    # routing: the same checks and use case, a third less CPU per submission at an opening.
+    # routing: the same checks and use case, less CPU per submission at an opening.
     queue_fast_lane: bool = True
