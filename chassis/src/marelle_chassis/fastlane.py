@@ -21,7 +21,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 from starlette.requests import Request
@@ -51,7 +51,7 @@ class FastRequest:
 
     def bearer(self) -> str | None:
         scheme, _, token = (self.header(b"authorization") or "").partition(" ")
-        return token.strip() or None if scheme.lower() == "bearer" else None
+        return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 Handler = Callable[[FastRequest], Awaitable[Response | None]]
@@ -128,6 +128,19 @@ def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
 
 _KEY = TypeAdapter(IdempotencyKey)
 Submit = Callable[[Any, uuid.UUID, str, Any], Awaitable[tuple[Any, bool]]]
+M = TypeVar("M", bound=BaseModel)
+
+
+def plain_submission(request: FastRequest, body_model: type[M]) -> tuple[str, str, M] | None:
+    """A queue submission's (bearer token, Idempotency-Key, body) when all three are there and
+    valid by the route's own types; None otherwise (the route answers, in French)."""
+    token = request.bearer()
+    try:
+        key = _KEY.validate_python(request.header(b"idempotency-key"))
+        body = body_model.model_validate_json(request.body)
+    except ValueError:  # pydantic's ValidationError is a ValueError
+        return None
+    return (token, key, body) if token else None
 
 
 def family_submission(body_model: type[BaseModel], answer_model: type[BaseModel],
@@ -140,15 +153,14 @@ def family_submission(body_model: type[BaseModel], answer_model: type[BaseModel]
     answer = TypeAdapter(answer_model)
 
     async def handler(request: FastRequest) -> Response | None:
-        token = request.bearer()
+        submission = plain_submission(request, body_model)
+        if submission is None:
+            return None
+        token, key, body = submission
         try:
             family_id = uuid.UUID(request.params["family_id"])
-            key = _KEY.validate_python(request.header(b"idempotency-key"))
-            body = body_model.model_validate_json(request.body)
-            if token is None:
-                return None
             principal = await request.app.state.token_verifier.verify(token)
-        except (ValueError, DomainError):  # pydantic's ValidationError is a ValueError
+        except (ValueError, DomainError):
             return None
         if principal.kind != "parent" or principal.family_id != family_id:
             return None

@@ -7,13 +7,12 @@ from typing import TypeVar
 import httpx
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict
 
 from marelle_chassis.auth import bearer_token
 from marelle_chassis.domain_errors import DomainError
 from marelle_chassis.errors import Unauthorized, problem
-from marelle_chassis.fastlane import FastRequest
-from marelle_contracts.http.queue import IdempotencyKey
+from marelle_chassis.fastlane import FastRequest, plain_submission
 
 from marelle_gateway.session import Session, session_from_token
 
@@ -41,23 +40,19 @@ async def api_parent(request: Request) -> Session:
         raise BearerRequired(exc.detail) from None
 
 
-_KEY = TypeAdapter(IdempotencyKey)
-
-
 async def parent_submission(fast: FastRequest, model: type[M]
                             ) -> tuple[M, Request, str, Session] | None:
     """A queue submission's (body, request, Idempotency-Key, session) as its route receives
     them, checked the same way, or None when anything is not plain (no or a refused token, an
     invalid key or body): the route then answers it with its usual French problem+json."""
-    token = fast.bearer()
+    submission = plain_submission(fast, model)
+    if submission is None:
+        return None
+    token, key, body = submission
     request = Request(fast.scope)
     try:
-        key = _KEY.validate_python(fast.header(b"idempotency-key"))
-        body = model.model_validate_json(fast.body)
-        if token is None:
-            return None
         session = await session_from_token(request, token)
-    except (ValueError, DomainError):  # pydantic's ValidationError is a ValueError
+    except DomainError:
         return None
     return body, request, key, session
 
