@@ -570,7 +570,8 @@ def add_load_arguments(parser: argparse.ArgumentParser, families: int, places: i
     parser.add_argument("--sample", type=int, default=50,
                         help="tickets followed through the gateway until decided")
     parser.add_argument("--timeout", type=float, default=60.0, help="per request")
-    parser.add_argument("--profile-process", default="enrolment", choices=("enrolment", "gateway"),
+    parser.add_argument("--profile-process", default="enrolment",
+                        choices=("enrolment", "gateway", "booking"),
                         help="the process py-spy samples during the first Marelle round")
     parser.add_argument("--retries", type=int, default=5,
                         help="retries of a 429/503/no answer, same Idempotency-Key")

@@ -217,6 +217,119 @@ async def test_a_poison_event_in_the_middle_is_parked_alone_and_the_rest_applied
 
 
 @pytest.mark.kafka
+async def test_records_of_types_the_service_does_not_handle_are_skipped_unread(
+        database_url, kafka_bootstrap):
+    """By their `event_type` header (as the relay writes it): never parsed, so never parked
+    even when unreadable, and committed; handled types are read and applied as always, and a
+    record without the header is read (and parked if unreadable)."""
+    from aiokafka import AIOKafkaProducer
+
+    copy = await Copy.create(database_url)
+    topic, group = await new_topic(kafka_bootstrap), f"g-{uuid.uuid4().hex}"
+    counting = Counting(copy)
+    dispatcher = copy.dispatcher(group, counting.handlers)
+    family = env(family_event("Famille Lue"))
+    records = [
+        (b"{unread", [("event_type", b"enrolment.registration_requested")]),
+        (raw(family), [("event_type", b"identity.family_created")]),
+        (b"{no header, read", []),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value, headers in records:
+            await producer.send_and_wait(topic, value, key=b"k", headers=headers)
+    finally:
+        await producer.stop()
+    async with BatchConsumer(kafka_bootstrap, topic, group, dispatcher):
+        await eventually(lambda: _when(committed(kafka_bootstrap, topic, group),
+                                       lambda n: n == len(records)), timeout=30)
+    parked = await read_topic(kafka_bootstrap, dlq_topic(topic), 2, timeout=3)
+    assert [r.value for r in parked] == [b"{no header, read"]
+    assert counting.applied == [family.event_id]
+    await copy.engine.dispose()
+
+
+class Pipelined:
+    """A broker whose subscriber applies batches with the EventDispatcher itself, in chunks of
+    two (what the services run); `failing` maps a family to what its event raises, and how
+    many times, before it is applied. Each application writes a row in the handler's unit of
+    work: rolled back with it, so the rows are the applications that counted."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str, copy: Copy,
+                 failing: dict[uuid.UUID, tuple[type[Exception], int]]) -> None:
+        from sqlalchemy import Column, Uuid, insert
+
+        self.broker = create_broker(bootstrap, client_id=f"test-{group}")
+        self.copy = copy
+        self.failing = dict(failing)
+        self.applications = Table("applications", MetaData(), Column("event_id", Uuid))
+        created = child_copy_handlers(copy.children, copy.families)["identity.family_created"]
+
+        async def one(p: Any, e: Envelope, uow: UnitOfWork) -> None:
+            error, times = self.failing.get(p.family_id, (None, 0))
+            if error is not None and times:
+                self.failing[p.family_id] = (error, times - 1)
+                raise error("this household's event fails (test)")
+            await created(p, e, uow)
+            await uow.session.execute(insert(self.applications).values(event_id=e.event_id))
+
+        async def bulk(items: Any, uow: UnitOfWork) -> None:
+            for p, e in items:
+                await one(p, e, uow)
+
+        dispatcher = EventDispatcher(group, copy.uow, {
+            **child_copy_handlers(copy.children, copy.families),
+            "identity.family_created": with_bulk(one, bulk)})
+        subscribe(self.broker, topic, group_id=group, handle=dispatcher, batch=True, chunk=2,
+                  retry=RetryPolicy(attempts=2, backoff=(0.05,), max_backoff=0.2))
+
+    async def applied(self) -> list[uuid.UUID]:
+        async with self.copy.engine.connect() as conn:
+            return list((await conn.execute(select(self.applications.c.event_id))).scalars())
+
+    async def __aenter__(self) -> Pipelined:
+        async with self.copy.engine.begin() as conn:
+            await conn.run_sync(self.applications.metadata.create_all)
+        await self.broker.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.broker.stop()
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("failure", ["poison", "transient"])
+async def test_a_batch_applied_in_chunks_applies_each_event_once_whatever_fails(
+        database_url, kafka_bootstrap, failure):
+    """Chunks of two, the fourth event failing: a poison one is parked alone after two
+    attempts, a transient one holds the batch until it passes; either way every other event
+    is applied exactly once (the chunks committed before the failure are not applied again)
+    and every offset is committed."""
+    copy = await Copy.create(database_url)
+    topic, group = await new_topic(kafka_bootstrap), f"g-{uuid.uuid4().hex}"
+    families = [family_event(f"Famille Étape{i}") for i in range(9)]
+    events = [env(f) for f in families]
+    error = (KeyError, 10) if failure == "poison" else (ConnectionError, 2)
+    values = [raw(e) for e in events[:6]] + [b"{not an envelope"] + [raw(e) for e in events[6:]]
+    await produce(kafka_bootstrap, topic, *values)
+    async with Pipelined(kafka_bootstrap, topic, group, copy,
+                         {families[3].family_id: error}) as consumer:
+        await eventually(lambda: _when(committed(kafka_bootstrap, topic, group),
+                                       lambda n: n == len(values)), timeout=30)
+    parked = await read_topic(kafka_bootstrap, dlq_topic(topic), 3, timeout=3)
+    expected = [e.event_id for e in events]
+    if failure == "poison":
+        expected.remove(events[3].event_id)
+        assert [r.value for r in parked] == [b"{not an envelope", raw(events[3])]
+    else:
+        assert [r.value for r in parked] == [b"{not an envelope"]
+    assert sorted(await consumer.applied()) == sorted(expected), "each event applied once"
+    assert len(await copy.revisions()) == len(expected)
+    await copy.engine.dispose()
+
+
+@pytest.mark.kafka
 async def test_a_transient_failure_commits_nothing_and_the_batch_is_applied_once_back(
         database_url, kafka_bootstrap):
     copy = await Copy.create(database_url)

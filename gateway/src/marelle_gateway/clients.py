@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import httpx
 from pydantic import ValidationError
 
@@ -57,16 +56,20 @@ def _aware(value: datetime) -> datetime:
 
 class Upstreams:
     def __init__(self, client: httpx.AsyncClient, urls: dict[str, str],
-                 proxy_secret: str = "", submissions: int = 128,
-                 direct: aiohttp.ClientSession | None = None) -> None:
+                 proxy_secret: str = "", submissions: int = 128, wire: bool = False) -> None:
         self.client = client
         self.urls = {name: url.rstrip("/") for name, url in urls.items()}
         self.identity = IdentityClient(client, self.urls["identity"], proxy_secret)
         self.enrolment = EnrolmentClient(client, self.urls["enrolment"], proxy_secret,
-                                         submissions, direct)
+                                         submissions, wire)
         self.booking = BookingClient(client, self.urls["booking"], proxy_secret, submissions,
-                                     direct)
+                                     wire)
         self.billing = BillingClient(client, self.urls["billing"], proxy_secret)
+
+    def close(self) -> None:
+        """The submissions' own connections (wire.py)."""
+        self.enrolment.close()
+        self.booking.close()
 
     async def _get(self, service: str, path: str, token: str | None = None) -> httpx.Response:
         headers = outgoing_headers()

@@ -80,13 +80,17 @@ def create_app(settings: GatewaySettings | None = None,
                                          timeout=httpx.Timeout(settings.upstream_timeout,
                                                                pool=1.0)
                                          ) as client:
-                app.state.upstreams = Upstreams(client, settings.upstream_urls(),
-                                                settings.proxy_secret,
-                                                settings.queue_submissions_in_flight, direct)
+                upstreams = Upstreams(client, settings.upstream_urls(), settings.proxy_secret,
+                                      settings.queue_submissions_in_flight,
+                                      wire=transport is None)
+                app.state.upstreams = upstreams
                 app.state.token_verifier = GatewayTokenVerifier(client, settings.jwks_url,
                                                                 revocations)
                 freeze_startup_heap()
-                yield
+                try:
+                    yield
+                finally:
+                    upstreams.close()
         finally:
             if feed:
                 await feed.stop()

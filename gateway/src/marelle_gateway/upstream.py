@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import httpx
 import orjson
 
 from marelle_chassis.errors import DomainError
 from marelle_chassis.http import OVERLOADED, outgoing_headers
+from marelle_gateway.wire import WireError, WirePool
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,15 @@ class ServiceClient:
     down = "Un service du portail est momentanément indisponible. Réessayez dans quelques minutes."
 
     def __init__(self, client: httpx.AsyncClient, base_url: str, proxy_secret: str = "",
-                 submissions: int = 128, direct: aiohttp.ClientSession | None = None) -> None:
+                 submissions: int = 128, wire: bool = False) -> None:
         self.client = client
         self.base_url = base_url.rstrip("/")
         self.proxy_secret = proxy_secret
         self.submissions = Admission(submissions)
-        # The aiohttp session under `client`'s transport, when it is one (not in the tests'
-        # fakes): an opening's submissions go through it without httpx's request and response
-        # layers, which the gateway's profile in bench/rush.py showed as a large share of its CPU.
-        self.direct = direct
+        # An opening's submissions go on connections of their own (wire.py), without a client
+        # library's request and response layers: most of the gateway's CPU per submission in
+        # bench/rush.py. Not in the tests' fakes (an httpx transport stands for the service).
+        self.wire = WirePool(self.base_url, limit=submissions) if wire else None
 
     def headers(self, token: str | None, client_ip: str | None = None) -> dict[str, str]:
         headers = outgoing_headers()
@@ -146,12 +146,12 @@ class ServiceClient:
         if submission:
             self.submissions.enter()
         try:
-            if submission and self.direct is not None and not (params or stream):
-                return await self._send_direct(method, path, json, headers)
+            if submission and self.wire is not None and not (params or stream):
+                return await self._send_on_wire(method, path, json, headers)
             request = self.client.build_request(method, self.base_url + path, json=json,
                                                 params=params, headers=headers)
             return await self.client.send(request, stream=stream)
-        except (httpx.HTTPError, aiohttp.ClientError, TimeoutError) as exc:
+        except (httpx.HTTPError, WireError, TimeoutError) as exc:
             log.warning("%s unreachable (%s %s): %s", self.name, method, path,
                         type(exc).__name__)
             raise UpstreamUnavailable(self.down) from exc
@@ -159,20 +159,20 @@ class ServiceClient:
             if submission:
                 self.submissions.leave()
 
-    async def _send_direct(self, method: str, path: str, json: Any,
-                           headers: dict[str, str]) -> httpx.Response:
-        """The same request on the aiohttp session itself, its answer as an httpx response."""
-        assert self.direct is not None
+    async def _send_on_wire(self, method: str, path: str, json: Any,
+                            headers: dict[str, str]) -> httpx.Response:
+        """The same request on the submissions' own connections, its answer as an httpx
+        response (what `relay` reads)."""
+        assert self.wire is not None
         timeout = self.client.timeout
-        async with self.direct.request(
-                method, self.base_url + path, data=_json_bytes(json),
-                headers={**headers, "content-type": "application/json"},
-                allow_redirects=False, auto_decompress=False,
-                timeout=aiohttp.ClientTimeout(sock_connect=timeout.connect,
-                                              sock_read=timeout.read,
-                                              connect=timeout.pool)) as answer:
-            content = await answer.read()
-        return httpx.Response(answer.status, headers=answer.raw_headers, content=content)
+        answer = await self.wire.request(
+            method, path, {**headers, "content-type": "application/json"}, _json_bytes(json),
+            connect_timeout=timeout.connect or 5.0, read_timeout=timeout.read or 30.0)
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+
+    def close(self) -> None:
+        if self.wire is not None:
+            self.wire.close()
 
     async def fetch(self, method: str, path: str, *, ok: tuple[int, ...] = (200,),
                     **kwargs: Any) -> Any:
