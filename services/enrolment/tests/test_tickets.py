@@ -197,3 +197,35 @@ async def test_listings_served_without_a_second_validation_keep_the_models_shape
         body = response.json()
         assert body == model.model_validate(body).model_dump(mode="json"), model
     assert [i["waitlist_position"] for i in waiting.json()["items"]] == [1, 2]
+
+
+async def test_submissions_arriving_while_the_group_is_read_wait_for_that_one_read(
+        enrolment, monkeypatch):
+    """The catalogue cache at an opening: when its rows are due, the submissions in flight
+    share one read of the group (each reading it again was a tenth of the service's CPU in
+    bench/rush.py); a read that fails fails them all, and the next one reads again."""
+    ids = await enrolment.catalogue(capacity=50, validation="automatique")
+    families = [await enrolment.family(f"L{i}", {"Enfant": born_years_ago(7)}) for i in range(20)]
+    reads = []
+    real_group_row = tickets.group_row
+
+    async def counted(uow, group_id):
+        reads.append(group_id)
+        await asyncio.sleep(0.05)  # a read that takes a moment, as under load
+        return await real_group_row(uow, group_id)
+
+    monkeypatch.setattr(tickets, "group_row", counted)
+    cache = enrolment.app.state.catalogue_cache
+    cache._rows.clear()
+    answers = await asyncio.gather(*(submit(enrolment, f, ids["group"], ["Enfant"])
+                                     for f in families))
+    assert [a.status_code for a in answers] == [202] * 20
+    assert reads == [ids["group"]], "one read for the twenty submissions"
+
+    cache._rows.clear()
+    unknown = uuid.uuid4()
+    failing = await asyncio.gather(*(cache.get(enrolment.app.state.runtime.uow, unknown)
+                                     for _ in range(3)), return_exceptions=True)
+    assert all(type(f).__name__ == "NotFound" for f in failing) and reads.count(unknown) == 1
+    await cache.get(enrolment.app.state.runtime.uow, ids["group"])
+    assert reads.count(ids["group"]) == 2
