@@ -14,12 +14,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
     TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
 )
+from faststream.exceptions import IncorrectState
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -563,5 +565,22 @@ class EventDispatcher:
 
 async def publish_raw(broker: KafkaBroker, topic: str, key: bytes, value: bytes,
                       headers: dict[str, str]) -> Any:
-    """Hand one record to the producer; returns its delivery future (await it for the ack)."""
-    return await broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
+    """Hand one record to the producer; returns its delivery future (await it for the ack).
+
+    Straight to the aiokafka producer under the broker (FastStream is pinned): FastStream's
+    publish path (a command object, middlewares, headers of its own) cost twice the send
+    itself per event of the outbox relay (0.06 against 0.03 ms of CPU, bench/rush.py's profile
+    and a loop of 20,000 sends). FastStream's own publish if that producer is not found."""
+    producer = _aiokafka_producer(broker)
+    if producer is None:
+        return await broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
+    return await producer.send(topic, value, key=key,
+                               headers=[(k, v.encode()) for k, v in headers.items()])
+
+
+def _aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
+    try:
+        producer = broker.config.producer._producer.producer  # type: ignore[attr-defined]
+    except (AttributeError, IncorrectState):
+        return None  # not started, or another FastStream
+    return producer if isinstance(producer, AIOKafkaProducer) else None
