@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import random
 import sys
 import time
@@ -249,8 +250,13 @@ async def scenario(run: Run, args: argparse.Namespace) -> None:
     load_after = os.getloadavg()
     problems = [f"{r['mode']}/{side}: {p}" for r in rounds for side in ("bare", "marelle")
                 for p in r[side]["problems"]]
+    # A mode run several times is judged on the median of its pairs (see rush.py).
+    medians = {mode: statistics.median(r["ratio_throughput"] for r in rounds
+                                       if r["mode"] == mode)
+               for mode in dict.fromkeys(r["mode"] for r in rounds)}
     result = {"families": args.families, "places": args.places, "days": args.days,
               "concurrency": args.concurrency, "rate": args.rate, "rounds": rounds,
+              "ratio_throughput_median": medians,
               "invariants": "held" if not problems else problems,
               "load_average_before": load_before, "load_average_after": load_after}
     rows = [(f"{r['mode']} loop", side, r[side]["requests_per_s"],
@@ -268,6 +274,7 @@ async def scenario(run: Run, args: argparse.Namespace) -> None:
                     "drain (s)", "CPU ms / request"], rows)
         + "\n\nRatio Marelle / bare: " + ", ".join(f"{r['mode']} {r['ratio_throughput']}"
                                                    for r in rounds)
+        + "; median per mode: " + ", ".join(f"{mode} **{v}**" for mode, v in medians.items())
         + f". Invariants: {'held' if not problems else '; '.join(problems)}.\n\n"
         + profile_markdown("Where booking's time goes during the first round",
                            rounds[0]["marelle"].get("profile", {}) if rounds else {}))
