@@ -19,7 +19,7 @@ from marelle_chassis.revocations import Revocations
 
 ISSUER = "marelle-identity"
 AUDIENCE = "marelle"
-ALGORITHM = "RS256"
+ALGORITHM = jws.ALGORITHM  # the only algorithm signed and accepted
 
 
 @dataclass(frozen=True)
