@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (  # noqa: E402
     CpuMeter,
     Profile,
+    QueryCounter,
     Run,
     Sampler,
     booking_calendar_body,
@@ -133,7 +134,8 @@ async def outcomes(url: str, period_id: uuid.UUID, days: list[date], places: int
     last = max((d for d in decided if d), default=None)
     return {"tickets": len(tickets), "reserved_per_day_unit_max": max(reserved.values(), default=0),
             "reservations": dict(Counter(r["status"] for r in reservations)),
-            "last_decided_wall": last.timestamp() if last else None, "problems": problems}
+            "last_decided_wall": last.timestamp() if last else None,
+            "decided_walls": sorted(d.timestamp() for d in decided if d), "problems": problems}
 
 
 async def scenario(run: Run, args: argparse.Namespace) -> None:
@@ -202,6 +204,9 @@ async def scenario(run: Run, args: argparse.Namespace) -> None:
         sampler = Sampler(lags={c: (LAG_GROUPS[c], BOOKING_TOPIC) for c in consumers
                                 if c in LAG_GROUPS},
                           outboxes={"booking": db}, kafka=run.infra.kafka, interval=0.5).start()
+        statements = QueryCounter(run.infra, db) if run.infra.stat_statements else None
+        if statements is not None:
+            await statements.reset()
         meter = CpuMeter(stack.procs.values(), run.infra).start()
         spy = (Profile(stack.procs["booking"], run.workdir / f"booking-{mode}.spy").start()
                if not args.no_profile and k == 0 else None)
@@ -232,6 +237,9 @@ async def scenario(run: Run, args: argparse.Namespace) -> None:
         await sampler.stop()
         o = await outcomes(db, data["period_id"], days, args.places, results)
         m["problems"] = o.pop("problems")
+        walls = o.pop("decided_walls")
+        # How far the decisions kept up: decided by the last submission, and their pace after.
+        m["decided_by_last_submit"] = sum(1 for w in walls if w <= m["last_submit_wall"])
         m["outcomes"] = o
         if o["last_decided_wall"]:
             m["seconds_until_every_outcome_final"] = round(o["last_decided_wall"]
@@ -239,6 +247,11 @@ async def scenario(run: Run, args: argparse.Namespace) -> None:
             m["drain_seconds"] = round(o["last_decided_wall"] - m["last_submit_wall"], 2)
         m["cpu_ms_per_request"] = {k_: round(v * 1000 / len(results), 3) for k_, v in cpu.items()}
         m["sampled"] = sampler.summary()
+        if statements is not None:
+            # Where PostgreSQL's time goes: booking's statements by total execution time.
+            read = await statements.read()
+            m["statements_by_time"] = sorted(
+                read["top_all_timed"], key=lambda r: -r["ms"])[:10]
         if top is not None:
             m["profile"] = top
         say(f"marelle {mode}: final after {m.get('seconds_until_every_outcome_final')} s, "

@@ -443,7 +443,8 @@ class Stack:
 # ------------------------------------------------------------------------------------ sampling
 
 async def outbox_backlog(url: str) -> int:
-    conn = await asyncpg.connect(plain(url))
+    # An index scan, as the relay's (chassis/outbox.py): a bitmap scan reads every sent row.
+    conn = await asyncpg.connect(plain(url), server_settings={"enable_bitmapscan": "off"})
     try:
         return int(await conn.fetchval(
             "SELECT count(*) FROM outbox_message WHERE sent_at IS NULL AND parked_at IS NULL"))
@@ -588,7 +589,10 @@ class QueryCounter:
                 "top": [{"calls": r["calls"], "rows": r["rows"],
                          "ms": round(r["total_exec_time"], 1), "query": r["query"][:160]}
                         for r in queries[:8]],
-                "top_all": [{"calls": r["calls"], "query": r["query"]} for r in queries]}
+                "top_all": [{"calls": r["calls"], "query": r["query"]} for r in queries],
+                "top_all_timed": [{"calls": r["calls"], "rows": r["rows"],
+                                   "ms": round(r["total_exec_time"], 1),
+                                   "query": r["query"][:300]} for r in queries]}
 
 
 # ------------------------------------------------------------------------------------ profiling

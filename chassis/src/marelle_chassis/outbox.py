@@ -175,6 +175,11 @@ class OutboxRelay:
 
     async def _relay_batch(self, conn: AsyncConnection) -> int:
         o = self.outbox
+        if conn.dialect.name == "postgresql":
+            # The unsent rows by the partial index, in order: the planner's bitmap scan visits
+            # every row sent since the last VACUUM (5 ms at 25,000, growing through an opening);
+            # an index scan marks their entries dead and skips them afterwards (0.1 ms).
+            await conn.execute(text("SET LOCAL enable_bitmapscan = off"))
         rows = (await conn.execute(
             select(o.c.id, o.c.topic, o.c.key, o.c.envelope, o.c.attempts)
             .where(o.c.sent_at.is_(None), o.c.parked_at.is_(None))

@@ -27,6 +27,7 @@ class UnitOfWork:
         self.producer = producer
         self._on_commit = on_commit
         self._events: list[Envelope] = []
+        self._written = 0  # outbox rows written by `write_events` in this transaction
         self._after_commit: list[Callable[[], None]] = []
         self.session: AsyncSession
 
@@ -38,6 +39,7 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
         self._events = []
+        self._written = 0
         self._after_commit = []
         return self
 
@@ -74,7 +76,11 @@ class UnitOfWork:
         return await inbox.claim_many(self.session, inbox_table(self._metadata), consumer,
                                       event_ids)
 
-    async def commit(self) -> None:
+    async def write_events(self) -> None:
+        """Write the outbox rows of the events published so far, now (`commit` writes the rest).
+
+        The opening queue's deciders call it before their last statement, the one that locks
+        the row every acknowledgement updates: that lock is then held only until COMMIT."""
         outbox = outbox_table(self._metadata)
         if len(self._events) == 1:
             envelope = self._events[0]
@@ -84,9 +90,14 @@ class UnitOfWork:
             # A batch (the opening queue's decisions): one multi-row INSERT, in order.
             await self.session.execute(insert(outbox), [
                 outbox_row(event_spec(e.event_type).topic, e) for e in self._events])
-        await self.session.commit()
-        had_events = bool(self._events)
+        self._written += len(self._events)
         self._events = []
+
+    async def commit(self) -> None:
+        await self.write_events()
+        await self.session.commit()
+        had_events = bool(self._written)
+        self._written = 0
         if had_events and self._on_commit:
             self._on_commit()
         callbacks, self._after_commit = self._after_commit, []
@@ -99,6 +110,7 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._events = []
+        self._written = 0
         self._after_commit = []
         await self.session.rollback()
 

@@ -47,7 +47,9 @@ def create_app(settings: BookingSettings | None = None, clock: Clock = system_cl
     decider = Decider("booking-tickets", lambda: tickets.decide_pending(
         runtime.uow, clock, batch_size=settings.queue_batch_size),
         poll_seconds=settings.queue_poll_seconds,
-        linger_seconds=settings.queue_linger_seconds)
+        linger_seconds=settings.queue_linger_seconds,
+        max_backlog=settings.queue_max_backlog,
+        admission_wait=settings.queue_admission_wait_seconds)
     app = create_service_app(
         runtime, title="Marelle — booking", routers=routers,
         lanes=api.lanes if settings.queue_fast_lane else (),

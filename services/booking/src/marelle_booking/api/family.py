@@ -89,6 +89,8 @@ async def submit_ticket(family_id: OwnFamily, body: BookingTicketRequest,
 async def _submit(app: Any, family_id: uuid.UUID, key: str, body: BookingTicketRequest
                   ) -> tuple[dict[str, Any], bool]:
     decider = getattr(app.state, "decider", None)
+    if decider is not None:
+        await decider.admit()
     return await tickets.submit(app.state.runtime.uow, family_id, key, body.model_dump(),
                                 app.state.clock(), on_commit=decider.notify if decider else None)
 

@@ -60,6 +60,9 @@ def day_month(day: date) -> str:
     return ("1er" + text[1:]) if day.day == 1 else text
 
 
+# Cached: an opening's decisions label the same few days tens of thousands of times, and Babel
+# parses its locale and pattern on every call (a quarter of a booking decision's CPU).
+@lru_cache(maxsize=2048)
 def long_day(day: date) -> str:
     """« mardi 20 octobre 2026 » (« 1er » for the first of the month)."""
     text = format_date(day, "EEEE d MMMM y", locale="fr")
@@ -69,6 +72,7 @@ def long_day(day: date) -> str:
     return text
 
 
+@lru_cache(maxsize=2048)
 def short_day(day: date) -> str:
     """« mercredi 8 juillet » (« 1er » for the first of the month)."""
     text = format_date(day, "EEEE d MMMM", locale="fr")

@@ -7,6 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -41,18 +42,27 @@ class Calendar:
     _opening: list[date] | None = field(default=None, repr=False)
     _weeks: list[Week] | None = field(default=None, repr=False)
 
-    @property
+    # Computed once per calendar (the units are not changed after loading): a batch of
+    # decisions asks them for every day of every ticket.
+    @cached_property
     def unit_codes(self) -> list[str]:
         return [u["code"] for u in self.units]
 
+    @cached_property
+    def _units_by_code(self) -> dict[str, dict[str, Any]]:
+        units: dict[str, dict[str, Any]] = {}
+        for u in self.units:
+            units.setdefault(u["code"], u)
+        return units
+
     def unit(self, code: str) -> dict[str, Any] | None:
-        return next((u for u in self.units if u["code"] == code), None)
+        return self._units_by_code.get(code)
 
     def label(self, code: str) -> str:
         u = self.unit(code)
         return u["label"] if u else code
 
-    @property
+    @cached_property
     def implies(self) -> dict[str, list[str]]:
         return {u["code"]: list(u.get("implies") or []) for u in self.units}
 

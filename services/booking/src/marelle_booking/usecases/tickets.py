@@ -606,6 +606,8 @@ async def _write(uow: UnitOfWork, batch: Batch) -> None:
         batch.decided)
     if result.rowcount not in (-1, len(batch.decided)):
         raise Conflict("Ces tickets ont déjà été traités.")  # rolls the whole batch back
+    # Every acknowledgement updates the period's counter: locked by the last statement only.
+    await uow.write_events()
     await s.execute(update(queue_counter).where(queue_counter.c.resource_id == batch.period_id)
                     .values(decided=queue_counter.c.decided + len(batch.decided)))
 

@@ -34,6 +34,8 @@ async def submit(family_id: OwnFamily, body: s.RegistrationTicketIn, request: Re
 async def _submit(app: Any, family_id: uuid.UUID, key: str, body: s.RegistrationTicketIn
                   ) -> tuple[dict[str, Any], bool]:
     decider = getattr(app.state, "decider", None)
+    if decider is not None:
+        await decider.admit()
     return await tickets.submit(
         app.state.runtime.uow, family_id, key, body, cache=app.state.catalogue_cache,
         refuse_unreviewed=app.state.settings.refuse_unreviewed_families,

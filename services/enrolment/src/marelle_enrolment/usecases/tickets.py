@@ -458,6 +458,8 @@ async def _decide_batch(uow: UnitOfWork, group_id: uuid.UUID, batch: int) -> int
             ticket_updates)
         if done.rowcount not in (-1, len(ticket_updates)):
             raise Conflict("tickets decided concurrently")  # rolls the batch back; retried
+        # Every acknowledgement updates the group's counter: locked by the last statement only.
+        await uow.write_events()
         await uow.session.execute(update(queue_counter).where(
             queue_counter.c.group_id == group_id).values(
                 decided=queue_counter.c.decided + len(tickets)))
