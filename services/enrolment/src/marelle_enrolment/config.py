@@ -26,8 +26,9 @@ class EnrolmentSettings(ServiceSettings):
     queue_linger_seconds: float = 0.05
     # A submission waits (at most `queue_admission_wait_seconds`) while this many tickets
     # acknowledged by this process are not decided yet: decisions keep pace with an opening's
-    # flood (chassis/decider.py). 0: never waits.
-    queue_max_backlog: int = 1000
+    # flood (chassis/decider.py). 0: never waits. A few seconds of decisions: enrolment decides
+    # a ticket about five times faster than booking (one registration against five days).
+    queue_max_backlog: int = 5000
     queue_admission_wait_seconds: float = 2.0
     # Ticket submissions answered by the fast lane (chassis/fastlane.py) rather than FastAPI's
     # routing: the same checks and use case, less CPU per submission at an opening.
