@@ -173,6 +173,43 @@ async def test_all_or_nothing(booking):
                                      "veille à 15 h 00.")
 
 
+async def test_submissions_wait_while_too_many_tickets_are_undecided(booking):
+    """The process's admission bound (BOOKING_QUEUE_MAX_BACKLOG): with two tickets undecided,
+    the third submission waits (bounded) before taking its place, still in arrival order; once
+    the decider has caught up, submissions go in at once again."""
+    await booking.app.state.decider.stop()
+    runtime, clock = booking.app.state.runtime, booking.clock
+    decider = Decider("bounded", lambda: tickets.decide_pending(runtime.uow, clock),
+                      poll_seconds=0.05, max_backlog=2, admission_wait=0.4)
+    booking.app.state.decider = decider  # not started yet: nothing is decided
+    period = await opening(booking, capacity=5)
+    regs = await families(booking, period, 4)
+    waited = []
+    for r in regs[:3]:
+        started = time.monotonic()
+        answer = await submit(booking, r, [(TUE, "repas")])
+        waited.append(time.monotonic() - started)
+        assert answer.status_code == 202, answer.text
+    assert waited[0] < 0.3 and waited[1] < 0.3, waited
+    assert waited[2] >= 0.4, waited  # two undecided: it waited its bounded time, then went in
+    assert decider.backlog == 3
+
+    decider.start()
+    try:
+        for _ in range(100):
+            if decider.backlog == 0:
+                break
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        last = await submit(booking, regs[3], [(TUE, "repas")])
+        assert time.monotonic() - started < 0.3
+        assert last.status_code == 202 and last.json()["position"] == 4
+        assert (await decided(booking, regs[3], last.json()["id"]))["outcomes"][0]["status"] \
+            == "reservee"
+    finally:
+        await decider.stop()
+
+
 async def test_two_deciders_never_overbook(booking, database_url):
     """Two processes' deciders at once on 40 tickets for 5 places: 5 booked, each ticket decided
     once, the waiting list in arrival order."""

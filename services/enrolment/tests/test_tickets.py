@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from marelle_chassis.decider import Decider
 from marelle_chassis.messaging_tables import outbox_table
 from marelle_enrolment.db import metadata, queue_counter, queue_ticket, registration
 from marelle_enrolment.usecases import tickets
@@ -115,6 +117,40 @@ async def test_a_doomed_submission_is_refused_at_once_in_french(enrolment):
     assert r.status_code == 404
     async with enrolment.app.state.runtime.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(queue_ticket)) == 0
+
+
+async def test_submissions_wait_while_too_many_tickets_are_undecided(enrolment):
+    """ENROLMENT_QUEUE_MAX_BACKLOG: with two tickets undecided, the third submission waits
+    (bounded) before taking its place, in arrival order; once decided, no wait."""
+    app = enrolment.app
+    await app.state.decider.stop()
+    runtime = app.state.runtime
+    decider = Decider("bounded", lambda: tickets.decide_once(runtime.uow), poll_seconds=0.05,
+                      max_backlog=2, admission_wait=0.4)
+    app.state.decider = decider  # not started yet: nothing is decided
+    ids = await enrolment.catalogue(capacity=5, validation="automatique")
+    families = [await enrolment.family(f"W{i}", {"Enfant": born_years_ago(7)}) for i in range(4)]
+    waited = []
+    for f in families[:3]:
+        started = time.monotonic()
+        answer = await submit(enrolment, f, ids["group"], ["Enfant"])
+        waited.append(time.monotonic() - started)
+        assert answer.status_code == 202, answer.text
+    assert waited[0] < 0.3 and waited[1] < 0.3 and waited[2] >= 0.4, waited
+    decider.start()
+    try:
+        for _ in range(100):
+            if decider.backlog == 0:
+                break
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        last = await submit(enrolment, families[3], ids["group"], ["Enfant"])
+        assert time.monotonic() - started < 0.3
+        assert last.status_code == 202 and last.json()["position"] == 4
+        settled_ = await settled(enrolment, families[3], last.json()["id"])
+        assert settled_["outcomes"][0]["status"] == "validee"
+    finally:
+        await decider.stop()
 
 
 async def test_two_deciders_at_once_decide_each_ticket_once_and_never_overbook(enrolment):
