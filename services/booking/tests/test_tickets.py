@@ -22,6 +22,7 @@ from marelle_chassis.decider import Decider
 from marelle_chassis.messaging_tables import outbox_table
 from marelle_booking.db import day_slot, metadata, queue_counter, queue_ticket, reservation
 from marelle_booking.usecases import tickets
+from tests.support.queue import caught_up
 
 pytestmark = pytest.mark.postgres
 
@@ -196,10 +197,7 @@ async def test_submissions_wait_while_too_many_tickets_are_undecided(booking):
 
     decider.start()
     try:
-        for _ in range(100):
-            if decider.backlog == 0:
-                break
-            await asyncio.sleep(0.05)
+        await caught_up(decider)
         started = time.monotonic()
         last = await submit(booking, regs[3], [(TUE, "repas")])
         assert time.monotonic() - started < 0.3

@@ -15,6 +15,7 @@ from marelle_chassis.decider import Decider
 from marelle_chassis.messaging_tables import outbox_table
 from marelle_enrolment.db import metadata, queue_counter, queue_ticket, registration
 from marelle_enrolment.usecases import tickets
+from tests.support.queue import caught_up
 
 from .conftest import born_years_ago
 
@@ -139,10 +140,7 @@ async def test_submissions_wait_while_too_many_tickets_are_undecided(enrolment):
     assert waited[0] < 0.3 and waited[1] < 0.3 and waited[2] >= 0.4, waited
     decider.start()
     try:
-        for _ in range(100):
-            if decider.backlog == 0:
-                break
-            await asyncio.sleep(0.05)
+        await caught_up(decider)
         started = time.monotonic()
         last = await submit(enrolment, families[3], ids["group"], ["Enfant"])
         assert time.monotonic() - started < 0.3

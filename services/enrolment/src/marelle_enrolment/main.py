@@ -46,8 +46,8 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
                       lambda: tickets.decide_once(runtime.uow, settings.queue_batch_size),
                       poll_seconds=settings.queue_poll_seconds,
                       linger_seconds=settings.queue_linger_seconds,
-        max_backlog=settings.queue_max_backlog,
-        admission_wait=settings.queue_admission_wait_seconds)
+                      max_backlog=settings.queue_max_backlog,
+                      admission_wait=settings.queue_admission_wait_seconds)
     app = create_service_app(
         runtime, title="Marelle — enrolment", routers=routers,
         lanes=api.lanes if settings.queue_fast_lane else (),
