@@ -49,7 +49,9 @@ def create_app(database: str, pool_size: int) -> FastAPI:
         yield
         await app.state.pool.close()
 
-    app = FastAPI(lifespan=lifespan)
+    # As Marelle's apps (chassis NO_TELEMETRY): no per-request OpenTelemetry check.
+    app = FastAPI(lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
 
     @app.get("/health/live")
     async def live() -> dict[str, str]:

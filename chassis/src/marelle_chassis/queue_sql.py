@@ -15,19 +15,23 @@ from marelle_chassis.transactions import ConnectionLost
 
 
 def ticket_in_line(counters: Table, resource: str, tickets: Table,
-                   columns: Sequence[str]) -> Any:
+                   columns: Sequence[str], gate: Any = None) -> Any:
     """One statement: the resource's counter bumped (created on the first ticket) and the ticket
     inserted at that position, or neither (a repeated idempotency key conflicts: no position
     consumed). Returns `issued` (the ticket's position) and `decided`.
 
     `counters` has `resource` as its key, `issued` and `decided`; `tickets` has `columns`
     (among them `resource`) and `position`. Built once by the caller: the values are bound
-    parameters `t_<column>`."""
-    counter = (postgresql.insert(counters)
-               .values({resource: bindparam(f"t_{resource}", type_=counters.c[resource].type),
-                        "issued": 1, "decided": 0})
-               .on_conflict_do_update(index_elements=[counters.c[resource]],
-                                      set_={"issued": counters.c.issued + 1})
+    parameters `t_<column>`. `gate`: a CTE that has a row when the ticket may be written (the
+    caller's checks, in the same statement); without a row, nothing is written and no row is
+    returned."""
+    key = bindparam(f"t_{resource}", type_=counters.c[resource].type)
+    counter = postgresql.insert(counters)
+    counter = (counter.values({resource: key, "issued": 1, "decided": 0}) if gate is None else
+               counter.from_select([resource, "issued", "decided"],
+                                   select(key, literal(1), literal(0)).select_from(gate)))
+    counter = (counter.on_conflict_do_update(index_elements=[counters.c[resource]],
+                                             set_={"issued": counters.c.issued + 1})
                .returning(counters.c.issued, counters.c.decided)
                .cte("counter"))
     values = [bindparam(f"t_{name}", type_=tickets.c[name].type) for name in columns]

@@ -21,6 +21,7 @@ from marelle_chassis.fastlane import FastLane, Lane
 from marelle_chassis.health import health_router
 from marelle_chassis.http import (
     CorrelationIdMiddleware,
+    NO_TELEMETRY,
     LoadSheddingMiddleware,
     NoStoreMiddleware,
     RefuseNulMiddleware,
@@ -163,7 +164,8 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, routers: Sequence
     # every service (each service adds its own secrets where it has some).
     refuse_unsafe_production(runtime.settings, {})
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan,
-                  license_info={"name": "AGPL-3.0-or-later"}, docs_url=None, redoc_url=None)
+                  license_info={"name": "AGPL-3.0-or-later"}, docs_url=None, redoc_url=None,
+                  telemetry=NO_TELEMETRY)
     offline_docs(app)
     app.state.runtime = runtime
     app.state.token_verifier = runtime.token_verifier

@@ -19,6 +19,7 @@ from marelle_chassis.docs import offline_docs
 from marelle_chassis.fastlane import FastLane
 from marelle_chassis.http import (
     CorrelationIdMiddleware,
+    NO_TELEMETRY,
     LoadSheddingMiddleware,
     NoStoreMiddleware,
     RefuseNulMiddleware,
@@ -96,6 +97,7 @@ def create_app(settings: GatewaySettings | None = None,
                 await feed.stop()
 
     app = FastAPI(title="Marelle — API des familles", version="0.1.0", lifespan=lifespan,
+                  telemetry=NO_TELEMETRY,
                   description="API JSON du portail des familles (Marelle). Authentification : "
                               "`Authorization: Bearer <jeton d'accès>` obtenu par "
                               "`POST /api/v1/auth/token`.",

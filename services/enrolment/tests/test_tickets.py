@@ -7,12 +7,14 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from marelle_chassis.decider import Decider
 from marelle_chassis.messaging_tables import outbox_table
+from marelle_chassis.queue_sql import HotPath
 from marelle_enrolment.db import metadata, queue_counter, queue_ticket, registration
 from marelle_enrolment.usecases import tickets
 from tests.support.queue import caught_up
@@ -118,6 +120,73 @@ async def test_a_doomed_submission_is_refused_at_once_in_french(enrolment):
     assert r.status_code == 404
     async with enrolment.app.state.runtime.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(queue_ticket)) == 0
+        # No refusal took a place in line either (on PostgreSQL the checks and the write are
+        # one statement: its refusals must write nothing).
+        assert await uow.session.scalar(select(func.count()).select_from(queue_counter)) == 0
+    r = await submit(enrolment, family, ids["group"], ["Bébé"])
+    assert r.status_code == 422  # and asked again, still refused (nothing left behind)
+
+
+async def test_one_child_of_the_groups_ages_is_enough_for_a_ticket(enrolment):
+    """The one-statement acknowledgement lets a family in when ONE child may take a place; the
+    decision then refuses the other child, in French."""
+    ids = await enrolment.catalogue(capacity=5, validation="automatique")
+    family = await enrolment.family("Morel", {"Léo": born_years_ago(7), "Bébé": born_years_ago(2)})
+    r = await submit(enrolment, family, ids["group"], ["Léo", "Bébé"])
+    assert r.status_code == 202, r.text
+    ticket = await settled(enrolment, family, r.json()["id"])
+    assert [(o["label"], o["status"]) for o in ticket["outcomes"]] == [
+        ("Léo", "validee"), ("Bébé", "refusee")]
+    assert "accueille les enfants de 6 à 8 ans" in ticket["outcomes"][1]["detail"]
+
+
+async def test_the_ages_are_judged_to_the_day_at_the_periods_start(enrolment, hot_statements):
+    """A child turning 9 on the first day of a 6-8 group's period is refused at once; one
+    turning 6 that day gets a ticket (the same day as `age_on`, whichever path judges it)."""
+    start = date(2028, 2, 29)
+    ids = await enrolment.catalogue(capacity=5, validation="automatique", start=start)
+    too_old = await enrolment.family("Bon", {"Lou": date(2019, 2, 28)})  # 9 on 29/02/2028
+    r = await submit(enrolment, too_old, ids["group"], ["Lou"])
+    assert r.status_code == 422 and "aura alors 9 ans" in r.json()["detail"], r.text
+    still_8 = await enrolment.family("Vidal", {"Lou": date(2019, 3, 1)})
+    just_6 = await enrolment.family("Henry", {"Tom": date(2022, 2, 28)})  # 6 on 29/02/2028
+    assert (await submit(enrolment, still_8, ids["group"], ["Lou"])).status_code == 202
+    hot_statements.clear()
+    assert (await submit(enrolment, just_6, ids["group"], ["Tom"])).status_code == 202
+    if _postgres(enrolment):  # the statement's own test of the ages let Tom in
+        assert hot_statements == ["WITH"]
+    too_young = await enrolment.family("Caron", {"Tim": date(2022, 3, 1)})
+    r = await submit(enrolment, too_young, ids["group"], ["Tim"])
+    assert r.status_code == 422 and "aura alors 5 ans" in r.json()["detail"], r.text
+
+
+@pytest.fixture
+def hot_statements(monkeypatch):
+    """The first word of each statement the acknowledgement's HotPath runs."""
+    seen: list[str] = []
+    rows = HotPath.rows
+
+    async def counted(self, statement, **params):
+        seen.append(str(statement).split()[0])
+        return await rows(self, statement, **params)
+
+    monkeypatch.setattr(HotPath, "rows", counted)
+    return seen
+
+
+async def test_an_ordinary_submission_is_one_statement_on_postgresql(enrolment, hot_statements):
+    """The rush to all: on PostgreSQL the household's checks and the ticket are one round trip
+    (bench/rush.py: each round trip cost the service more CPU than PostgreSQL's work); on SQLite
+    the reads and the two writes of one unit of work."""
+    ids = await enrolment.catalogue(capacity=5, validation="automatique")
+    family = await enrolment.family("Faure", {"Léo": born_years_ago(7)})
+    r = await submit(enrolment, family, ids["group"], ["Léo"])
+    assert r.status_code == 202 and r.json()["position"] == 1, r.text
+    assert hot_statements == (["WITH"] if _postgres(enrolment) else ["SELECT", "INSERT", "INSERT"])
+
+
+def _postgres(enrolment) -> bool:
+    return enrolment.app.state.runtime.engine.dialect.name == "postgresql"
 
 
 async def test_submissions_wait_while_too_many_tickets_are_undecided(enrolment):

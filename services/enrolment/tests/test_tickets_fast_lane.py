@@ -101,3 +101,24 @@ async def test_what_the_lane_does_not_take_is_answered_as_by_the_route(two_ways,
     assert answers[0].headers["content-type"].startswith("application/problem+json")
     assert answers[0].json() == answers[1].json()
     assert counted["lane"] == 0
+
+
+async def test_a_submission_asks_opentelemetry_nothing(enrolment, monkeypatch):
+    """FastAPI's native telemetry is off in Marelle's apps (chassis NO_TELEMETRY): no
+    per-request look for a configured provider. An app left as FastAPI makes it does."""
+    from fastapi import FastAPI
+    from opentelemetry import trace
+
+    looked: list[int] = []
+    provider = trace.get_tracer_provider
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: looked.append(1) or provider())
+    ids = await enrolment.catalogue(capacity=5, validation="automatique")
+    family = await enrolment.family("Roy", {"Léo": born_years_ago(7)})
+    assert (await submit(enrolment, family, ids["group"], ["Léo"])).status_code == 202
+    assert looked == []
+    default = FastAPI()
+    default.get("/")(lambda: {})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=default),
+                                 base_url="http://t") as client:
+        assert (await client.get("/")).status_code == 200
+    assert looked  # the control: the look this test would see

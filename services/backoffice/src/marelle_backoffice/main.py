@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from marelle_chassis.health import health_router, upstream_checks
-from marelle_chassis.http import CorrelationIdMiddleware, NoStoreMiddleware
+from marelle_chassis.http import NO_TELEMETRY, CorrelationIdMiddleware, NoStoreMiddleware
 from marelle_chassis.revocations import RevocationFeed, Revocations
 from marelle_chassis.settings import announce_mode, refuse_unsafe_production
 from marelle_chassis.web import SecurityHeadersMiddleware, install_web_error_handlers
@@ -70,6 +70,7 @@ def create_app(settings: BackofficeSettings | None = None,
                 await feed.stop()
 
     app = FastAPI(title="Marelle — API des agents", version="0.1.0", lifespan=lifespan,
+                  telemetry=NO_TELEMETRY,
                   description="API JSON du back-office (Marelle).",
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
                   license_info={"name": "AGPL-3.0-or-later"})

@@ -178,6 +178,14 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
+def _last_birth_date(day: date, age: int) -> date:
+    """The latest birth date of a child `age` years old (or more) on `day`."""
+    try:
+        return day.replace(year=day.year - age)
+    except ValueError:  # 29 February: the 28th of a common year
+        return day.replace(year=day.year - age, day=28)
+
+
 @dataclass(frozen=True)
 class AgeBounds:
     min_age: int
@@ -190,6 +198,11 @@ class AgeBounds:
 
     def fits(self, birth_date: date, period_start: date) -> bool:
         return self.min_age <= age_on(birth_date, period_start) <= self.max_age
+
+    def birth_dates(self, period_start: date) -> tuple[date, date]:
+        """(after, until): `fits` ⇔ after < birth date <= until, for a query to test it."""
+        return (_last_birth_date(period_start, self.max_age + 1),
+                _last_birth_date(period_start, self.min_age))
 
     def check(self, first_name: str, birth_date: date, period_start: date, group_label: str) -> None:
         age = age_on(birth_date, period_start)
