@@ -3,6 +3,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 import xml.etree.ElementTree as ET
@@ -36,8 +37,13 @@ def statements(world: World):
     """Counts the SQL statements sent to the database."""
     seen: list[str] = []
 
+    # The test's own task only (the in-process client runs the app in it): a background task's
+    # statement (e.g. the decider's first pass) once made the 1-child day list 6 instead of 5.
+    mine = asyncio.current_task()
+
     def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        seen.append(statement)
+        if asyncio.current_task() is mine:
+            seen.append(statement)
 
     engine = world.app.state.runtime.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
@@ -181,7 +187,7 @@ async def test_fixed_query_counts(world: World):
     r = await world.client.get(day_list, headers=world.staff)
     assert sum(len(g["children"]) for g in r.json()["groups"]) == 20
     assert one == twenty, (one, twenty)
-    assert one[0] <= 8 and one[1] <= 6
+    assert 0 < one[0] <= 8 and 0 < one[1] <= 6
 
 
 async def test_with_the_booking_core(booking):

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from marelle_chassis.decider import Decider
 from marelle_chassis.messaging_tables import outbox_table
-from marelle_chassis.queue_sql import HotPath
 from marelle_enrolment.db import metadata, queue_counter, queue_ticket, registration
 from marelle_enrolment.usecases import tickets
+from tests.support import queue as queue_support
 from tests.support.queue import caught_up
 
 from .conftest import born_years_ago
@@ -162,16 +162,7 @@ async def test_the_ages_are_judged_to_the_day_at_the_periods_start(enrolment, ho
 
 @pytest.fixture
 def hot_statements(monkeypatch):
-    """The first word of each statement the acknowledgement's HotPath runs."""
-    seen: list[str] = []
-    rows = HotPath.rows
-
-    async def counted(self, statement, **params):
-        seen.append(str(statement).split()[0])
-        return await rows(self, statement, **params)
-
-    monkeypatch.setattr(HotPath, "rows", counted)
-    return seen
+    return queue_support.hot_statements(monkeypatch)
 
 
 async def test_an_ordinary_submission_is_one_statement_on_postgresql(enrolment, hot_statements):
@@ -319,13 +310,13 @@ async def test_submissions_arriving_while_the_group_is_read_wait_for_that_one_re
 
     monkeypatch.setattr(tickets, "group_row", counted)
     cache = enrolment.app.state.catalogue_cache
-    cache._rows.clear()
+    cache._values.clear()
     answers = await asyncio.gather(*(submit(enrolment, f, ids["group"], ["Enfant"])
                                      for f in families))
     assert [a.status_code for a in answers] == [202] * 20
     assert reads == [ids["group"]], "one read for the twenty submissions"
 
-    cache._rows.clear()
+    cache._values.clear()
     unknown = uuid.uuid4()
     failing = await asyncio.gather(*(cache.get(enrolment.app.state.runtime.uow, unknown)
                                      for _ in range(3)), return_exceptions=True)

@@ -27,8 +27,11 @@ class EnrolmentSettings(ServiceSettings):
     # A submission waits (at most `queue_admission_wait_seconds`) while this many tickets
     # acknowledged by this process are not decided yet: decisions keep pace with an opening's
     # flood (chassis/decider.py). 0: never waits. A few seconds of decisions: enrolment decides
-    # a ticket about five times faster than booking (one registration against five days).
-    queue_max_backlog: int = 5000
+    # a ticket about five times faster than booking (one registration against five days). The
+    # last outcome follows the last submission by about this many tickets' decisions (bench/
+    # rush.py: 5,000 undecided at the last submission took 7.4 s, while the relay and booking's
+    # consumer worked too).
+    queue_max_backlog: int = 3000
     queue_admission_wait_seconds: float = 2.0
     # Ticket submissions answered by the fast lane (chassis/fastlane.py) rather than FastAPI's
     # routing: the same checks and use case, less CPU per submission at an opening.

@@ -8,9 +8,7 @@ and decides a whole batch with a fixed number of statements.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -35,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
 from marelle_chassis.queue_sql import DuplicateKey, HotPath, ticket_in_line
+from marelle_chassis.read_cache import ReadCache
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import enrolment as events
@@ -83,42 +82,19 @@ async def _existing(uow: UnitOfWork, family_id: uuid.UUID, key: str) -> Any:
         queue_ticket.c.idempotency_key == key))).first()
 
 
-class CatalogueCache:
-    """The group and period rows a submission is checked against, kept a moment per process.
+class CatalogueCache(ReadCache[tuple[Any, Any]]):
+    """The group and period rows a submission is checked against, kept `ttl` seconds per
+    process (chassis/read_cache.py): reading them once a second instead of twice per submission
+    is most of what separates acknowledging from the bare INSERT."""
 
-    At an opening thousands of submissions name the same group within seconds; reading its rows
-    once a second instead of twice per submission is most of what separates acknowledging from
-    the bare INSERT. A change by staff (closing, new dates) is seen within `ttl` seconds; the
-    decision itself always reads the rows again, under the group's lock. When the rows are due,
-    the submissions arriving while they are read wait for that one read (bench/rush.py: with
-    128 in flight, each of them read the rows again, a tenth of the service's CPU)."""
+    async def get(self, uow_factory: UowFactory, group_id: uuid.UUID  # type: ignore[override]
+                  ) -> tuple[Any, Any]:
+        async def read() -> tuple[Any, Any]:
+            async with uow_factory() as uow:
+                group = await group_row(uow, group_id)
+                return group, await period_row(uow, group.period_id)
 
-    def __init__(self, ttl: float = 1.0) -> None:
-        self.ttl = ttl
-        self._rows: dict[uuid.UUID, tuple[float, Any, Any]] = {}
-        self._reading: dict[uuid.UUID, asyncio.Future[tuple[Any, Any]]] = {}
-
-    async def get(self, uow_factory: UowFactory, group_id: uuid.UUID) -> tuple[Any, Any]:
-        cached = self._rows.get(group_id)
-        if cached and time.monotonic() - cached[0] < self.ttl:
-            return cached[1], cached[2]
-        reading = self._reading.get(group_id)
-        if reading is None:
-            reading = asyncio.ensure_future(self._read(uow_factory, group_id))
-            self._reading[group_id] = reading
-            reading.add_done_callback(lambda _: self._reading.pop(group_id, None))
-        # Shielded: a submission given up (its client gone) does not cancel the others' read.
-        return await asyncio.shield(reading)
-
-    async def _read(self, uow_factory: UowFactory, group_id: uuid.UUID) -> tuple[Any, Any]:
-        read_at = time.monotonic()
-        async with uow_factory() as uow:
-            group = await group_row(uow, group_id)
-            p = await period_row(uow, group.period_id)
-        if len(self._rows) > 10_000:
-            self._rows.clear()
-        self._rows[group_id] = (read_at, group, p)
-        return group, p
+        return await super().get(group_id, read)
 
 
 def _window(p: Any) -> Window:
