@@ -502,7 +502,7 @@ async def _decide_batch(uow: UnitOfWork, group_id: uuid.UUID, batch: int) -> int
     return len(tickets)
 
 
-async def decide_once(uow_factory: UowFactory, batch: int = 200) -> int:
+async def decide_once(uow_factory: UowFactory, batch: int = 500) -> int:
     """Decide one batch of the group whose oldest ticket waits the longest; 0 when idle."""
     group_id = await _group_with_work(uow_factory())
     if group_id is None:
