@@ -77,6 +77,16 @@ async def test_an_ordinary_submission_is_two_statements_on_postgresql(booking, m
     assert seen == (["SELECT", "WITH"] if postgres else ["SELECT", "INSERT", "INSERT"])
 
 
+async def test_a_period_without_a_calendar_is_refused_in_french(booking):
+    """The registration read with its period's calendar: no calendar yet is a 409, nothing
+    queued."""
+    period = await booking.period(date(2026, 10, 19), date(2026, 10, 30))
+    [reg] = await families(booking, period, 1)
+    r = await submit(booking, reg, [(TUE, "repas")])
+    assert r.status_code == 409 and "pas encore ouvert" in r.json()["detail"], r.text
+    assert await booking.rows(queue_ticket) == []
+
+
 async def test_decisions_follow_the_order_of_arrival(booking):
     """Ten families at the opening on a day of three places: the first three arrived are
     booked, the seven others wait in their order of arrival."""
