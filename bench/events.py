@@ -10,23 +10,26 @@ Measured, each from its process's start to the last row applied (both are starte
 pre-fill; alternating: the raw consumer, then Marelle; `--repeat` pairs, 3 by default, each into
 fresh databases, Marelle's consumer group rewound to the topic's start between pairs; the ratio
 judged is the median of the pairs, this machine's speed drifting within minutes):
-1. raw: a process (`events.py raw`, aiokafka `getmany` up to 2,000 records, one asyncpg
+1. raw: a process (`events.py raw`, aiokafka `getmany` up to 5,000 records, one asyncpg
    transaction per batch: inbox rows `ON CONFLICT DO NOTHING RETURNING`, then the new households
    and children with `INSERT … SELECT FROM unnest(…)`, then the offsets committed), into a
    second migrated enrolment database: the same rows as Marelle;
 2. Marelle: enrolment (`python -m marelle_enrolment serve`), whose consumer
    `enrolment.identity-events` is a batch subscriber (chassis `subscribe(..., batch=True)`:
-   FastStream `getmany` up to 1,000 records): each record's envelope is validated (pydantic)
-   and its topic ownership checked one by one, then the batch is applied in ONE unit of work
-   (`EventDispatcher.batch`): the event ids claimed in the inbox with one
-   `INSERT … SELECT FROM unnest(ids) ON CONFLICT DO NOTHING RETURNING`, each payload validated,
-   the `family_created` copies written with one `INSERT … SELECT FROM unnest(<an array per
-   column>) ON CONFLICT DO UPDATE … WHERE version < excluded.version` per table (children,
-   households; reviews when needed) and the names with one `UPDATE … FROM unnest(…)`, one
-   commit, then the offsets committed once per batch. A batch failing deterministically would
-   be replayed event by event (one unit of work and retries each, the culprit alone to the
-   DLQ); none does here. The consumer freezes the startup heap out of the garbage collector
-   at its first batch (`gc.freeze()`). What Marelle still does that raw does not: pydantic
+   FastStream `getmany` up to 5,000 records, fetched 4 MiB per partition at a time as raw
+   does): each record's envelope and payload are
+   validated (pydantic, one pass from the JSON when the record's `event_type` header names
+   the type) and its topic ownership checked one by one, then the batch is applied in chunks
+   of 500, each ONE unit of work (`EventDispatcher.apply`, the next chunk read meanwhile): the
+   event ids claimed in the inbox with one `INSERT … SELECT FROM unnest(ids) ON CONFLICT DO
+   NOTHING RETURNING`, the `family_created` copies written with one `INSERT … SELECT FROM
+   json_to_recordset(<the rows as one JSON parameter>) ON CONFLICT DO UPDATE … WHERE version <
+   excluded.version` per table (children, households; reviews when needed) and the names with
+   one `UPDATE … FROM unnest(…)`, one commit; the offsets committed once per batch. A batch
+   failing deterministically would be replayed event by event (one unit of work and retries
+   each, the culprit alone to the DLQ); none does here. The service freezes its startup heap
+   out of the garbage collector and collects the youngest generation every 10,000
+   allocations (chassis `freeze_startup_heap`). What Marelle still does that raw does not: pydantic
    validation of every envelope and payload, the ownership check, the version rules, SQLAlchemy
    sessions, FastStream's consume loop; and the service's own start-up (imports, app, group
    join) counts in "from start".
@@ -148,7 +151,8 @@ async def raw_consumer(kafka: str, database: str, expect: int, group: str, repor
     seen = 0
     try:
         while seen < expect:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
+            # As many records at a time as Marelle's consumers take (chassis `subscribe`).
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
             records = [r for rs in batches.values() for r in rs]
             if not records:
                 continue

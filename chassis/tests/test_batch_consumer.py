@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,7 +31,7 @@ from marelle_chassis.messaging import (
 )
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import Envelope, dlq_topic, new_envelope
-from marelle_contracts.identity import ChildFacts, ChildUpdated, FamilyCreated
+from marelle_contracts.identity import ChildFacts, ChildUpdated, FamilyCreated, Sex
 from tests.integration.messaging_support import (
     eventually,
     family_event,
@@ -39,6 +39,10 @@ from tests.integration.messaging_support import (
     produce,
     read_topic,
 )
+
+
+# What a JSON or an SQL text could garble: quotes, a backslash, a line break, an emoji.
+TRICKY = 'L\'Été « "Zoé" » \\ n°1\nβ 😀'
 
 
 class Copy:
@@ -250,6 +254,63 @@ async def test_records_of_types_the_service_does_not_handle_are_skipped_unread(
     await copy.engine.dispose()
 
 
+@pytest.mark.kafka
+async def test_a_record_with_its_type_header_is_read_in_one_pass_and_judged_by_its_own_type(
+        database_url, kafka_bootstrap, monkeypatch):
+    """With the `event_type` header the relay writes, the envelope and its payload are validated
+    in one pass from the JSON (the payload is never parsed again from a dict). A header that
+    names another type than the envelope's own changes nothing: the event is applied as what
+    it says inside; an invalid payload is parked alone, as without the header."""
+    import json
+
+    from marelle_contracts import registry
+
+    parsed: list[Any] = []
+    parse_payload = registry.parse_payload
+
+    def counting(event_type: str, payload: Any) -> Any:
+        parsed.append(payload.get("family_id"))
+        return parse_payload(event_type, payload)
+
+    monkeypatch.setattr(registry, "parse_payload", counting)
+    from aiokafka import AIOKafkaProducer
+
+    copy = await Copy.create(database_url)
+    topic, group = await new_topic(kafka_bootstrap), f"g-{uuid.uuid4().hex}"
+    counting_handlers = Counting(copy)
+    dispatcher = copy.dispatcher(group, counting_handlers.handlers)
+    plain, mislabelled, invalid = (env(family_event(n)) for n in (
+        "Famille Entête", "Famille Étiquette", "Famille Invalide"))
+    broken = json.loads(raw(invalid))
+    broken["payload"]["children"][0]["birth_date"] = "pas une date"
+    created = [("event_type", b"identity.family_created")]
+    records = [(raw(plain), created),
+               (raw(mislabelled), [("event_type", b"identity.child_updated")]),
+               (json.dumps(broken).encode(), created)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value, headers in records:
+            await producer.send_and_wait(topic, value, key=b"k", headers=headers)
+    finally:
+        await producer.stop()
+    async with BatchConsumer(kafka_bootstrap, topic, group, dispatcher):
+        await eventually(lambda: _when(committed(kafka_bootstrap, topic, group),
+                                       lambda n: n == len(records)), timeout=30)
+    parked = await read_topic(kafka_bootstrap, dlq_topic(topic), 1, timeout=10)
+    assert [r.value for r in parked] == [records[2][0]]
+    assert b"ValidationError" in dict(parked[0].headers)["x-error"]
+    assert sorted(counting_handlers.applied) == sorted([plain.event_id, mislabelled.event_id])
+    families = {r["family_id"]: r["name"] for r in await copy.rows(copy.families)}
+    assert families == {uuid.UUID(e.payload["family_id"]): e.payload["name"]
+                        for e in (plain, mislabelled)}
+    # Only the mislabelled and the invalid records were parsed from a dict.
+    assert str(plain.payload["family_id"]) not in {str(f) for f in parsed}
+    assert {str(mislabelled.payload["family_id"]), str(invalid.payload["family_id"])} <= {
+        str(f) for f in parsed}
+    await copy.engine.dispose()
+
+
 class Pipelined:
     """A broker whose subscriber applies batches with the EventDispatcher itself, in chunks of
     two (what the services run); `failing` maps a family to what its event raises, and how
@@ -403,7 +464,8 @@ async def test_an_older_version_after_a_newer_one_in_a_batch_keeps_the_newer(dat
 async def test_bulk_copies_equal_one_by_one_copies(database_url, tmp_path, request):
     """Random streams of `family_created` (repeated households and children, versions up and
     down, anonymised households, rows already there) give the same rows applied as one batch
-    and one by one."""
+    and one by one; names with quotes, backslashes, line breaks and emoji come back as sent
+    (on PostgreSQL a batch's rows travel as one JSON parameter)."""
     if database_url.startswith("sqlite"):
         other_url = f"sqlite+aiosqlite:///{tmp_path / 'one-by-one.sqlite3'}"
     else:
@@ -411,6 +473,7 @@ async def test_bulk_copies_equal_one_by_one_copies(database_url, tmp_path, reque
         other_url = await create_pg_database(request.getfixturevalue("pg_base_url"))
     batched, single = await Copy.create(database_url), await Copy.create(other_url)
     rng = random.Random(20261130)
+    started = datetime.now(UTC)
     families = [uuid.uuid4() for _ in range(6)]
     children = {f: [uuid.uuid4() for _ in range(2)] for f in families}
     stream = []
@@ -418,11 +481,17 @@ async def test_bulk_copies_equal_one_by_one_copies(database_url, tmp_path, reque
         f = rng.choice(families)
         kids = rng.sample(children[f], rng.randint(0, 2))
         payload = FamilyCreated(
-            family_id=f, name=rng.choice(["Famille Un", "Famille Deux", ANONYMOUS]),
+            family_id=f, name=rng.choice(["Famille Un", "Famille Deux", ANONYMOUS, TRICKY]),
             email=rng.choice([None, "x@example.org", f"f{i}@example.org"]),
-            children=[ChildFacts(child_id=k, first_name=f"Prénom{i}", last_name="Nom",
-                                 birth_date=date(2016, 1, 1)) for k in kids])
+            children=[ChildFacts(child_id=k, first_name=rng.choice([f"Prénom{i}", TRICKY]),
+                                 last_name="Nom", birth_date=date(2016, 1, 1) + timedelta(i),
+                                 sex=rng.choice([None, Sex.FEMALE, Sex.MALE])) for k in kids])
         stream.append(env(payload, version=rng.randint(0, 5) or None))
+    # A child named twice in one event: applied once, as listed first.
+    twice = FamilyCreated(family_id=families[1], name="Famille Deux", children=[
+        ChildFacts(child_id=children[families[1]][0], first_name=first, last_name="Nom",
+                   birth_date=date(2017, 2, 2)) for first in ("Premier", "Second")])
+    stream.insert(60, env(twice, version=9))
     # Some rows already there, as older events left them.
     seeds = [e.model_copy(update={"event_id": uuid.uuid4()}) for e in stream[:10]]
     for target in (batched, single):
@@ -438,5 +507,12 @@ async def test_bulk_copies_equal_one_by_one_copies(database_url, tmp_path, reque
         await single.dispatcher("test")(envelope)
     assert await batched.rows(batched.children) == await single.rows(single.children)
     assert await batched.rows(batched.families) == await single.rows(single.families)
+    assert TRICKY in {r["first_name"] for r in await batched.rows(batched.children)}
+    assert {r["first_name"] for r in await batched.rows(batched.children)
+            if r["child_id"] == children[families[1]][0]} == {"Premier"}
+    async with batched.engine.connect() as conn:
+        stamps = (await conn.execute(select(batched.children.c.updated_at))).scalars().all()
+    assert stamps and all(s.utcoffset() is not None and s > started - timedelta(minutes=5)
+                          for s in stamps)
     await batched.engine.dispose()
     await single.engine.dispose()

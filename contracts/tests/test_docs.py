@@ -65,3 +65,33 @@ def test_the_documented_check_jsonschema_commands_work(tmp_path):
     assert check(schema, "payload.json").returncode == 0
     refused = check(schema, "wrong.json")
     assert refused.returncode == 1 and "day" in refused.stdout
+
+
+@pytest.mark.parametrize("event_type", list(EVENTS))
+def test_each_example_read_in_one_pass_equals_the_two_pass_reading(event_type):
+    """A consumer that knows the type (the record's header) reads the envelope and its payload
+    in one pass: the same envelope and the same payload as reading the envelope, then the
+    payload from its dict."""
+    from marelle_contracts.registry import payload_of, typed_envelope
+
+    raw = json.dumps(example_message(EVENTS[event_type]))
+    generic = Envelope.model_validate_json(raw)
+    typed = typed_envelope(event_type).model_validate_json(raw)
+    assert isinstance(typed, Envelope) and not isinstance(typed.payload, dict)
+    assert payload_of(typed) is typed.payload
+    assert payload_of(typed) == payload_of(generic) == parse_payload(event_type, generic.payload)
+    assert typed.model_dump(exclude={"payload"}) == generic.model_dump(exclude={"payload"})
+
+
+def test_an_envelope_read_as_another_type_is_judged_by_its_own():
+    from marelle_contracts.registry import payload_of, typed_envelope
+
+    assert typed_envelope("inconnu.type") is None and typed_envelope(None) is None
+    created = example_message(EVENTS["identity.family_created"])
+    # A family_created whose payload also fits another type's model (extra fields ignored, so
+    # dropped): its payload is refused rather than taken for a family_created.
+    as_other = typed_envelope("identity.family_reviewed").model_validate_json(
+        json.dumps(created))
+    assert as_other.event_type == "identity.family_created"
+    with pytest.raises(ValueError, match="FamilyReviewed"):
+        payload_of(as_other)

@@ -106,19 +106,29 @@ _NEW_FAMILY = {"name": "", "guardian_phones": "[]", "version": 0, "email_version
 ANONYMOUS = "Anonyme"
 
 
-def _child_row(family_id: uuid.UUID, child: ChildFacts, envelope: Envelope) -> CopyRow:
+def _child_row(family_id: uuid.UUID, child: ChildFacts, envelope: Envelope,
+               now: datetime | None = None) -> CopyRow:
     return CopyRow({"child_id": child.child_id}, event_version(envelope), {
         "family_id": family_id, "first_name": child.first_name, "last_name": child.last_name,
         "birth_date": child.birth_date, "sex": child.sex.value if child.sex else None,
-        "source_event_id": envelope.event_id, "updated_at": datetime.now(UTC),
+        "source_event_id": envelope.event_id, "updated_at": now or datetime.now(UTC),
     })
 
 
 def _email_row(family_id: uuid.UUID, version: int, email: str | None,
-               on_insert: dict[str, Any]) -> CopyRow:
+               on_insert: dict[str, Any], now: datetime | None = None) -> CopyRow:
     return CopyRow({"family_id": family_id}, version,
-                   {"email": email, "updated_at": datetime.now(UTC)},
+                   {"email": email, "updated_at": now or datetime.now(UTC)},
                    defaults={**_NEW_FAMILY, **on_insert})
+
+
+def _first_of_each(children: Sequence[ChildFacts]) -> list[ChildFacts]:
+    """Each child once, as listed first: an event naming a child twice leaves what applying
+    it once does (the second, of the same version, is not newer)."""
+    first: dict[uuid.UUID, ChildFacts] = {}
+    for child in children:
+        first.setdefault(child.child_id, child)
+    return list(first.values())
 
 
 async def _apply_child(session: AsyncSession, table: Table, family_id: uuid.UUID,
@@ -173,15 +183,19 @@ def child_copy_handlers(table: Table, families: Table | None = None) -> dict[str
         """`family_created` for a batch: a few multi-row statements, same result as one by one
         (layers keep the order of the events touching the same household or child)."""
         session = uow.session
-        for layer in layers(items, lambda it: [("family", it[0].family_id),
-                                               *(("child", c.child_id) for c in it[0].children)]):
+        now = datetime.now(UTC)  # the batch's changes are one moment
+        # Keyed by the ids' integers (a UUID's own hash is a Python call).
+        for layer in layers(items, lambda it: [
+                (0, it[0].family_id.int), *((1, c.child_id.int) for c in it[0].children)]):
+            # A layer holds each household and each child once.
             await apply_many_if_newer(session, table, [
-                _child_row(p.family_id, child, e) for p, e in layer for child in p.children])
+                _child_row(p.family_id, child, e, now) for p, e in layer
+                for child in _first_of_each(p.children)], distinct_keys=True)
             if families is None:
                 continue
             await apply_many_if_newer(session, families, [
-                _email_row(p.family_id, event_version(e), p.email, {"name": p.name})
-                for p, e in layer], version_column="email_version")
+                _email_row(p.family_id, event_version(e), p.email, {"name": p.name}, now)
+                for p, e in layer], version_column="email_version", distinct_keys=True)
             # The name, as above (a layer names each household once).
             await _set_names(session, families, [(p.family_id, p.name) for p, _ in layer])
 
