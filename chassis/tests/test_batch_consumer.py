@@ -152,6 +152,24 @@ async def committed(bootstrap: str, topic: str, group: str) -> int:
         await consumer.stop()
 
 
+async def consume_all(bootstrap: str, topic: str, group: str, dispatcher: EventDispatcher,
+                      records: list[tuple[bytes, list[tuple[str, bytes]]]]) -> None:
+    """Produce `records` (value, headers) as they are, then consume them with a batch
+    subscriber until every offset is committed."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value, headers in records:
+            await producer.send_and_wait(topic, value, key=b"k", headers=headers)
+    finally:
+        await producer.stop()
+    async with BatchConsumer(bootstrap, topic, group, dispatcher):
+        await eventually(lambda: _when(committed(bootstrap, topic, group),
+                                       lambda n: n == len(records)), timeout=30)
+
+
 async def _when(awaitable: Any, accept: Any) -> Any:
     value = await awaitable
     return value if accept(value) else None
@@ -226,8 +244,6 @@ async def test_records_of_types_the_service_does_not_handle_are_skipped_unread(
     """By their `event_type` header (as the relay writes it): never parsed, so never parked
     even when unreadable, and committed; handled types are read and applied as always, and a
     record without the header is read (and parked if unreadable)."""
-    from aiokafka import AIOKafkaProducer
-
     copy = await Copy.create(database_url)
     topic, group = await new_topic(kafka_bootstrap), f"g-{uuid.uuid4().hex}"
     counting = Counting(copy)
@@ -238,16 +254,7 @@ async def test_records_of_types_the_service_does_not_handle_are_skipped_unread(
         (raw(family), [("event_type", b"identity.family_created")]),
         (b"{no header, read", []),
     ]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for value, headers in records:
-            await producer.send_and_wait(topic, value, key=b"k", headers=headers)
-    finally:
-        await producer.stop()
-    async with BatchConsumer(kafka_bootstrap, topic, group, dispatcher):
-        await eventually(lambda: _when(committed(kafka_bootstrap, topic, group),
-                                       lambda n: n == len(records)), timeout=30)
+    await consume_all(kafka_bootstrap, topic, group, dispatcher, records)
     parked = await read_topic(kafka_bootstrap, dlq_topic(topic), 2, timeout=3)
     assert [r.value for r in parked] == [b"{no header, read"]
     assert counting.applied == [family.event_id]
@@ -273,7 +280,6 @@ async def test_a_record_with_its_type_header_is_read_in_one_pass_and_judged_by_i
         return parse_payload(event_type, payload)
 
     monkeypatch.setattr(registry, "parse_payload", counting)
-    from aiokafka import AIOKafkaProducer
 
     copy = await Copy.create(database_url)
     topic, group = await new_topic(kafka_bootstrap), f"g-{uuid.uuid4().hex}"
@@ -287,16 +293,7 @@ async def test_a_record_with_its_type_header_is_read_in_one_pass_and_judged_by_i
     records = [(raw(plain), created),
                (raw(mislabelled), [("event_type", b"identity.child_updated")]),
                (json.dumps(broken).encode(), created)]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for value, headers in records:
-            await producer.send_and_wait(topic, value, key=b"k", headers=headers)
-    finally:
-        await producer.stop()
-    async with BatchConsumer(kafka_bootstrap, topic, group, dispatcher):
-        await eventually(lambda: _when(committed(kafka_bootstrap, topic, group),
-                                       lambda n: n == len(records)), timeout=30)
+    await consume_all(kafka_bootstrap, topic, group, dispatcher, records)
     parked = await read_topic(kafka_bootstrap, dlq_topic(topic), 1, timeout=10)
     assert [r.value for r in parked] == [records[2][0]]
     assert b"ValidationError" in dict(parked[0].headers)["x-error"]
