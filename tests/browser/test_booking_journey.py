@@ -15,6 +15,7 @@ import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import holidays
 import pytest
 
 from tests.browser.test_identity_journey import eventually
@@ -27,10 +28,21 @@ def next_thursday(after: date) -> date:
     return after + timedelta(days=(3 - after.weekday()) % 7 or 7)
 
 
+def thursday_without_public_holidays(after: date) -> date:
+    """The first Thursday after `after` whose fortnight (the period: Thursday to the Thursday
+    two weeks on) has no French public holiday: the calendars skip them, and the tests count
+    the days of each week (a period over Christmas would lose its Friday)."""
+    start = next_thursday(after)
+    while any(start + timedelta(days=n) in holidays.France(years=(start.year, start.year + 1))
+              for n in range(15)):
+        start += timedelta(days=7)
+    return start
+
+
 async def autumn_period(staff, stack) -> dict:
     """CENTRE DE LOISIRS ALSH › Mercredi, vacances › AUTOMNE › « Automne », two groups of 6-8."""
     enrolment, now = stack.url("enrolment"), datetime.now(UTC)
-    start = next_thursday(date.today() + timedelta(days=9))
+    start = thursday_without_public_holidays(date.today() + timedelta(days=9))
     ids: dict = {"start": start, "end": start + timedelta(days=14)}
     for key, path, body in [
         ("facility", "facilities", lambda: {"name": f"CENTRE DE LOISIRS ALSH {uuid.uuid4().hex[:4]}"}),
