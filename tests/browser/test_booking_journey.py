@@ -33,8 +33,8 @@ def thursday_without_public_holidays(after: date) -> date:
     two weeks on) has no French public holiday: the calendars skip them, and the tests count
     the days of each week (a period over Christmas would lose its Friday)."""
     start = next_thursday(after)
-    while any(start + timedelta(days=n) in holidays.France(years=(start.year, start.year + 1))
-              for n in range(15)):
+    public = holidays.France(years=range(start.year, start.year + 2))
+    while any(start + timedelta(days=n) in public for n in range(15)):
         start += timedelta(days=7)
     return start
 
