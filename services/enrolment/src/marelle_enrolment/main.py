@@ -59,4 +59,6 @@ def create_app(settings: EnrolmentSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.decider = decider
     app.state.catalogue_cache = tickets.CatalogueCache(ttl=settings.queue_catalogue_ttl_seconds)
+    if settings.queue_coalesce_acknowledgements and runtime.engine.dialect.name == "postgresql":
+        app.state.acknowledgements = tickets.Acknowledgements(runtime.uow)
     return app

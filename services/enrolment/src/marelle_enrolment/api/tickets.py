@@ -39,7 +39,8 @@ async def _submit(app: Any, family_id: uuid.UUID, key: str, body: s.Registration
     return await tickets.submit(
         app.state.runtime.uow, family_id, key, body, cache=app.state.catalogue_cache,
         refuse_unreviewed=app.state.settings.refuse_unreviewed_families,
-        notify=decider.notify if decider else None)
+        notify=decider.notify if decider else None,
+        batches=getattr(app.state, "acknowledgements", None))
 
 
 # The route above in the fast lane (chassis/fastlane.py): the same checks and use case.

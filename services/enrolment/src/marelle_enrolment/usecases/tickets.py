@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     Integer,
+    Text,
     Uuid,
     any_,
     bindparam,
@@ -27,10 +28,12 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from marelle_chassis.coalesce import Coalescer
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
 from marelle_chassis.queue_sql import DuplicateKey, HotPath, ticket_in_line
 from marelle_chassis.read_cache import ReadCache
@@ -127,14 +130,19 @@ def _precheck(group: Any, p: Any, children: dict[uuid.UUID, Any], child_ids: lis
 
 async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: Any, *,
                  cache: CatalogueCache | None = None, refuse_unreviewed: bool = False,
-                 notify: Callable[[], None] | None = None) -> tuple[dict[str, Any], bool]:
+                 notify: Callable[[], None] | None = None,
+                 batches: Acknowledgements | None = None) -> tuple[dict[str, Any], bool]:
     """(ticket, created): a repeat of the family's key returns its ticket, never a second one.
 
     The family's children (read), then the place in line: on PostgreSQL one statement, its own
     transaction, bumps the group's counter and inserts the ticket (the counter row locked for
     that statement only); on SQLite the same two writes in one transaction. The key's unique
     index answers a repeat: the write fails whole (no position consumed) and the ticket already
-    given is read back."""
+    given is read back.
+
+    `batches` (PostgreSQL): the rush's submissions to a group coalesced, one statement for
+    those that arrived while the previous one ran; what a batch did not write (a refusal, a key
+    already given, a failed batch) goes the one-by-one way below, which words the answer."""
     child_ids = list(dict.fromkeys(body.child_ids))
     cache = cache or CatalogueCache(ttl=0)
     week = json.dumps(_clean_week([d.model_dump() for d in body.typical_week]))
@@ -160,9 +168,20 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
             "status": QUEUED, "received_at": at, "decided_at": None, "outcomes": "[]",
         }
         values = {f"t_{k}": v for k, v in ticket.items()}
+        rush = _open_to_all(group, p, at)
+        if rush and batches is not None:
+            # The rush to all, on PostgreSQL: with the other submissions to the group that
+            # arrived while its last statement ran, in one statement (`Acknowledgements`).
+            born_after, born_until = AgeBounds(
+                group.min_age, group.max_age).birth_dates(p.start_date)
+            written = await batches.submit(
+                (group.id, group.period_id, born_after, born_until, refuse_unreviewed),
+                (ticket, child_ids))
+            if written is not None:
+                return _acknowledged(ticket, written, group)
         async with HotPath(uow_factory()) as db:
             try:
-                if db.postgres and _open_to_all(group, p, at):
+                if db.postgres and rush:
                     # The rush to all: the household's checks and the ticket in ONE statement
                     # (each round trip cost the service more CPU than PostgreSQL's work,
                     # bench/rush.py). Nothing written: a refusal, worded by the path below.
@@ -252,6 +271,83 @@ def _allowed() -> Any:
 
 _TICKET_IF_ALLOWED = ticket_in_line(queue_counter, "group_id", queue_ticket, _TICKET_COLUMNS,
                                     gate=_allowed())
+
+
+# The same for many submissions to one group, given as ONE JSON parameter (a list of rows in
+# order of arrival): the rows whose household passes `_allowed`'s checks and whose key is new
+# get the next positions, in that order; the counter is bumped once. A key twice in the list is
+# written once (the first); the other is then answered as a repeat, by the one-by-one path.
+_TICKETS_IF_ALLOWED = text("""
+WITH asked AS (
+    SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS r(
+        ord integer, id uuid, family_id uuid, idempotency_key varchar, child_ids text,
+        kids uuid[], typical_week text, memo text, if_some_full varchar,
+        received_at timestamptz)
+), allowed AS (
+    SELECT DISTINCT ON (a.family_id, a.idempotency_key) a.* FROM asked a
+    WHERE (SELECT count(*) FROM child_copy c
+           WHERE c.family_id = a.family_id AND c.child_id = ANY(a.kids)) = cardinality(a.kids)
+      AND EXISTS (SELECT 1 FROM child_copy c
+                  WHERE c.family_id = a.family_id AND c.child_id = ANY(a.kids)
+                    AND c.birth_date > CAST(:born_after AS date)
+                    AND c.birth_date <= CAST(:born_until AS date))
+      AND NOT EXISTS (SELECT 1 FROM family_review f
+                      WHERE f.family_id = a.family_id AND f.needs_review
+                        AND CAST(:refuse_unreviewed AS boolean))
+      AND NOT EXISTS (SELECT 1 FROM queue_ticket q
+                      WHERE q.family_id = a.family_id AND q.idempotency_key = a.idempotency_key)
+    ORDER BY a.family_id, a.idempotency_key, a.ord
+), ranked AS (
+    SELECT a.*, row_number() OVER (ORDER BY a.ord) AS rank, count(*) OVER () AS n
+    FROM allowed a
+), counter AS (
+    INSERT INTO queue_counter (group_id, issued, decided)
+    SELECT CAST(:group_id AS uuid), n, 0 FROM ranked LIMIT 1
+    ON CONFLICT (group_id) DO UPDATE SET issued = queue_counter.issued + excluded.issued
+    RETURNING issued, decided
+), inserted AS (
+    INSERT INTO queue_ticket (id, family_id, idempotency_key, group_id, period_id, position,
+                              child_ids, typical_week, memo, if_some_full, status, received_at,
+                              decided_at, outcomes)
+    SELECT r.id, r.family_id, r.idempotency_key, CAST(:group_id AS uuid),
+           CAST(:period_id AS uuid), c.issued - r.n + r.rank, r.child_ids, r.typical_week, r.memo,
+           r.if_some_full, CAST(:status AS varchar), r.received_at, NULL, '[]'
+    FROM ranked r CROSS JOIN counter c
+    RETURNING id, position
+)
+SELECT i.id, i.position AS issued, c.decided FROM inserted i CROSS JOIN counter c
+""").bindparams(bindparam("rows", type_=Text), bindparam("group_id", type_=Uuid),
+                bindparam("period_id", type_=Uuid), bindparam("born_after", type_=Date),
+                bindparam("born_until", type_=Date),
+                bindparam("refuse_unreviewed", type_=Boolean), bindparam("status", type_=Text))
+
+BatchKey = tuple[uuid.UUID, uuid.UUID, date, date, bool]  # group, period, ages, unreviewed
+
+
+class Acknowledgements(Coalescer[BatchKey, tuple[dict[str, Any], list[uuid.UUID]], Any]):
+    """The rush's acknowledgements coalesced per group (chassis/coalesce.py), on PostgreSQL: one
+    `_TICKETS_IF_ALLOWED` for the submissions that arrived while the group's previous one ran,
+    its own transaction. Each gets its row (position, decided) or None (not written)."""
+
+    def __init__(self, uow_factory: UowFactory, *, max_batch: int = 200) -> None:
+        super().__init__(self._write, max_batch=max_batch)
+        self._uow_factory = uow_factory
+
+    async def _write(self, key: BatchKey, items: list[tuple[dict[str, Any], list[uuid.UUID]]]
+                     ) -> list[Any]:
+        group_id, period_id, born_after, born_until, refuse_unreviewed = key
+        rows = json.dumps([{
+            "ord": i, "id": str(t["id"]), "family_id": str(t["family_id"]),
+            "idempotency_key": t["idempotency_key"], "child_ids": t["child_ids"],
+            "kids": [str(c) for c in kids], "typical_week": t["typical_week"], "memo": t["memo"],
+            "if_some_full": t["if_some_full"], "received_at": t["received_at"].isoformat(),
+        } for i, (t, kids) in enumerate(items)])
+        async with HotPath(self._uow_factory()) as db:
+            written = {str(r.id): r for r in await db.rows(
+                _TICKETS_IF_ALLOWED, rows=rows, group_id=group_id, period_id=period_id,
+                born_after=born_after, born_until=born_until,
+                refuse_unreviewed=refuse_unreviewed, status=QUEUED)}
+        return [written.get(str(t["id"])) for t, _ in items]
 
 
 def _open_to_all(group: Any, p: Any, at: datetime) -> bool:

@@ -1,0 +1,151 @@
+"""Coalesced acknowledgements (PostgreSQL; docs/opening-rush.md): the submissions to a group that
+arrive while its last acknowledgement runs are written by ONE statement, with places in line
+in their order of arrival; a refusal, a repeated key or a failed batch is answered exactly as
+one by one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from marelle_enrolment.db import queue_counter, queue_ticket
+from marelle_enrolment.usecases import tickets
+
+from .conftest import born_years_ago
+from .test_tickets import settled, submit
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@pytest.fixture
+def batches(enrolment):
+    """The app's coalescer, its first statement held until `hold_for` submissions are in it or
+    wait behind it: what arrives during a statement, deterministically. Records each batch's
+    size."""
+    acks: tickets.Acknowledgements = enrolment.app.state.acknowledgements
+    write = acks._run
+    sizes: list[int] = []
+    acks.hold_for = 0
+
+    async def held(key, items):
+        sizes.append(len(items))
+        if len(sizes) == 1:
+            deadline = asyncio.get_running_loop().time() + 5
+            while len(items) + acks.waiting < acks.hold_for:
+                assert asyncio.get_running_loop().time() < deadline, acks.waiting
+                await asyncio.sleep(0.01)
+        return await write(key, items)
+
+    acks._run = held
+    acks.sizes = sizes
+    return acks
+
+
+async def rows(enrolment, statement):
+    async with enrolment.app.state.runtime.uow() as uow:
+        return (await uow.session.execute(statement)).all()
+
+
+async def test_submissions_during_a_statement_share_the_next_one_in_order_of_arrival(
+        enrolment, batches):
+    ids = await enrolment.catalogue(capacity=3, validation="automatique")
+    families = [await enrolment.family(f"C{i}", {"Enfant": born_years_ago(7)}) for i in range(12)]
+    batches.hold_for = 12
+    first = asyncio.ensure_future(submit(enrolment, families[0], ids["group"], ["Enfant"]))
+    while not batches.sizes:
+        await asyncio.sleep(0.005)
+    # The others arrive one after the other while the first statement runs.
+    later = []
+    for f in families[1:]:
+        later.append(asyncio.ensure_future(submit(enrolment, f, ids["group"], ["Enfant"])))
+        while batches.waiting < len(later):
+            await asyncio.sleep(0.005)
+    answers = [await first, *await asyncio.gather(*later)]
+    assert [a.status_code for a in answers] == [202] * 12, [a.text for a in answers]
+    assert batches.sizes == [1, 11]  # two statements for twelve submissions
+    # Places in line in order of arrival, no gap, no twin; the counter bumped by all of them.
+    assert [a.json()["position"] for a in answers] == list(range(1, 13))
+    assert await rows(enrolment, select(queue_counter.c.issued)) == [(12,)]
+    stored = await rows(enrolment, select(queue_ticket.c.position, queue_ticket.c.received_at)
+                        .order_by(queue_ticket.c.position))
+    assert [at for _, at in stored] == sorted(at for _, at in stored)
+    # Decided in that order: the first three take the places.
+    decided = [await settled(enrolment, f, a.json()["id"]) for f, a in zip(families, answers)]
+    assert [t["outcomes"][0]["status"] for t in decided] == ["validee"] * 3 + ["liste_attente"] * 9
+
+
+async def test_a_refusal_or_a_repeated_key_within_a_batch_is_answered_as_one_by_one(
+        enrolment, batches):
+    ids = await enrolment.catalogue(capacity=5, validation="automatique")
+    ok = [await enrolment.family(f"B{i}", {"Enfant": born_years_ago(7)}) for i in range(3)]
+    baby = await enrolment.family("Bébé", {"Bébé": born_years_ago(2)})
+    given = await enrolment.family("Déjà", {"Lou": born_years_ago(7)})
+    r = await submit(enrolment, given, ids["group"], ["Lou"], key="cle-deja-donnee")
+    assert r.status_code == 202
+    already = r.json()
+    batches.sizes.clear()
+    batches.hold_for = 6
+    answers = await asyncio.gather(
+        submit(enrolment, ok[0], ids["group"], ["Enfant"]),
+        submit(enrolment, ok[1], ids["group"], ["Enfant"], key="double-clic-1"),
+        submit(enrolment, baby, ids["group"], ["Bébé"]),
+        submit(enrolment, ok[1], ids["group"], ["Enfant"], key="double-clic-1"),
+        submit(enrolment, given, ids["group"], ["Lou"], key="cle-deja-donnee"),
+        submit(enrolment, ok[2], ids["group"], ["Enfant"]))
+    # One statement for all six, or two when the first went before the others arrived.
+    assert sum(batches.sizes) == 6 and len(batches.sizes) <= 2, batches.sizes
+    codes = [a.status_code for a in answers]
+    # The refusal in French, as alone; the double click: one ticket, the second a repeat; the
+    # key given before: its ticket back.
+    assert codes[2] == 422 and "accueille les enfants de 6 à 8 ans" in answers[2].json()["detail"]
+    assert sorted([codes[1], codes[3]]) == [200, 202]
+    assert answers[1].json()["id"] == answers[3].json()["id"]
+    assert codes[4] == 200 and answers[4].json()["id"] == already["id"]
+    assert codes[0] == codes[5] == 202
+    # Four tickets in all, positions 1..4 without a gap: nothing refused or repeated took one.
+    positions = sorted(p for (p,) in await rows(enrolment, select(queue_ticket.c.position)))
+    assert positions == [1, 2, 3, 4]
+    assert await rows(enrolment, select(queue_counter.c.issued)) == [(4,)]
+
+
+async def test_a_failed_batch_leaves_each_submission_to_be_written_alone(enrolment, batches,
+                                                                         monkeypatch):
+    """A batch is one statement: when it fails (here: a row PostgreSQL refuses), nothing of it
+    was written, and each submission goes the one-by-one way, with its own answer."""
+    ids = await enrolment.catalogue(capacity=5, validation="automatique")
+    families = [await enrolment.family(f"E{i}", {"Enfant": born_years_ago(7)}) for i in range(4)]
+    real = tickets.json.dumps
+
+    def breaking(value, **kw):  # the batch's JSON parameter gets a row the statement refuses
+        if isinstance(value, list) and value and isinstance(value[0], dict) and "ord" in value[0]:
+            value = [*value, {**value[0], "ord": 99, "id": "pas-un-uuid"}]
+        return real(value, **kw)
+
+    monkeypatch.setattr(tickets.json, "dumps", breaking)
+    batches.hold_for = 4
+    answers = await asyncio.gather(*(submit(enrolment, f, ids["group"], ["Enfant"])
+                                     for f in families))
+    assert [a.status_code for a in answers] == [202] * 4, [a.text for a in answers]
+    assert sorted(a.json()["position"] for a in answers) == [1, 2, 3, 4]
+    assert sum(batches.sizes) == 4 and len(batches.sizes) <= 2, batches.sizes
+    count = await rows(enrolment, select(func.count()).select_from(queue_ticket))
+    assert count == [(4,)]
+
+
+async def test_each_group_has_its_own_statements(enrolment, batches):
+    first = await enrolment.catalogue(capacity=5, validation="automatique")
+    second = await enrolment.catalogue(capacity=5, validation="automatique")
+    families = [await enrolment.family(f"G{i}", {"Enfant": born_years_ago(7)}) for i in range(4)]
+    answers = await asyncio.gather(*(
+        submit(enrolment, f, (first if i % 2 else second)["group"], ["Enfant"])
+        for i, f in enumerate(families)))
+    assert [a.status_code for a in answers] == [202] * 4
+    by_group = {}
+    for i, a in enumerate(answers):
+        by_group.setdefault(i % 2, []).append(a.json()["position"])
+    assert sorted(by_group[0]) == sorted(by_group[1]) == [1, 2]
+    counters = await rows(enrolment, select(queue_counter.c.group_id, queue_counter.c.issued))
+    assert sorted(n for _, n in counters) == [2, 2]
+    assert {g for g, _ in counters} == {first["group"], second["group"]}
