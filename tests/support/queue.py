@@ -29,3 +29,33 @@ def hot_statements(monkeypatch) -> list[str]:  # noqa: ANN001 — pytest's Monke
 
     monkeypatch.setattr(HotPath, "rows", counted)
     return seen
+
+
+def held_batches(acks):  # noqa: ANN001, ANN201 — a service's `Acknowledgements`
+    """The service's coalescer, its first statement held until `acks.hold_for` submissions are
+    in it or wait behind it (what arrives during a statement, deterministically); `acks.sizes`
+    records each batch's size."""
+    write = acks._run
+    sizes: list[int] = []
+    acks.hold_for = 0
+
+    async def held(key, items):  # noqa: ANN001, ANN202
+        sizes.append(len(items))
+        if len(sizes) == 1:
+            deadline = asyncio.get_running_loop().time() + 5
+            while len(items) + acks.waiting < acks.hold_for:
+                assert asyncio.get_running_loop().time() < deadline, acks.waiting
+                await asyncio.sleep(0.01)
+        return await write(key, items)
+
+    acks._run = held
+    acks.sizes = sizes
+    return acks
+
+
+async def until(condition, timeout: float = 5.0) -> None:  # noqa: ANN001 — a callable
+    """Wait until `condition()` holds; fail (never hang) after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        await asyncio.sleep(0.005)

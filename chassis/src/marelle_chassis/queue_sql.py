@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, literal, select
+import orjson
+from sqlalchemy import Table, Text, TextClause, Uuid, bindparam, insert, literal, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
@@ -41,6 +42,62 @@ def ticket_in_line(counters: Table, resource: str, tickets: Table,
                 .cte("inserted"))
     return select(inserted.c.position.label("issued"), counter.c.decided).select_from(
         inserted.join(counter, literal(True)))
+
+
+def tickets_in_line(counters: Table, resource: str, tickets: Table, columns: Sequence[str], *,
+                    extra: Mapping[str, str] | None = None, gate: str = "TRUE") -> TextClause:
+    """`ticket_in_line` for many tickets of one resource, in ONE statement (PostgreSQL; the
+    coalesced acknowledgements of an opening, `marelle_chassis.coalesce`).
+
+    Parameters: `rows`, the tickets as one JSON list in their order of arrival (`json_rows`):
+    each with `ord` (its rank in the list), the ticket's `columns` and the `extra` fields (name
+    → PostgreSQL type) that `gate` reads; `resource`, the resource's key. `gate`: an SQL
+    condition on the row `a` (and on the caller's own bound parameters, typed by the caller
+    with `.bindparams`) that a row must meet to be written. Not written either: a row whose key
+    (`family_id`, `idempotency_key`) already has a ticket, and the second row of a key in the
+    list. The rows written get the next positions in the list's order, the counter bumped once
+    by their number. Returns per ticket written its `id`, `issued` (its position) and the
+    counter's `decided`. A unique violation (a key given meanwhile by another process) fails
+    the statement whole: nothing written."""
+    pg = postgresql.dialect()
+    fields = {"ord": "integer", **{name: tickets.c[name].type.compile(dialect=pg)
+                                   for name in columns}, **(extra or {})}
+    key_type = counters.c[resource].type.compile(dialect=pg)
+    record = ", ".join(f"{name} {type_}" for name, type_ in fields.items())
+    return text(f"""
+WITH asked AS (
+    SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS a({record})
+), allowed AS (
+    SELECT DISTINCT ON (a.family_id, a.idempotency_key) a.* FROM asked a
+    WHERE ({gate})
+      AND NOT EXISTS (SELECT 1 FROM {tickets.name} given
+                      WHERE given.family_id = a.family_id
+                        AND given.idempotency_key = a.idempotency_key)
+    ORDER BY a.family_id, a.idempotency_key, a.ord
+), ranked AS (
+    SELECT a.*, row_number() OVER (ORDER BY a.ord) AS rank, count(*) OVER () AS n
+    FROM allowed a
+), counter AS (
+    INSERT INTO {counters.name} ({resource}, issued, decided)
+    SELECT CAST(:resource AS {key_type}), n, 0 FROM ranked LIMIT 1
+    ON CONFLICT ({resource}) DO UPDATE SET issued = {counters.name}.issued + excluded.issued
+    RETURNING issued, decided
+), inserted AS (
+    INSERT INTO {tickets.name} ({resource}, position, {", ".join(columns)})
+    SELECT CAST(:resource AS {key_type}), c.issued - r.n + r.rank,
+           {", ".join(f"r.{name}" for name in columns)}
+    FROM ranked r CROSS JOIN counter c
+    RETURNING id, position
+)
+SELECT i.id, i.position AS issued, c.decided FROM inserted i CROSS JOIN counter c
+""").bindparams(bindparam("rows", type_=Text()), bindparam("resource", type_=Uuid()))
+
+
+def json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
+    """`tickets_in_line`'s `rows`: each row's `ord` added (its rank); ids and date-times as
+    PostgreSQL reads them (orjson writes UUIDs and RFC 3339 date-times with their offset; the
+    driver's own UUIDs, read from a row, as their text)."""
+    return orjson.dumps([{"ord": i, **row} for i, row in enumerate(rows)], default=str).decode()
 
 
 class DuplicateKey(Exception):

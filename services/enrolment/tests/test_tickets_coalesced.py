@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from marelle_enrolment.db import queue_counter, queue_ticket
 from marelle_enrolment.usecases import tickets
+from tests.support import queue as queue_support
 
 from .conftest import born_years_ago
 from .test_tickets import settled, submit
@@ -21,26 +22,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=Tr
 
 @pytest.fixture
 def batches(enrolment):
-    """The app's coalescer, its first statement held until `hold_for` submissions are in it or
-    wait behind it: what arrives during a statement, deterministically. Records each batch's
-    size."""
-    acks: tickets.Acknowledgements = enrolment.app.state.acknowledgements
-    write = acks._run
-    sizes: list[int] = []
-    acks.hold_for = 0
-
-    async def held(key, items):
-        sizes.append(len(items))
-        if len(sizes) == 1:
-            deadline = asyncio.get_running_loop().time() + 5
-            while len(items) + acks.waiting < acks.hold_for:
-                assert asyncio.get_running_loop().time() < deadline, acks.waiting
-                await asyncio.sleep(0.01)
-        return await write(key, items)
-
-    acks._run = held
-    acks.sizes = sizes
-    return acks
+    return queue_support.held_batches(enrolment.app.state.acknowledgements)
 
 
 async def rows(enrolment, statement):
@@ -54,14 +36,12 @@ async def test_submissions_during_a_statement_share_the_next_one_in_order_of_arr
     families = [await enrolment.family(f"C{i}", {"Enfant": born_years_ago(7)}) for i in range(12)]
     batches.hold_for = 12
     first = asyncio.ensure_future(submit(enrolment, families[0], ids["group"], ["Enfant"]))
-    while not batches.sizes:
-        await asyncio.sleep(0.005)
+    await queue_support.until(lambda: batches.sizes)
     # The others arrive one after the other while the first statement runs.
     later = []
     for f in families[1:]:
         later.append(asyncio.ensure_future(submit(enrolment, f, ids["group"], ["Enfant"])))
-        while batches.waiting < len(later):
-            await asyncio.sleep(0.005)
+        await queue_support.until(lambda: batches.waiting == len(later))
     answers = [await first, *await asyncio.gather(*later)]
     assert [a.status_code for a in answers] == [202] * 12, [a.text for a in answers]
     assert batches.sizes == [1, 11]  # two statements for twelve submissions
@@ -116,14 +96,12 @@ async def test_a_failed_batch_leaves_each_submission_to_be_written_alone(enrolme
     was written, and each submission goes the one-by-one way, with its own answer."""
     ids = await enrolment.catalogue(capacity=5, validation="automatique")
     families = [await enrolment.family(f"E{i}", {"Enfant": born_years_ago(7)}) for i in range(4)]
-    real = tickets.json.dumps
+    real = tickets.json_rows
 
-    def breaking(value, **kw):  # the batch's JSON parameter gets a row the statement refuses
-        if isinstance(value, list) and value and isinstance(value[0], dict) and "ord" in value[0]:
-            value = [*value, {**value[0], "ord": 99, "id": "pas-un-uuid"}]
-        return real(value, **kw)
+    def breaking(rows):  # the batch gets a row the statement refuses: not a UUID
+        return real([*rows, {**rows[0], "id": "pas-un-uuid"}])
 
-    monkeypatch.setattr(tickets.json, "dumps", breaking)
+    monkeypatch.setattr(tickets, "json_rows", breaking)
     batches.hold_for = 4
     answers = await asyncio.gather(*(submit(enrolment, f, ids["group"], ["Enfant"])
                                      for f in families))

@@ -24,3 +24,6 @@ class BookingSettings(ServiceSettings):
     # Ticket submissions answered by the fast lane (chassis/fastlane.py) rather than FastAPI's
     # routing: the same checks and use case, less CPU per submission at an opening.
     queue_fast_lane: bool = True
+    # On PostgreSQL, the submissions to a period that arrive while its last acknowledgement
+    # runs go together in the next one (usecases/tickets.py `Acknowledgements`).
+    queue_coalesce_acknowledgements: bool = True

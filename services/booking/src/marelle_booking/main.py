@@ -60,4 +60,6 @@ def create_app(settings: BookingSettings | None = None, clock: Clock = system_cl
     app.state.settings = settings
     app.state.clock = clock
     app.state.decider = decider
+    if settings.queue_coalesce_acknowledgements and runtime.engine.dialect.name == "postgresql":
+        app.state.acknowledgements = tickets.Acknowledgements(runtime.uow)
     return app

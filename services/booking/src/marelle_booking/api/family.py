@@ -92,7 +92,8 @@ async def _submit(app: Any, family_id: uuid.UUID, key: str, body: BookingTicketR
     if decider is not None:
         await decider.admit()
     return await tickets.submit(app.state.runtime.uow, family_id, key, body.model_dump(),
-                                app.state.clock(), on_commit=decider.notify if decider else None)
+                                app.state.clock(), on_commit=decider.notify if decider else None,
+                                batches=getattr(app.state, "acknowledgements", None))
 
 
 # The route above in the fast lane (chassis/fastlane.py): the same checks and use case.

@@ -31,8 +31,15 @@ from sqlalchemy import bindparam, case, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from marelle_chassis import context
+from marelle_chassis.coalesce import Coalescer
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
-from marelle_chassis.queue_sql import DuplicateKey, HotPath, ticket_in_line
+from marelle_chassis.queue_sql import (
+    DuplicateKey,
+    HotPath,
+    json_rows,
+    ticket_in_line,
+    tickets_in_line,
+)
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
 from marelle_contracts import booking as events
@@ -144,13 +151,15 @@ def _upsert_counter(dialect: str, resource_id: uuid.UUID) -> Any:
 
 
 async def submit(uow_factory: Any, family_id: uuid.UUID, key: str, body: dict[str, Any],
-                 now: datetime, *, on_commit: Callable[[], None] | None = None
-                 ) -> tuple[dict[str, Any], bool]:
+                 now: datetime, *, on_commit: Callable[[], None] | None = None,
+                 batches: Acknowledgements | None = None) -> tuple[dict[str, Any], bool]:
     """The ticket of this submission and whether it is new (202) or a repeat of the key (200).
 
     A repeat is found by the key's unique index (the INSERT conflicts, nothing is written), or,
     when the submission would now be refused (the deadline passed since), by looking the key up:
-    the ticket already given stays the family's either way."""
+    the ticket already given stays the family's either way. `batches` (PostgreSQL): the ticket
+    written with the other submissions to the period that arrived while its last statement ran
+    (`Acknowledgements`); what a batch did not write is written alone."""
     ticket_id = uuid.uuid4()
 
     async def once() -> dict[str, Any] | None:
@@ -181,17 +190,14 @@ async def submit(uow_factory: Any, family_id: uuid.UUID, key: str, body: dict[st
                 "status": QUEUED, "if_some_full": body["if_some_full"],
                 "days": json.dumps(days), "received_at": now, "decided_at": None,
                 "outcomes": "[]"}
-            try:
-                if db.postgres:
-                    [counter] = await db.rows(_TICKET_IN_LINE,
-                                              **{f"t_{k}": v for k, v in ticket.items()})
-                else:
-                    [counter] = await db.rows(_upsert_counter("sqlite", reg.period_id))
-                    await db.rows(insert(queue_ticket).values(**ticket, position=counter.issued))
-                await db.commit()
-            except DuplicateKey:
-                return None  # the same key committed meanwhile (a double click)
-        return _answer(SimpleNamespace(**ticket, position=counter.issued), counter.decided)
+            if batches is None or not db.postgres:
+                return await _in_line(db, ticket)
+        # The read's connection is back in the pool before waiting for a batch.
+        written = await batches.submit(reg.period_id, ticket)
+        if written is not None:
+            return _answer(SimpleNamespace(**ticket, position=written.issued), written.decided)
+        async with HotPath(uow_factory()) as db:
+            return await _in_line(db, ticket)
 
     ticket = await retry_transaction(once)
     if ticket is None:
@@ -203,6 +209,39 @@ async def submit(uow_factory: Any, family_id: uuid.UUID, key: str, body: dict[st
     if on_commit is not None:
         on_commit()
     return ticket, True
+
+
+async def _in_line(db: HotPath, ticket: dict[str, Any]) -> dict[str, Any] | None:
+    """The ticket written alone at the next position; None: its key is given already."""
+    try:
+        if db.postgres:
+            [counter] = await db.rows(_TICKET_IN_LINE,
+                                      **{f"t_{k}": v for k, v in ticket.items()})
+        else:
+            [counter] = await db.rows(_upsert_counter("sqlite", ticket["resource_id"]))
+            await db.rows(insert(queue_ticket).values(**ticket, position=counter.issued))
+        await db.commit()
+    except DuplicateKey:
+        return None  # the same key committed meanwhile (a double click)
+    return _answer(SimpleNamespace(**ticket, position=counter.issued), counter.decided)
+
+
+class Acknowledgements(Coalescer[uuid.UUID, dict[str, Any], Any]):
+    """The rush's acknowledgements coalesced per period (chassis/coalesce.py), on PostgreSQL:
+    one `_TICKETS_IN_LINE` for the submissions that arrived while the period's previous one
+    ran, its own transaction. Each gets its row (position, decided) or None (not written: its
+    key given already, or the batch failed)."""
+
+    def __init__(self, uow_factory: Any, *, max_batch: int = 200) -> None:
+        super().__init__(self._write, max_batch=max_batch)
+        self._uow_factory = uow_factory
+
+    async def _write(self, period_id: uuid.UUID, items: list[dict[str, Any]]) -> list[Any]:
+        rows = json_rows([{k: v for k, v in t.items() if k != "resource_id"} for t in items])
+        async with HotPath(self._uow_factory()) as db:
+            written = {str(r.id): r for r in await db.rows(
+                _TICKETS_IN_LINE, rows=rows, resource=period_id)}
+        return [written.get(str(t["id"])) for t in items]
 
 
 async def get_ticket(uow: UnitOfWork, family_id: uuid.UUID, ticket_id: uuid.UUID
@@ -226,6 +265,8 @@ async def family_tickets(uow: UnitOfWork, family_id: uuid.UUID, limit: int = 100
 
 
 _TICKET_IN_LINE = ticket_in_line(queue_counter, "resource_id", queue_ticket, _TICKET_COLUMNS)
+_TICKETS_IN_LINE = tickets_in_line(queue_counter, "resource_id", queue_ticket,
+                                   [c for c in _TICKET_COLUMNS if c != "resource_id"])
 # The family's registration and its period's calendar (columns `cal_<name>`, None without one).
 _REGISTRATION_AND_CALENDAR = (
     registration_query().add_columns(*(c.label(f"cal_{c.name}") for c in calendar.c))

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Boolean,
     Date,
     Integer,
-    Text,
     Uuid,
     any_,
     bindparam,
@@ -28,14 +27,19 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from marelle_chassis.coalesce import Coalescer
 from marelle_chassis.domain_errors import Conflict, DomainError, InvalidInput, NotFound
-from marelle_chassis.queue_sql import DuplicateKey, HotPath, ticket_in_line
+from marelle_chassis.queue_sql import (
+    DuplicateKey,
+    HotPath,
+    json_rows,
+    ticket_in_line,
+    tickets_in_line,
+)
 from marelle_chassis.read_cache import ReadCache
 from marelle_chassis.transactions import retry_transaction
 from marelle_chassis.uow import UnitOfWork
@@ -273,53 +277,23 @@ _TICKET_IF_ALLOWED = ticket_in_line(queue_counter, "group_id", queue_ticket, _TI
                                     gate=_allowed())
 
 
-# The same for many submissions to one group, given as ONE JSON parameter (a list of rows in
-# order of arrival): the rows whose household passes `_allowed`'s checks and whose key is new
-# get the next positions, in that order; the counter is bumped once. A key twice in the list is
-# written once (the first); the other is then answered as a repeat, by the one-by-one path.
-_TICKETS_IF_ALLOWED = text("""
-WITH asked AS (
-    SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS r(
-        ord integer, id uuid, family_id uuid, idempotency_key varchar, child_ids text,
-        kids uuid[], typical_week text, memo text, if_some_full varchar,
-        received_at timestamptz)
-), allowed AS (
-    SELECT DISTINCT ON (a.family_id, a.idempotency_key) a.* FROM asked a
-    WHERE (SELECT count(*) FROM child_copy c
-           WHERE c.family_id = a.family_id AND c.child_id = ANY(a.kids)) = cardinality(a.kids)
-      AND EXISTS (SELECT 1 FROM child_copy c
-                  WHERE c.family_id = a.family_id AND c.child_id = ANY(a.kids)
-                    AND c.birth_date > CAST(:born_after AS date)
-                    AND c.birth_date <= CAST(:born_until AS date))
-      AND NOT EXISTS (SELECT 1 FROM family_review f
-                      WHERE f.family_id = a.family_id AND f.needs_review
-                        AND CAST(:refuse_unreviewed AS boolean))
-      AND NOT EXISTS (SELECT 1 FROM queue_ticket q
-                      WHERE q.family_id = a.family_id AND q.idempotency_key = a.idempotency_key)
-    ORDER BY a.family_id, a.idempotency_key, a.ord
-), ranked AS (
-    SELECT a.*, row_number() OVER (ORDER BY a.ord) AS rank, count(*) OVER () AS n
-    FROM allowed a
-), counter AS (
-    INSERT INTO queue_counter (group_id, issued, decided)
-    SELECT CAST(:group_id AS uuid), n, 0 FROM ranked LIMIT 1
-    ON CONFLICT (group_id) DO UPDATE SET issued = queue_counter.issued + excluded.issued
-    RETURNING issued, decided
-), inserted AS (
-    INSERT INTO queue_ticket (id, family_id, idempotency_key, group_id, period_id, position,
-                              child_ids, typical_week, memo, if_some_full, status, received_at,
-                              decided_at, outcomes)
-    SELECT r.id, r.family_id, r.idempotency_key, CAST(:group_id AS uuid),
-           CAST(:period_id AS uuid), c.issued - r.n + r.rank, r.child_ids, r.typical_week, r.memo,
-           r.if_some_full, CAST(:status AS varchar), r.received_at, NULL, '[]'
-    FROM ranked r CROSS JOIN counter c
-    RETURNING id, position
-)
-SELECT i.id, i.position AS issued, c.decided FROM inserted i CROSS JOIN counter c
-""").bindparams(bindparam("rows", type_=Text), bindparam("group_id", type_=Uuid),
-                bindparam("period_id", type_=Uuid), bindparam("born_after", type_=Date),
-                bindparam("born_until", type_=Date),
-                bindparam("refuse_unreviewed", type_=Boolean), bindparam("status", type_=Text))
+# The same for the submissions to one group that arrived while its last statement ran
+# (`Acknowledgements`): `_allowed`'s checks per row, then the rows that pass get the next
+# positions in their order of arrival, the counter bumped once (chassis/queue_sql.py).
+_TICKETS_IF_ALLOWED = tickets_in_line(
+    queue_counter, "group_id", queue_ticket,
+    [c for c in _TICKET_COLUMNS if c != "group_id"], extra={"kids": "uuid[]"}, gate="""
+    (SELECT count(*) FROM child_copy c
+     WHERE c.family_id = a.family_id AND c.child_id = ANY(a.kids)) = cardinality(a.kids)
+    AND EXISTS (SELECT 1 FROM child_copy c
+                WHERE c.family_id = a.family_id AND c.child_id = ANY(a.kids)
+                  AND c.birth_date > CAST(:born_after AS date)
+                  AND c.birth_date <= CAST(:born_until AS date))
+    AND NOT EXISTS (SELECT 1 FROM family_review f
+                    WHERE f.family_id = a.family_id AND f.needs_review
+                      AND CAST(:refuse_unreviewed AS boolean))""").bindparams(
+    bindparam("born_after", type_=Date), bindparam("born_until", type_=Date),
+    bindparam("refuse_unreviewed", type_=Boolean))
 
 BatchKey = tuple[uuid.UUID, uuid.UUID, date, date, bool]  # group, period, ages, unreviewed
 
@@ -335,18 +309,13 @@ class Acknowledgements(Coalescer[BatchKey, tuple[dict[str, Any], list[uuid.UUID]
 
     async def _write(self, key: BatchKey, items: list[tuple[dict[str, Any], list[uuid.UUID]]]
                      ) -> list[Any]:
-        group_id, period_id, born_after, born_until, refuse_unreviewed = key
-        rows = json.dumps([{
-            "ord": i, "id": str(t["id"]), "family_id": str(t["family_id"]),
-            "idempotency_key": t["idempotency_key"], "child_ids": t["child_ids"],
-            "kids": [str(c) for c in kids], "typical_week": t["typical_week"], "memo": t["memo"],
-            "if_some_full": t["if_some_full"], "received_at": t["received_at"].isoformat(),
-        } for i, (t, kids) in enumerate(items)])
+        group_id, _, born_after, born_until, refuse_unreviewed = key
+        rows = json_rows([{**{k: v for k, v in t.items() if k != "group_id"}, "kids": kids}
+                          for t, kids in items])
         async with HotPath(self._uow_factory()) as db:
             written = {str(r.id): r for r in await db.rows(
-                _TICKETS_IF_ALLOWED, rows=rows, group_id=group_id, period_id=period_id,
-                born_after=born_after, born_until=born_until,
-                refuse_unreviewed=refuse_unreviewed, status=QUEUED)}
+                _TICKETS_IF_ALLOWED, rows=rows, resource=group_id, born_after=born_after,
+                born_until=born_until, refuse_unreviewed=refuse_unreviewed)}
         return [written.get(str(t["id"])) for t, _ in items]
 
 
