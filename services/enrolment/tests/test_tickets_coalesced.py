@@ -6,6 +6,7 @@ one by one."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -127,3 +128,50 @@ async def test_each_group_has_its_own_statements(enrolment, batches):
     counters = await rows(enrolment, select(queue_counter.c.group_id, queue_counter.c.issued))
     assert sorted(n for _, n in counters) == [2, 2]
     assert {g for g, _ in counters} == {first["group"], second["group"]}
+
+
+async def test_a_key_committed_by_a_rival_during_the_batch_is_a_repeat_and_costs_no_place(
+        enrolment, batches, caplog):
+    """Another process writes a family's key after the batch's statement began (it read the key
+    as free): the batch meets the unique index and fails whole; the family gets the rival's
+    ticket back (200), the others their places in line, without a gap."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, text
+
+    ids = await enrolment.catalogue(capacity=5, validation="automatique")
+    rival_family, *others = [await enrolment.family(f"R{i}", {"Enfant": born_years_ago(7)})
+                             for i in range(3)]
+    engine = enrolment.app.state.runtime.engine
+    rival_id = uuid.uuid4()
+    async with engine.connect() as rival:
+        await rival.begin()  # not committed yet: the batch's INSERT waits for it
+        await rival.execute(insert(queue_ticket).values(
+            id=rival_id, family_id=rival_family.id, idempotency_key="cle-concurrente",
+            group_id=ids["group"], period_id=ids["period"], position=999, child_ids="[]",
+            typical_week="[]", memo="", if_some_full="prendre_le_reste", status="traite",
+            received_at=datetime.now(UTC), decided_at=datetime.now(UTC), outcomes="[]"))
+        batches.hold_for = 3
+        answers = asyncio.gather(
+            submit(enrolment, rival_family, ids["group"], ["Enfant"], key="cle-concurrente"),
+            *(submit(enrolment, f, ids["group"], ["Enfant"]) for f in others))
+
+        async def blocked() -> bool:
+            async with engine.connect() as probe:
+                return bool(await probe.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()")))
+
+        answers = asyncio.ensure_future(answers)
+        deadline = asyncio.get_running_loop().time() + 5
+        while not await blocked():
+            assert asyncio.get_running_loop().time() < deadline and not answers.done()
+            await asyncio.sleep(0.02)
+        await rival.commit()
+    again, *fresh = await answers
+    assert again.status_code == 200 and again.json()["id"] == str(rival_id), again.text
+    assert [a.status_code for a in fresh] == [202, 202]
+    assert sorted(a.json()["position"] for a in fresh) == [1, 2]
+    assert await rows(enrolment, select(queue_counter.c.issued)) == [(2,)]
+    assert batches.sizes[0] == 3  # one batch, which failed; then the one-by-one way
+    assert "a batch of 3 failed" in caplog.text
