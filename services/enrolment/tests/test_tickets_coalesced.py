@@ -92,23 +92,27 @@ async def test_a_refusal_or_a_repeated_key_within_a_batch_is_answered_as_one_by_
 
 
 async def test_a_failed_batch_leaves_each_submission_to_be_written_alone(enrolment, batches,
-                                                                         monkeypatch):
+                                                                         monkeypatch, caplog):
     """A batch is one statement: when it fails (here: a row PostgreSQL refuses), nothing of it
     was written, and each submission goes the one-by-one way, with its own answer."""
     ids = await enrolment.catalogue(capacity=5, validation="automatique")
     families = [await enrolment.family(f"E{i}", {"Enfant": born_years_ago(7)}) for i in range(4)]
-    real = tickets.json_rows
+    real = tickets._write_if_allowed
 
-    def breaking(rows):  # the batch gets a row the statement refuses: not a UUID
-        return real([*rows, {**rows[0], "id": "pas-un-uuid"}])
+    async def breaking(db, key, items):  # a batch gets a row the statement refuses: not a UUID
+        asked = len(items)
+        if asked > 1:
+            items = [*items, ({**items[0][0], "id": "pas-un-uuid"}, items[0][1])]
+        return (await real(db, key, items))[:asked]
 
-    monkeypatch.setattr(tickets, "json_rows", breaking)
+    monkeypatch.setattr(tickets, "_write_if_allowed", breaking)
     batches.hold_for = 4
     answers = await asyncio.gather(*(submit(enrolment, f, ids["group"], ["Enfant"])
                                      for f in families))
     assert [a.status_code for a in answers] == [202] * 4, [a.text for a in answers]
     assert sorted(a.json()["position"] for a in answers) == [1, 2, 3, 4]
     assert sum(batches.sizes) == 4 and len(batches.sizes) <= 2, batches.sizes
+    assert "failed; done one by one" in caplog.text
     count = await rows(enrolment, select(func.count()).select_from(queue_ticket))
     assert count == [(4,)]
 

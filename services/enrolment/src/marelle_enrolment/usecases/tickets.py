@@ -18,14 +18,11 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Date,
-    Integer,
     Uuid,
     any_,
     bindparam,
-    exists,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -173,14 +170,13 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
         }
         values = {f"t_{k}": v for k, v in ticket.items()}
         rush = _open_to_all(group, p, at)
+        born_after, born_until = AgeBounds(group.min_age, group.max_age).birth_dates(
+            p.start_date)
+        batch_key = (group.id, group.period_id, born_after, born_until, refuse_unreviewed)
         if rush and batches is not None:
             # The rush to all, on PostgreSQL: with the other submissions to the group that
             # arrived while its last statement ran, in one statement (`Acknowledgements`).
-            born_after, born_until = AgeBounds(
-                group.min_age, group.max_age).birth_dates(p.start_date)
-            written = await batches.submit(
-                (group.id, group.period_id, born_after, born_until, refuse_unreviewed),
-                (ticket, child_ids))
+            written = await batches.submit(batch_key, (ticket, child_ids))
             if written is not None:
                 return _acknowledged(ticket, written, group)
         async with HotPath(uow_factory()) as db:
@@ -188,15 +184,11 @@ async def submit(uow_factory: UowFactory, family_id: uuid.UUID, key: str, body: 
                 if db.postgres and rush:
                     # The rush to all: the household's checks and the ticket in ONE statement
                     # (each round trip cost the service more CPU than PostgreSQL's work,
-                    # bench/rush.py). Nothing written: a refusal, worded by the path below.
-                    born_after, born_until = AgeBounds(
-                        group.min_age, group.max_age).birth_dates(p.start_date)
-                    written = await db.rows(
-                        _TICKET_IF_ALLOWED, **values, child_ids=child_ids,
-                        children=len(child_ids), born_after=born_after, born_until=born_until,
-                        refuse_unreviewed=refuse_unreviewed)
-                    if written:
-                        return _acknowledged(ticket, written[0], group)
+                    # bench/rush.py), the batch's with this one row. Nothing written: a
+                    # refusal or a repeat, answered by the path below.
+                    [written] = await _write_if_allowed(db, batch_key, [(ticket, child_ids)])
+                    if written is not None:
+                        return _acknowledged(ticket, written, group)
                 # Otherwise two reads, then the statement that writes the ticket, each its own
                 # transaction on PostgreSQL (the counter row locked for that statement only).
                 if refuse_unreviewed and any(r.needs_review for r in await db.rows(
@@ -252,34 +244,13 @@ _NEEDS_REVIEW = select(family_review.c.needs_review).where(
     family_review.c.family_id == bindparam("family_id"))
 
 
-def _allowed() -> Any:
-    """What `_precheck` asks of the household's rows, as a CTE with a row when it passes: every
-    child asked is the family's, one of them at least is of the group's ages (born after
-    `born_after`, until `born_until`), and, with `refuse_unreviewed`, the household is not
-    awaiting review. The rest of `_precheck` (closed, the window) is judged before, in Python."""
-    family = bindparam("t_family_id", type_=Uuid)
-    kids = (select(child_copy.c.birth_date).where(
-        child_copy.c.family_id == family,
-        child_copy.c.child_id == any_(bindparam("child_ids", type_=postgresql.ARRAY(Uuid))))
-        .cte("kids"))
-    return (select(literal(1).label("allowed")).where(
-        select(func.count()).select_from(kids).scalar_subquery()
-        == bindparam("children", type_=Integer),
-        exists().where(kids.c.birth_date > bindparam("born_after", type_=Date),
-                       kids.c.birth_date <= bindparam("born_until", type_=Date)),
-        ~exists().where(family_review.c.family_id == family,
-                        family_review.c.needs_review.is_(True),
-                        bindparam("refuse_unreviewed", type_=Boolean)))
-        .cte("allowed"))
-
-
-_TICKET_IF_ALLOWED = ticket_in_line(queue_counter, "group_id", queue_ticket, _TICKET_COLUMNS,
-                                    gate=_allowed())
-
-
-# The same for the submissions to one group that arrived while its last statement ran
-# (`Acknowledgements`): `_allowed`'s checks per row, then the rows that pass get the next
-# positions in their order of arrival, the counter bumped once (chassis/queue_sql.py).
+# The rush's acknowledgement, for one submission or for those to one group that arrived while
+# its last statement ran (`Acknowledgements`), with what `_precheck` asks of the household's
+# rows, per row: every child asked is the family's, one of them at least is of the group's ages
+# (born after `born_after`, until `born_until`) and, with `refuse_unreviewed`, the household is
+# not awaiting review (the rest of `_precheck`, closed and the window, is judged before, in
+# Python). The rows that pass get the next positions in their order of arrival, the counter
+# bumped once (chassis/queue_sql.py).
 _TICKETS_IF_ALLOWED = tickets_in_line(
     queue_counter, "group_id", queue_ticket,
     [c for c in _TICKET_COLUMNS if c != "group_id"], extra={"kids": "uuid[]"}, gate="""
@@ -309,14 +280,21 @@ class Acknowledgements(Coalescer[BatchKey, tuple[dict[str, Any], list[uuid.UUID]
 
     async def _write(self, key: BatchKey, items: list[tuple[dict[str, Any], list[uuid.UUID]]]
                      ) -> list[Any]:
-        group_id, _, born_after, born_until, refuse_unreviewed = key
-        rows = json_rows([{**{k: v for k, v in t.items() if k != "group_id"}, "kids": kids}
-                          for t, kids in items])
         async with HotPath(self._uow_factory()) as db:
-            written = {str(r.id): r for r in await db.rows(
-                _TICKETS_IF_ALLOWED, rows=rows, resource=group_id, born_after=born_after,
-                born_until=born_until, refuse_unreviewed=refuse_unreviewed)}
-        return [written.get(str(t["id"])) for t, _ in items]
+            return await _write_if_allowed(db, key, items)
+
+
+async def _write_if_allowed(db: HotPath, key: BatchKey,
+                            items: list[tuple[dict[str, Any], list[uuid.UUID]]]) -> list[Any]:
+    """`_TICKETS_IF_ALLOWED` for these submissions (ticket, children asked): per submission its
+    row (position, decided), or None when not written (refused by the checks, key given)."""
+    group_id, _, born_after, born_until, refuse_unreviewed = key
+    rows = json_rows([{**{k: v for k, v in t.items() if k != "group_id"}, "kids": kids}
+                      for t, kids in items])
+    written = {str(r.id): r for r in await db.rows(
+        _TICKETS_IF_ALLOWED, rows=rows, resource=group_id, born_after=born_after,
+        born_until=born_until, refuse_unreviewed=refuse_unreviewed)}
+    return [written.get(str(t["id"])) for t, _ in items]
 
 
 def _open_to_all(group: Any, p: Any, at: datetime) -> bool:
